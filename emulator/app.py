@@ -1,0 +1,120 @@
+"""``create_app(config)``: wires the core, the control plane and the providers. Nothing else.
+
+Every error leaves through the owning provider's renderer (chosen by path prefix), so Flask's
+HTML 404/405/413/500 pages never reach a client.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+from flask import Flask, Response, g, request
+from werkzeug.exceptions import HTTPException
+
+from emulator.config import Settings
+from emulator.core.clock import iso
+from emulator.core.control import bp as control_bp
+from emulator.core.control import render_control_error
+from emulator.core.errors import EmulatorError, InternalError, error_for_status
+from emulator.core.runtime import EXTENSION, Runtime, runtime
+from emulator.core.store import Store
+from emulator.providers import REGISTRY
+
+JOURNAL_BODY_LIMIT = 4096
+
+
+def create_app(config: dict[str, Any] | Settings | None = None, *, store: Store | None = None) -> Flask:
+    """Build an emulator app. ``config`` is a ``Settings`` or a dict of overrides, e.g.
+    ``{"clock": "virtual", "syncso": {"api_keys": ["sk_test"]}}``."""
+    settings = config if isinstance(config, Settings) else Settings.build(config)
+    app = Flask("emulator")
+    app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
+    app.json.sort_keys = False  # type: ignore[attr-defined]
+    rt = Runtime(settings, REGISTRY, store=store)
+    app.extensions[EXTENSION] = rt
+
+    app.register_blueprint(control_bp)
+    for provider in REGISTRY:
+        app.register_blueprint(provider.blueprint)
+
+    @app.before_request
+    def _before() -> None:
+        g.started = time.perf_counter()
+        rt.tick()
+
+    @app.after_request
+    def _journal(response: Response) -> Response:
+        if request.path.startswith("/_emulator/"):
+            return response
+        provider = rt.provider_for(request.path)
+        rt.journal.record({
+            "at": iso(rt.clock.now()),
+            "provider": provider.name if provider else None,
+            "operation": g.get("operation"),
+            "method": request.method,
+            "path": request.path,
+            "query": request.query_string.decode("latin-1"),
+            "status": response.status_code,
+            "scenario": [s.name for s in g.get("scenarios", [])],
+            "job_id": g.get("job_id"),
+            "account": g.get("account") or None,
+            "duration_ms": round((time.perf_counter() - g.get("started", time.perf_counter())) * 1000, 3),
+            "request_headers": {k: v for k, v in request.headers.items() if k.lower() not in _SECRET_HEADERS},
+            "request_body": _snippet(request),
+            "response_body": _response_snippet(response),
+        })
+        return response
+
+    @app.errorhandler(EmulatorError)
+    def _emulator_error(err: EmulatorError) -> Response:
+        return _render(err)
+
+    @app.errorhandler(HTTPException)
+    def _http_error(exc: HTTPException) -> Response:
+        code = exc.code or 500
+        messages = {
+            404: f"Cannot {request.method} {request.path}",
+            405: f"Method {request.method} is not allowed for {request.path}",
+            413: f"Request body is larger than the {settings.max_body_bytes} bytes accepted",
+        }
+        err = error_for_status(code, messages.get(code, exc.description or exc.name))
+        if code == 405 and exc.valid_methods:  # type: ignore[attr-defined]
+            err.headers["Allow"] = ", ".join(exc.valid_methods)  # type: ignore[attr-defined]
+        return _render(err)
+
+    @app.errorhandler(Exception)
+    def _unexpected(exc: Exception) -> Response:
+        app.logger.exception("unexpected error")
+        return _render(InternalError(f"Internal emulator error: {type(exc).__name__}: {exc}",
+                                     code="internal_error"))
+
+    return app
+
+
+_SECRET_HEADERS = {"cookie"}
+
+
+def _render(err: EmulatorError) -> Response:
+    rt = runtime()
+    provider = rt.provider_for(request.path)
+    response = provider.render_error(err) if provider else render_control_error(err)
+    for key, value in err.headers.items():
+        response.headers[key] = value
+    return response
+
+
+def _snippet(req: Any) -> str | None:
+    if req.mimetype == "multipart/form-data":
+        parts = {k: v for k, v in req.form.items()}
+        parts.update({k: f"<file {f.filename!r}>" for k, f in req.files.items()})
+        return json.dumps(parts)[:JOURNAL_BODY_LIMIT]
+    data = req.get_data(cache=True)
+    return data[:JOURNAL_BODY_LIMIT].decode("utf-8", "replace") if data else None
+
+
+def _response_snippet(response: Response) -> str | None:
+    if response.direct_passthrough or response.mimetype != "application/json":
+        return None
+    return response.get_data()[:JOURNAL_BODY_LIMIT].decode("utf-8", "replace")

@@ -1,0 +1,1 @@
+"""Provider-agnostic machinery. Nothing in this package imports from ``emulator.providers``."""

@@ -1,0 +1,146 @@
+"""The request pipeline every provider view runs through, declared once:
+
+    auth -> scenario selection -> JSON parsing -> schema validation -> the view
+
+``Operations`` is a blueprint whose endpoints are named after operationIds, so a test can
+check that the set of views equals the set of operations in the provider's schema.
+
+    >>> ops = Operations("demo", __name__)
+    >>> @ops.route("/v1/things/<thing_id>", "getThing")
+    ... def get_thing(thing_id): ...
+    >>> sorted(ops.operation_ids)
+    ['getThing']
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+from flask import Blueprint, Response, g, request
+
+from emulator.core.errors import BadRequest
+from emulator.core.runtime import runtime
+from emulator.core.scenarios import HEADER, Scenario, UnknownScenario
+
+Normalizer = Callable[[Any], Any]
+
+
+class Operations:
+    def __init__(self, provider: str, import_name: str) -> None:
+        self.provider = provider
+        self.blueprint = Blueprint(provider, import_name)
+        self.operation_ids: set[str] = set()
+
+    def route(self, rule: str, operation_id: str, methods: tuple[str, ...] = ("GET",), *, auth: bool = True,
+              validate: bool = True, normalize: Normalizer | None = None) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+        """Register ``view`` for ``operation_id``. ``normalize`` rewrites the parsed JSON body
+        before validation (a provider's documented leniency, e.g. ``null`` meaning absent)."""
+
+        def decorator(view: Callable[..., Any]) -> Callable[..., Any]:
+            @wraps(view)
+            def wrapper(**kwargs: Any) -> Any:
+                rt = runtime()
+                provider = rt.providers[self.provider]
+                g.operation = operation_id
+                # Cache the raw body first: form parsing then reads the cache, so validation,
+                # magic-token scanning and the view can all see the same bytes.
+                request.get_data(cache=True)
+                g.account = provider.authenticate(rt, request) if auth else ""
+                g.scenarios = select_scenarios(self.provider, operation_id, kwargs)
+                for scenario in g.scenarios:
+                    apply_request_effects(scenario)
+                body = None
+                if is_json(request):
+                    g.body = parse_json_body()
+                    if normalize is not None:
+                        g.body = normalize(g.body)
+                    body = json.dumps(g.body).encode()
+                if validate and provider.schema:
+                    violations = rt.specs[self.provider].violations(request, operation_id, body)
+                    if violations:
+                        raise provider.on_violation(violations[0], operation_id)
+                return view(**kwargs)
+
+            self.blueprint.add_url_rule(rule, endpoint=operation_id, view_func=wrapper, methods=list(methods))
+            self.operation_ids.add(operation_id)
+            return wrapper
+
+        return decorator
+
+
+def is_json(req: Any) -> bool:
+    mimetype = (req.mimetype or "").lower()
+    return mimetype == "application/json" or mimetype.endswith("+json")
+
+
+def parse_json_body() -> Any:
+    """The request's JSON body. Malformed JSON or invalid UTF-8 is a 400 naming the problem."""
+    raw = request.get_data(cache=True)
+    if not raw.strip():
+        return None
+    try:
+        return json.loads(raw)
+    except UnicodeDecodeError as exc:
+        raise BadRequest(f"Request body is not valid UTF-8: {exc.reason}", field="body") from None
+    except json.JSONDecodeError as exc:
+        raise BadRequest(f"Malformed JSON in request body: {exc.msg} at line {exc.lineno} column {exc.colno}",
+                         field="body") from None
+    except RecursionError:
+        raise BadRequest("Malformed JSON in request body: nested too deeply", field="body") from None
+
+
+def request_texts(path_args: dict[str, Any]) -> list[str]:
+    """Where magic scenario tokens are looked for: query string, path, and the body (text
+    parts and file names of a multipart body; the raw text of any other body)."""
+    texts = [request.query_string.decode("latin-1"), *(str(v) for v in path_args.values())]
+    if request.mimetype == "multipart/form-data":
+        texts += [v for v in request.form.values()]
+        texts += [f.filename or "" for f in request.files.values()]
+    elif request.content_length:
+        texts.append(request.get_data(cache=True)[:1_000_000].decode("utf-8", "replace"))
+    return texts
+
+
+def select_scenarios(provider: str, operation_id: str, path_args: dict[str, Any]) -> list[Scenario]:
+    rt = runtime()
+    try:
+        return rt.scenarios.select(
+            provider, operation_id, header=request.headers.get(HEADER), texts=request_texts(path_args),
+            job_id=next((str(v) for k, v in path_args.items() if "id" in k.lower()), None),
+            api_key=g.get("account") or None)
+    except UnknownScenario as exc:
+        raise BadRequest(str(exc), field=HEADER) from None
+
+
+def apply_request_effects(scenario: Scenario) -> None:
+    """Effects that happen before the view: an error answer, added latency."""
+    latency = scenario.effects.get("latency")
+    if latency:
+        # Transport latency is real time by nature: a client's timeout is a wall-clock fact.
+        time.sleep(min(float(latency), 30.0))
+    if scenario.error is not None:
+        raise scenario.error()
+
+
+def chosen_outcome() -> Any:
+    """The job outcome chosen by this request's scenarios (the last outcome scenario wins)."""
+    outcome = None
+    for scenario in g.get("scenarios", []):
+        if scenario.outcome is not None:
+            outcome = scenario.outcome
+    return outcome
+
+
+def base_url() -> str:
+    """Where URLs handed out by this request should point (``public_url`` wins)."""
+    configured = runtime().settings.public_url
+    return (configured or request.host_url).rstrip("/")
+
+
+def json_response(payload: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return Response(json.dumps(payload, separators=(",", ":")), status=status, headers=headers,
+                    mimetype="application/json")

@@ -1,0 +1,238 @@
+"""Request validation against each provider's OpenAPI file (``schemas/<name>.yaml``), with
+openapi-core. The schema is the one source of structure: a view never re-checks a type, an
+enum or a required field by hand. Violations come back as ``SchemaViolation`` (dotted field
+path, jsonschema keyword, message) for the provider's renderer to turn into its own error.
+
+Auth is done by the providers themselves (each has documented bodies for it), so the copy of
+the spec used here has its ``security`` removed, and a relative server so any host matches.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from jsonschema.exceptions import ValidationError as SchemaError
+from jsonschema.exceptions import best_match
+from openapi_core import OpenAPI
+from openapi_core.datatypes import RequestParameters
+from openapi_core.templating.media_types.exceptions import MediaTypeNotFound
+from openapi_core.validation.request.exceptions import (
+    InvalidParameter,
+    InvalidRequestBody,
+    MissingRequiredParameter,
+    MissingRequiredRequestBody,
+    ParameterValidationError,
+)
+from werkzeug.datastructures import Headers, ImmutableMultiDict
+from werkzeug.wrappers import Request
+
+import schemas
+
+
+@dataclass(frozen=True)
+class SchemaViolation:
+    """``field``: dotted path (``input[1].url``; the parameter name for query/path params).
+    ``keyword``: the jsonschema keyword that failed (``required``, ``enum``, ``type``, ...),
+    or ``content_type`` / ``missing_body``. ``location``: body | query | path | header."""
+
+    field: str
+    keyword: str
+    message: str
+    location: str = "body"
+    value: Any = None
+    hints: dict[str, Any] = field(default_factory=dict)  # x-* keys of the failing schema node
+    expected: Any = None  # the keyword's value in the schema: the enum list, the type, the bound
+
+    def describe(self) -> str:
+        """Plain English naming the field, e.g. ``model must be one of: a, b (got 'c')``."""
+        got = _short(self.value)
+        if "x-message" in self.hints:
+            return f"{self.field}: {self.hints['x-message']}"
+        f, exp = self.field, self.expected
+        templates = {
+            "required": "{f} is required",
+            "enum": "{f} must be one of: {choices} (got {got})",
+            "type": "{f} must be of type {exp} (got {got})",
+            "minLength": "{f} must not be empty" if exp == 1 else "{f} must be at least {exp} characters long",
+            "maxLength": "{f} must be at most {exp} characters long",
+            "pattern": "{f} must match the pattern {exp} (got {got})",
+            "minimum": "{f} must be greater than or equal to {exp} (got {got})",
+            "maximum": "{f} must be less than or equal to {exp} (got {got})",
+            "exclusiveMinimum": "{f} must be greater than {exp} (got {got})",
+            "exclusiveMaximum": "{f} must be less than {exp} (got {got})",
+            "minItems": "{f} must contain at least {exp} item(s)",
+            "maxItems": "{f} must contain at most {exp} item(s)",
+            "additionalProperties": "{f} is not an allowed property",
+            "content_type": "Unsupported Content-Type: {message}",
+            "missing_body": "A request body is required",
+        }
+        template = templates.get(self.keyword)
+        choices = ", ".join(map(str, exp)) if isinstance(exp, list) else str(exp)
+        text = template.format(f=f, exp=exp, got=got, choices=choices, message=self.message) if template else None
+        return text or f"{self.field}: {self.message}"
+
+
+def _param_type(cause: BaseException | None) -> str:
+    return str(getattr(cause, "type", "") or "a valid value")
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def dotted(path: Iterable[Any]) -> str:
+    out = ""
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def _from_schema_error(err: SchemaError, location: str, prefix: str = "") -> SchemaViolation:
+    path = list(err.absolute_path)
+    keyword = str(err.validator)
+    if keyword == "required":
+        # jsonschema reports the missing property on the parent; name the property itself.
+        missing = err.message.split("'")[1] if "'" in err.message else ""
+        path.append(missing)
+    elif keyword == "additionalProperties" and "'" in err.message:
+        path.append(err.message.split("'")[1])
+    name = dotted(path)
+    if prefix:
+        name = prefix + ("" if not name else ("" if name.startswith("[") else ".") + name)
+    schema = err.schema if isinstance(err.schema, dict) else {}
+    hints = {k: v for k, v in schema.items() if isinstance(k, str) and k.startswith("x-")}
+    if keyword == "required" and isinstance(schema.get("properties"), dict):
+        # the missing property's own hints (its error code) belong to this violation too
+        prop = schema["properties"].get(path[-1] if path else "", {})
+        hints.update({k: v for k, v in prop.items() if isinstance(k, str) and k.startswith("x-")} if isinstance(prop, dict) else {})
+    return SchemaViolation(field=name or prefix or "body", keyword=keyword, message=err.message,
+                           location=location, value=err.instance, hints=hints, expected=err.validator_value)
+
+
+def _best(errors: Iterable[SchemaError]) -> SchemaError | None:
+    errors = list(errors)
+    if not errors:
+        return None
+    best = best_match(errors)
+    # best_match stops at anyOf/oneOf; descend to the cause, but stop at a node that carries
+    # its own message (``x-message``), and for a oneOf of typed variants follow the variant
+    # whose ``type`` matched (a discriminator, without OpenAPI 3.0's discriminator support).
+    while best.context and not (isinstance(best.schema, dict) and "x-message" in best.schema):
+        context = list(best.context)
+        if best.validator == "oneOf":
+            failed_type = {e.relative_schema_path[0] for e in context
+                           if list(e.relative_path) == ["type"] or list(e.relative_path)[:1] == ["type"]}
+            matching = [e for e in context if e.relative_schema_path[0] not in failed_type]
+            context = matching or context
+        best = best_match(context)
+    return best
+
+
+class _FlaskOpenAPIRequest:
+    """openapi-core's request protocol over a Werkzeug request, with two provider-neutral
+    normalisations: array query parameters accept comma-separated values as well as repeated
+    keys (docs and SDKs disagree on which one they send), and the body may be replaced."""
+
+    def __init__(self, request: Request, array_params: frozenset[str], body: bytes | None,
+                 content_type: str | None = None) -> None:
+        self.request = request
+        self._content_type = content_type
+        args = request.args
+        if array_params & set(args):
+            items = []
+            for key, value in args.items(multi=True):
+                if key in array_params:
+                    items += [(key, v) for v in value.split(",") if v != ""]
+                else:
+                    items.append((key, value))
+            args = ImmutableMultiDict(items)
+        self.parameters = RequestParameters(query=args, header=Headers(request.headers), cookie=request.cookies)
+        self._body = body
+
+    @property
+    def host_url(self) -> str:
+        return self.request.host_url
+
+    @property
+    def path(self) -> str:
+        return self.request.root_path + self.request.path
+
+    @property
+    def method(self) -> str:
+        return self.request.method.lower()
+
+    @property
+    def body(self) -> bytes | None:
+        return self._body if self._body is not None else self.request.get_data(as_text=False)
+
+    @property
+    def content_type(self) -> str:
+        return self._content_type or self.request.content_type or "application/octet-stream"
+
+
+class SpecValidator:
+    """One provider's spec, loaded once."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.spec = schemas.load(name)
+        working = copy.deepcopy(self.spec)
+        working.pop("security", None)
+        working["servers"] = [{"url": "/"}]
+        self.array_params: dict[str, frozenset[str]] = {}
+        self.operations: dict[str, tuple[str, str]] = {}
+        for path, item in working.get("paths", {}).items():
+            for method, op in item.items():
+                if not isinstance(op, dict) or "operationId" not in op:
+                    continue
+                op.pop("security", None)
+                self.operations[op["operationId"]] = (method.upper(), path)
+                arrays = {p["name"] for p in op.get("parameters", []) + item.get("parameters", [])
+                          if p.get("in") == "query" and p.get("schema", {}).get("type") == "array"}
+                self.array_params[op["operationId"]] = frozenset(arrays)
+        self._openapi = OpenAPI.from_dict(working)
+
+    def violations(self, request: Request, operation_id: str, body: bytes | None = None,
+                   content_type: str | None = None) -> list[SchemaViolation]:
+        """Every violation found (parameters first, then the body's best match). ``body`` and
+        ``content_type`` replace the request's (e.g. a multipart request re-checked as the
+        equivalent JSON payload)."""
+        wrapped = _FlaskOpenAPIRequest(request, self.array_params.get(operation_id, frozenset()), body,
+                                       content_type)
+        out: list[SchemaViolation] = []
+        for exc in self._openapi.request_validator.iter_errors(wrapped):  # type: ignore[union-attr]
+            out.append(self._convert(exc))
+        return out
+
+    def query(self, request: Request, operation_id: str) -> ImmutableMultiDict[str, str]:
+        """The query string with comma-separated array values split, as validation saw it."""
+        return _FlaskOpenAPIRequest(request, self.array_params.get(operation_id, frozenset()), b"").parameters.query
+
+    @staticmethod
+    def _convert(exc: Exception) -> SchemaViolation:
+        cause = exc.__cause__
+        if isinstance(exc, InvalidRequestBody):
+            best = _best(getattr(cause, "schema_errors", ()) or ())
+            if best is not None:
+                return _from_schema_error(best, "body")
+            return SchemaViolation("body", "type", str(cause or exc))
+        if isinstance(exc, MissingRequiredRequestBody):
+            return SchemaViolation("body", "missing_body", "a request body is required")
+        if isinstance(exc, MissingRequiredParameter):
+            return SchemaViolation(exc.name, "required", f"{exc.name} is required", exc.location)
+        if isinstance(exc, InvalidParameter | ParameterValidationError) and not getattr(cause, "schema_errors", None):
+            # a value that could not even be cast (``limit=abc``)
+            return SchemaViolation(exc.name, "type", f"{exc.name}: {cause or exc}", exc.location,
+                                   value=getattr(cause, "value", None), expected=_param_type(cause))
+        if isinstance(exc, InvalidParameter | ParameterValidationError):
+            best = _best(getattr(cause, "schema_errors", ()) or ())
+            if best is not None:
+                return _from_schema_error(best, exc.location, prefix=exc.name)
+            return SchemaViolation(exc.name, "type", f"{exc.name}: {cause or exc}", exc.location)
+        if isinstance(cause, MediaTypeNotFound) or isinstance(exc, MediaTypeNotFound):
+            return SchemaViolation("Content-Type", "content_type", str(cause or exc), "header")
+        return SchemaViolation("body", "type", str(cause or exc))

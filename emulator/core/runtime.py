@@ -1,0 +1,128 @@
+"""The runtime: one object holding the clock, scheduler, store, lifecycle engine, webhook
+dispatcher, journal, id source, scenario catalogue and the providers' settings. ``create_app``
+builds one per app; views reach it through ``runtime()``.
+
+``Provider`` is what a provider package exports: its name, the path prefixes it owns, its
+blueprint, error renderer, authenticator and defaults. The core only ever sees this object.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from flask import Blueprint, Response, current_app
+from werkzeug.wrappers import Request
+
+from emulator.config import Settings
+from emulator.core.clock import RealClock, Scheduler, VirtualClock, iso
+from emulator.core.errors import EmulatorError
+from emulator.core.ids import IdSource
+from emulator.core.jobs import JobEngine
+from emulator.core.journal import RequestJournal
+from emulator.core.openapi import SchemaViolation, SpecValidator
+from emulator.core.scenarios import ScenarioBook, ScenarioCatalog
+from emulator.core.store import MemoryStore, Store
+from emulator.core.webhooks import WebhookDispatcher
+
+EXTENSION = "lipsync_emulator"
+
+
+@dataclass
+class Provider:
+    """A provider plugged into the core.
+
+    ``authenticate(rt, request)`` returns the account (API key or issuer) or raises
+    ``Unauthorized``. ``on_violation(violation, operation_id)`` turns the first schema
+    violation into the provider's error. ``setup(rt)`` declares lifecycles and scenarios.
+    ``public_config(settings)`` is what ``GET /_emulator/config`` shows (default: settings)."""
+
+    name: str
+    title: str
+    prefixes: tuple[str, ...]
+    blueprint: Blueprint
+    render_error: Callable[[EmulatorError], Response]
+    authenticate: Callable[[Runtime, Request], str]
+    on_violation: Callable[[SchemaViolation, str], EmulatorError]
+    defaults: dict[str, Any] = field(default_factory=dict)
+    schema: str | None = None
+    setup: Callable[[Runtime], None] | None = None
+    public_config: Callable[[dict[str, Any]], dict[str, Any]] | None = None
+
+    def owns(self, path: str) -> bool:
+        return any(path == p or path.startswith(p + "/") for p in self.prefixes)
+
+
+class Runtime:
+    def __init__(self, settings: Settings, providers: tuple[Provider, ...], store: Store | None = None) -> None:
+        self.settings = settings
+        self.clock: VirtualClock | RealClock = VirtualClock() if settings.clock == "virtual" else RealClock()
+        self.scheduler = Scheduler(self.clock)
+        self.store: Store = store or MemoryStore()
+        self.ids = IdSource(settings.seed)
+        self.engine = JobEngine(self.clock, self.scheduler, self.store)
+        self.webhooks = WebhookDispatcher(self.clock, self.scheduler, self.ids, timeout=settings.webhook_timeout,
+                                          allow_external=settings.webhook_allow_external)
+        self.journal = RequestJournal(settings.journal_size)
+        self.catalog = ScenarioCatalog()
+        self.scenarios = ScenarioBook(self.catalog)
+        self.providers: dict[str, Provider] = {p.name: p for p in providers}
+        self.config: dict[str, dict[str, Any]] = {p.name: settings.provider(p.name, p.defaults) for p in providers}
+        self.specs: dict[str, SpecValidator] = {p.name: SpecValidator(p.schema) for p in providers if p.schema}
+        self._advance_lock = threading.Lock()
+        for provider in providers:
+            if provider.setup is not None:
+                provider.setup(self)
+        if not self.clock.virtual:
+            self.scheduler.start_background()
+
+    def cfg(self, provider: str) -> dict[str, Any]:
+        return self.config[provider]
+
+    def provider_for(self, path: str) -> Provider | None:
+        for provider in self.providers.values():
+            if provider.owns(path):
+                return provider
+        return None
+
+    def tick(self) -> None:
+        """Apply everything due at the current time (each request calls this first, so a read
+        never shows a state the clock has already left)."""
+        self.scheduler.run_due()
+
+    def advance(self, seconds: float) -> dict[str, Any]:
+        """Move the virtual clock, firing every transition and delivery attempt in time order
+        (a retry scheduled during the advance fires within it if due), and wait, bounded, for
+        the deliveries it caused."""
+        if not isinstance(self.clock, VirtualClock):
+            raise ValueError("the clock is real; start with --clock virtual to advance it")
+        with self._advance_lock:
+            target = self.clock.now() + seconds
+            ran = 0
+            while True:
+                ran += self.scheduler.run_due()
+                self.webhooks.wait_idle()
+                ran += self.scheduler.run_due()
+                due = self.scheduler.next_due()
+                if due is None or due > target:
+                    break
+                self.clock.set(max(due, self.clock.now()))
+            self.clock.set(target)
+            ran += self.scheduler.run_due()
+            self.webhooks.wait_idle()
+        return {"now": iso(self.clock.now()), "timestamp": self.clock.now(), "fired": ran}
+
+    def reset(self) -> None:
+        self.webhooks.reset()
+        self.scheduler.clear()
+        self.engine.reset()
+        self.store.clear()
+        self.journal.clear()
+        self.scenarios.reset()
+
+
+def runtime() -> Runtime:
+    rt: Runtime = current_app.extensions[EXTENSION]
+    return rt

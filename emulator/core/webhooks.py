@@ -1,0 +1,253 @@
+"""Webhook delivery: background, signed per attempt, retried on the injected clock, journalled.
+
+A provider hands over the payload bytes, a signer and its retry policy; the dispatcher does
+the rest. Attempts run on a small thread pool so request handling never waits on a receiver.
+Deliveries go to loopback hosts only unless ``webhook_allow_external`` is set: the emulator
+is offline by design, and a webhook URL copied from production must not be called.
+
+    >>> RetryPolicy(max_attempts=4, backoff=2, factor=3).delays()
+    [2.0, 6.0, 18.0]
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+import requests
+
+from emulator.core.clock import Clock, Scheduler, iso
+from emulator.core.ids import IdSource
+
+Signer = Callable[[bytes, float, str], dict[str, str]]
+"""(body, unix timestamp of the attempt, delivery id) -> signature headers."""
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """``max_attempts`` counts the first attempt. Delay before attempt n+1 is
+    ``backoff * factor**(n-1)``, capped at ``max_delay``, unless ``schedule`` lists the delays."""
+
+    max_attempts: int = 1
+    backoff: float = 1.0
+    factor: float = 2.0
+    max_delay: float = 3600.0
+    schedule: tuple[float, ...] = ()
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> RetryPolicy:
+        fields = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
+        if "schedule" in fields:
+            fields["schedule"] = tuple(float(x) for x in fields["schedule"] or ())
+        return cls(**fields)
+
+    def delay(self, attempts_made: int) -> float:
+        if self.schedule:
+            return float(self.schedule[min(attempts_made, len(self.schedule)) - 1])
+        return float(min(self.max_delay, self.backoff * self.factor ** (attempts_made - 1)))
+
+    def delays(self) -> list[float]:
+        return [self.delay(n) for n in range(1, self.max_attempts)]
+
+
+@dataclass
+class Attempt:
+    number: int
+    at: str
+    timestamp: float
+    status_code: int | None
+    error: str | None
+    headers: dict[str, str]
+    response_body: str
+    duration_ms: float
+
+
+@dataclass
+class Delivery:
+    id: str
+    provider: str
+    url: str
+    body: str
+    event: str
+    job_id: str | None
+    namespace: str
+    created_at: float
+    headers: dict[str, str] = field(default_factory=dict)
+    status: str = "pending"  # pending | delivered | failed | skipped
+    attempts: list[Attempt] = field(default_factory=list)
+    next_attempt_at: float | None = None
+    max_attempts: int = 1
+    note: str | None = None
+    faults: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["created_at"] = iso(self.created_at)
+        out["next_attempt_at"] = None if self.next_attempt_at is None else iso(self.next_attempt_at)
+        return out
+
+
+def is_loopback(url: str) -> bool:
+    host = (urlsplit(url).hostname or "").lower()
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+class WebhookDispatcher:
+    def __init__(self, clock: Clock, scheduler: Scheduler, ids: IdSource, *, timeout: float = 5.0,
+                 allow_external: bool = False, workers: int = 8) -> None:
+        self.clock = clock
+        self.scheduler = scheduler
+        self.ids = ids
+        self.timeout = timeout
+        self.allow_external = allow_external
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="emulator-webhook")
+        self._deliveries: dict[str, Delivery] = {}
+        self._signers: dict[str, Signer | None] = {}
+        self._policies: dict[str, RetryPolicy] = {}
+        self._lock = threading.Lock()
+        self._idle = threading.Condition(self._lock)
+        self._in_flight = 0
+        self._session = threading.local()
+        self._generation = 0  # bumped on reset so stale scheduled attempts do nothing
+
+    def send(self, *, provider: str, url: str, body: bytes, event: str, policy: RetryPolicy,
+             signer: Signer | None = None, job_id: str | None = None, namespace: str = "default",
+             headers: dict[str, str] | None = None, faults: dict[str, Any] | None = None) -> Delivery:
+        """Queue a delivery. ``faults`` (from scenarios): ``drop``, ``delay`` (s), ``duplicate``
+        (extra copies), ``bad_signature``."""
+        faults = dict(faults or {})
+        now = self.clock.now()
+        delivery = Delivery(id=self.ids.uuid(), provider=provider, url=url, body=body.decode("utf-8"),
+                            event=event, job_id=job_id, namespace=namespace, created_at=now,
+                            headers={"Content-Type": "application/json", **(headers or {})},
+                            max_attempts=max(1, policy.max_attempts), faults=faults)
+        with self._lock:
+            self._deliveries[delivery.id] = delivery
+            self._signers[delivery.id] = signer
+            self._policies[delivery.id] = policy
+        if faults.get("drop"):
+            delivery.status, delivery.note = "skipped", "dropped by scenario"
+        elif not (self.allow_external or is_loopback(url)):
+            delivery.status = "skipped"
+            delivery.note = "not delivered: only loopback hosts are called (set webhook_allow_external)"
+        else:
+            self._schedule(delivery, now + float(faults.get("delay", 0)))
+        for _ in range(int(faults.get("duplicate", 0))):
+            extra = {k: v for k, v in faults.items() if k != "duplicate"}
+            self.send(provider=provider, url=url, body=body, event=event, policy=policy, signer=signer,
+                      job_id=job_id, namespace=namespace, headers=headers, faults=extra)
+        return delivery
+
+    def redeliver(self, delivery_id: str) -> Delivery | None:
+        """Send a recorded delivery again, as a new delivery with a fresh signature."""
+        old = self._deliveries.get(delivery_id)
+        if old is None:
+            return None
+        return self.send(provider=old.provider, url=old.url, body=old.body.encode(), event=old.event,
+                         policy=self._policies[old.id], signer=self._signers[old.id], job_id=old.job_id,
+                         namespace=old.namespace)
+
+    def deliveries(self, **filters: Any) -> list[Delivery]:
+        wanted = {k: v for k, v in filters.items() if v is not None}
+        with self._lock:
+            rows = list(self._deliveries.values())
+        return [d for d in rows if all(str(getattr(d, k)) == str(v) for k, v in wanted.items())]
+
+    def get(self, delivery_id: str) -> Delivery | None:
+        return self._deliveries.get(delivery_id)
+
+    def wait_idle(self, timeout: float = 10.0) -> bool:
+        """Block until no attempt is in flight (bounded). The control plane uses it so a test
+        that advances the clock sees the deliveries that advance caused."""
+        deadline = time.monotonic() + timeout
+        with self._idle:
+            while self._in_flight:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self._idle.wait(left)
+        return True
+
+    def reset(self) -> None:
+        self.wait_idle()
+        with self._lock:
+            self._generation += 1
+            self._deliveries.clear()
+            self._signers.clear()
+            self._policies.clear()
+
+    # -- internals -------------------------------------------------------------------------
+
+    def _schedule(self, delivery: Delivery, when: float) -> None:
+        delivery.next_attempt_at = when
+        generation = self._generation
+        self.scheduler.call_at(when, lambda: self._launch(delivery, generation))
+
+    def _launch(self, delivery: Delivery, generation: int) -> None:
+        with self._lock:
+            if generation != self._generation:
+                return
+            self._in_flight += 1
+        self._pool.submit(self._attempt, delivery)
+
+    def _attempt(self, delivery: Delivery) -> None:
+        try:
+            now = self.clock.now()
+            body = delivery.body.encode("utf-8")
+            headers = dict(delivery.headers)
+            signer = self._signers.get(delivery.id)
+            if signer is not None:
+                headers.update(signer(body, now, delivery.id))
+                if delivery.faults.get("bad_signature"):
+                    headers = {k: (_corrupt(v) if _is_signature(k) else v) for k, v in headers.items()}
+            started = time.perf_counter()
+            status_code: int | None = None
+            error: str | None = None
+            text = ""
+            try:
+                session = getattr(self._session, "s", None) or requests.Session()
+                self._session.s = session
+                resp = session.post(delivery.url, data=body, headers=headers, timeout=self.timeout,
+                                    allow_redirects=False)
+                status_code, text = resp.status_code, resp.text[:2000]
+            except requests.RequestException as exc:
+                error = f"{type(exc).__name__}: {exc}"[:500]
+            attempt = Attempt(number=len(delivery.attempts) + 1, at=iso(now), timestamp=now,
+                              status_code=status_code, error=error, headers=headers, response_body=text,
+                              duration_ms=round((time.perf_counter() - started) * 1000, 3))
+            delivery.attempts.append(attempt)
+            if status_code is not None and 200 <= status_code < 300:
+                delivery.status, delivery.next_attempt_at = "delivered", None
+            elif attempt.number < delivery.max_attempts:
+                policy = self._policies[delivery.id]
+                self._schedule(delivery, self.clock.now() + policy.delay(attempt.number))
+            else:
+                delivery.status, delivery.next_attempt_at = "failed", None
+        finally:
+            with self._idle:
+                self._in_flight -= 1
+                self._idle.notify_all()
+
+
+def _is_signature(header: str) -> bool:
+    name = header.lower()
+    return "signature" in name
+
+
+def _corrupt(value: str) -> str:
+    """Flip the last hex/base64 character so the signature no longer verifies."""
+    if not value:
+        return "0"
+    last = value[-1]
+    return value[:-1] + ("0" if last != "0" else "1")

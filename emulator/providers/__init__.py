@@ -1,0 +1,6 @@
+"""The providers, as an explicit registry: adding one is one line here."""
+
+from emulator.core.runtime import Provider
+from emulator.providers.syncso import PROVIDER as SYNCSO
+
+REGISTRY: tuple[Provider, ...] = (SYNCSO,)

@@ -1,0 +1,225 @@
+"""sync.so state: the generation lifecycle declaration, serializers per state, webhook
+payload and signature, cost estimates, models, plan limits, and the outcome scenarios.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+from typing import Any
+
+from emulator.core.clock import iso
+from emulator.core.errors import (
+    InternalError,
+    PaymentRequired,
+    ServiceUnavailable,
+    TooManyRequests,
+)
+from emulator.core.jobs import Job, Lifecycle, Outcome
+from emulator.core.media import probe_url
+from emulator.core.runtime import Runtime
+from emulator.core.scenarios import Scenario
+from emulator.core.webhooks import RetryPolicy
+from emulator.providers.syncso.errors import message_for
+
+NAME = "syncso"
+KIND = "generation"
+LIFECYCLE = Lifecycle(states=("PENDING", "PROCESSING", "COMPLETED"),
+                      terminal=frozenset({"COMPLETED", "FAILED", "REJECTED"}))
+FPS = 25.0
+
+# Per-plan limits [doc: docsv2 rate-limits.mdx] [doc: faq]: concurrency = PENDING + PROCESSING
+# generations; max_seconds = longest generation allowed. "unlimited" is the emulator's default.
+PLANS: dict[str, dict[str, Any]] = {
+    "unlimited": {"concurrency": None, "max_seconds": None, "monthly": None},
+    "free": {"concurrency": 1, "max_seconds": 20, "monthly": 3},
+    "hobbyist": {"concurrency": 1, "max_seconds": 60, "monthly": None},
+    "creator": {"concurrency": 3, "max_seconds": 300, "monthly": None},
+    "growth": {"concurrency": 6, "max_seconds": 600, "monthly": None},
+    "scale": {"concurrency": 15, "max_seconds": 1800, "monthly": None},
+    "enterprise": {"concurrency": None, "max_seconds": None, "monthly": None},
+}
+
+DEFAULTS: dict[str, Any] = {
+    "api_keys": [],  # empty: any non-empty x-api-key is accepted
+    "webhook_secret": "whsec_emulator_syncso_dev",
+    "durations": {"PENDING": 5.0, "PROCESSING": 25.0},
+    # sync.so documents no webhook retries [3p: skill]: one attempt unless configured.
+    "webhook_retry": {"max_attempts": 1, "backoff": 5.0, "factor": 2.0, "max_delay": 3600.0},
+    "webhook_on_rejected": False,
+    "error_body": "both",  # nestjs | coded | both
+    "output_file_name": "reject",  # reject | sanitize
+    "duplicate_ref_ids": "reject",  # reject | allow
+    "segment_overlap": "allow",  # allow | reject (also rejects segments beyond the video)
+    "zero_length_segments": "allow",  # allow | reject
+    "snake_case_keys": "accept",  # accept | reject
+    "media_checks": "fail",  # fail (FAILED generation) | reject (422 at create)
+    "plan": "unlimited",
+    "rate_limit_per_minute": None,  # 60 documented, 100 per [3p]; None: off
+    "max_upload_bytes": 20 * 1024 * 1024,
+    # USD per output second (inferred: public price list, not an API source)
+    "pricing_per_second": {"lipsync-1.9.0-beta": 0.02, "lipsync-2": 0.04, "lipsync-2-pro": 0.067,
+                           "react-1": 0.1, "sync-3": 0.1},
+}
+
+MODELS: tuple[dict[str, Any], ...] = (
+    {"id": "lipsync-2", "name": "lipsync-2", "type": "lipsync", "version": "2.0",
+     "description": "Zero-shot lip-sync that preserves the speaker's style."},
+    {"id": "lipsync-2-pro", "name": "lipsync-2-pro", "type": "lipsync", "version": "2.0",
+     "description": "Higher-fidelity lip-sync for close-ups and detail."},
+    {"id": "lipsync-1.9.0-beta", "name": "lipsync-1.9.0-beta", "type": "lipsync", "version": "1.9.0",
+     "description": "Fast lip-sync model."},
+    {"id": "react-1", "name": "react-1", "type": "react", "version": "1.0",
+     "description": "Re-animates expressions and head motion to match the audio."},
+    {"id": "sync-3", "name": "sync-3", "type": "lipsync", "version": "3.0",
+     "description": "Lip-sync for video and still images."},
+    {"id": "lipsync-1.8.0", "name": "lipsync-1.8.0", "type": "lipsync", "version": "1.8.0",
+     "deprecatedAt": "2025-06-01T00:00:00.000Z"},
+)
+
+
+def outcome(code: str, status: str = "FAILED", after: str | None = None, message: str | None = None) -> Outcome:
+    text = message or message_for(code)
+    return Outcome(status=status, after=after, data={"error": text, "error_code": code})
+
+
+FAILURE_CODES = ("generation_pipeline_failed", "generation_timeout", "generation_database_error",
+                 "generation_internal_auth", "generation_unhandled_error", "generation_audio_length_exceeded",
+                 "generation_media_metadata_missing", "generation_input_resolution_unsupported")
+
+REJECTED = outcome("generation_rejected", "REJECTED", after="PENDING",
+                   message="The generation was rejected before processing.")
+
+
+def scenarios() -> list[Scenario]:
+    create = ("createGeneration",)
+    out = [
+        Scenario("failed", NAME, create, "The generation ends FAILED with generation_pipeline_failed",
+                 "documented", "outcome", outcome=outcome("generation_pipeline_failed")),
+        Scenario("rejected", NAME, create, "The generation goes PENDING -> REJECTED (never processed); "
+                 "the REJECTED timing and its error code are inferred", "inferred", "outcome", outcome=REJECTED),
+        Scenario("stuck", NAME, create, "The generation never leaves PROCESSING", "inferred", "outcome",
+                 outcome=Outcome(stuck=True)),
+        Scenario("slow", NAME, create, "Every state lasts 10x longer than configured", "inferred", "outcome",
+                 outcome=Outcome(slow=10.0)),
+        Scenario("rate_limited", NAME, (), "429 rate_limit_exceeded with Retry-After", "documented", "response",
+                 error=lambda: TooManyRequests("Rate limit exceeded. Please try again later.",
+                                               code="rate_limit_exceeded", headers={"Retry-After": "60"})),
+        Scenario("internal_error", NAME, (), "500 internal_error with a requestId", "documented", "response",
+                 error=lambda: InternalError("Internal server error", code="internal_error")),
+        Scenario("service_unavailable", NAME, (), "503 Service Unavailable", "documented", "response",
+                 error=lambda: ServiceUnavailable("Service temporarily unavailable. Please retry.",
+                                                  code="controller_unavailable", headers={"Retry-After": "5"})),
+        Scenario("free_tier_exhausted", NAME, create, "402 free_tier_generations_exhausted", "documented",
+                 "response", error=lambda: PaymentRequired(
+                     "Free tier generations exhausted. Upgrade your plan to continue.",
+                     code="free_tier_generations_exhausted")),
+    ]
+    for code in FAILURE_CODES:
+        out.append(Scenario(f"failed_{code.removeprefix('generation_')}", NAME, create,
+                            f"The generation ends FAILED with {code}", "documented", "outcome", outcome=outcome(code)))
+    return out
+
+
+# -- serializers -------------------------------------------------------------------------------
+
+def output_name(job: Job) -> str:
+    return job.request.get("outputFileName") or job.id
+
+
+def generation(job: Job, *, progress: bool = False) -> dict[str, Any]:
+    """The Generation object in the job's current state. Output and error fields are ``null``
+    until they apply (absent-vs-null is inferred; the old spec typed them nullable)."""
+    req = job.request
+    body: dict[str, Any] = {
+        "id": job.id,
+        "createdAt": iso(job.created_at),
+        "status": job.status,
+        "model": req["model"],
+        "input": req["input"],
+        "options": req.get("options") or {},
+        "webhookUrl": req.get("webhookUrl"),
+        "outputUrl": job.data.get("outputUrl"),
+        "outputDuration": job.data.get("outputDuration"),
+        "error": job.data.get("error"),
+        "error_code": job.data.get("error_code"),
+        "errorCode": job.data.get("error_code"),
+    }
+    if req.get("segments"):
+        body["segments"] = req["segments"]
+    if req.get("outputFileName"):
+        body["outputFileName"] = req["outputFileName"]
+    if progress:
+        body["progress_percent"] = progress_percent(job)
+    return body
+
+
+def notification(job: Job) -> dict[str, Any]:
+    """GenerationNotification: the webhook body (no ``segments`` key) [sdk]."""
+    body = {k: v for k, v in generation(job).items() if k not in ("segments", "errorCode")}
+    return {k: v for k, v in body.items() if v is not None}
+
+
+def progress_percent(job: Job) -> float:
+    if job.status in LIFECYCLE.terminal:
+        return 100.0
+    started = job.entered("PROCESSING")
+    if started is None:
+        return 0.0
+    total = float(job.durations.get("PROCESSING", 0)) * job.outcome.slow
+    if total <= 0 or job.outcome.stuck:
+        return 50.0
+    return round(min(99.0, 100.0 * (job.updated_at - started) / total), 1)
+
+
+def output_duration(payload: dict[str, Any]) -> float:
+    video = next(i for i in payload["input"] if i.get("type") == "video")
+    return float(probe_url(video.get("url") or "").duration or 0.0)
+
+
+def estimate(payload: dict[str, Any], cfg: dict[str, Any]) -> list[dict[str, float]]:
+    seconds = output_duration(payload)
+    per_second = float(cfg["pricing_per_second"].get(payload["model"], 0.05))
+    return [{"estimatedFrameCount": round(seconds * FPS), "estimatedGenerationCost": round(seconds * per_second, 4)}]
+
+
+def sign(secret: str, body: bytes, timestamp: float) -> str:
+    """``Sync-Signature: t=<unix>,v1=hex(HMAC_SHA256(secret, f"{t}.{body}"))`` [doc: docsv2 webhooks.mdx]."""
+    t = int(timestamp)
+    digest = hmac.new(secret.encode(), f"{t}.".encode() + body, hashlib.sha256).hexdigest()
+    return f"t={t},v1={digest}"
+
+
+# -- lifecycle hook ------------------------------------------------------------------------------
+
+def setup(rt: Runtime) -> None:
+    cfg = rt.cfg(NAME)
+
+    def on_enter(job: Job, state: str) -> None:
+        if state == "COMPLETED":
+            job.data["outputUrl"] = f"{job.base_url}/_emulator/media/syncso/{job.id}/{output_name(job)}.mp4"
+            job.data["outputDuration"] = output_duration(job.request)
+        webhook_states = {"COMPLETED", "FAILED"} | ({"REJECTED"} if cfg["webhook_on_rejected"] else set())
+        if state in webhook_states and job.webhook_url:
+            send_webhook(rt, job)
+
+    rt.engine.declare(NAME, KIND, LIFECYCLE, on_enter)
+    for scenario in scenarios():
+        rt.catalog.add(scenario)
+
+
+def send_webhook(rt: Runtime, job: Job) -> None:
+    cfg = rt.cfg(NAME)
+    secret = cfg.get("webhook_secret") or ""
+    body = json.dumps(notification(job), separators=(",", ":")).encode()
+    faults: dict[str, Any] = {}
+    for scenario in job.scenarios:
+        found = rt.catalog.get(NAME, scenario)
+        if found is not None and found.kind == "webhook":
+            faults.update(found.effects)
+    rt.webhooks.send(
+        provider=NAME, url=job.webhook_url or "", body=body, event=f"generation.{job.status.lower()}",
+        policy=RetryPolicy.from_dict(cfg["webhook_retry"]), job_id=job.id, namespace=job.namespace,
+        signer=(lambda raw, ts, _id: {"Sync-Signature": sign(secret, raw, ts)}) if secret else None,
+        faults=faults)

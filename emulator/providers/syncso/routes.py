@@ -1,0 +1,259 @@
+"""sync.so v2 views, one per operationId: parse -> rules -> model -> serialize."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from flask import Response, g, request
+from werkzeug.wrappers import Request
+
+from emulator.core.auth import key_allowed
+from emulator.core.errors import (
+    BadRequest,
+    EmulatorError,
+    NotFound,
+    PayloadTooLarge,
+    PaymentRequired,
+    TooManyRequests,
+    Unauthorized,
+)
+from emulator.core.http import Operations, base_url, chosen_outcome, json_response
+from emulator.core.jobs import Job, Outcome
+from emulator.core.media import probe_url, save_upload
+from emulator.core.openapi import SchemaViolation
+from emulator.core.runtime import Runtime, runtime
+from emulator.providers.syncso import models, rules
+from emulator.providers.syncso.errors import MESSAGES, catalog
+
+ops = Operations(models.NAME, __name__)
+
+UUID_RE = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+FILE_NAME_RE = re.compile(r"[^A-Za-z0-9_-]")
+
+
+# -- auth and schema errors ------------------------------------------------------------------
+
+def authenticate(rt: Runtime, req: Request) -> str:
+    """``x-api-key`` only; a Bearer token alone is not accepted (inferred, reference §13.3).
+    Bodies: [3p: unmodel], probed live; both parse in syncsdk 0.3.0."""
+    key = req.headers.get("x-api-key", "")
+    if not key:
+        raise Unauthorized("Either Cookie or x-api-key header must be provided")
+    if not key_allowed(key, rt.cfg(models.NAME)["api_keys"]):
+        raise Unauthorized("Unauthorized", extra={"error": None})
+    return key
+
+
+def on_violation(v: SchemaViolation, operation_id: str) -> EmulatorError:
+    code = v.hints.get("x-error-code")
+    if v.location == "path":
+        return BadRequest(f"Invalid generation id {v.value!r}: expected a UUID", code="invalid_generation_id",
+                          field=v.field)
+    if v.keyword == "content_type":
+        return BadRequest("Content-Type must be application/json or multipart/form-data", field="Content-Type",
+                          code=rules.INVALID)
+    if code == "generation_unsupported_model":
+        return BadRequest(f"The requested model is not supported for this operation. {v.describe()}",
+                          code=code, field=v.field)
+    if v.field.startswith("segments"):
+        code = rules.SEGMENTS
+    official = MESSAGES.get(code or "")
+    message = f"{official} {v.describe()}" if official and code != rules.INVALID else v.describe()
+    return BadRequest(message, code=code or rules.INVALID, field=v.field)
+
+
+def normalize_create(body: Any) -> Any:
+    """``null`` means absent (syncsdk sends ``"segments":null``), snake_case keys read as
+    camelCase, and ``outputFileName`` is sanitized when so configured."""
+    if not isinstance(body, dict):
+        return body
+    cfg = runtime().cfg(models.NAME)
+    body = {k: v for k, v in body.items() if v is not None}
+    if cfg["snake_case_keys"] == "accept":
+        for key in ("input", "segments"):
+            if rules.has_snake_keys(body.get(key)):
+                body[key] = rules.camelize(body[key])
+    name = body.get("outputFileName")
+    if cfg["output_file_name"] == "sanitize" and isinstance(name, str):
+        body["outputFileName"] = FILE_NAME_RE.sub("_", name)[:255] or "output"
+    return body
+
+
+# -- views -------------------------------------------------------------------------------------
+
+def _payload() -> dict[str, Any]:
+    if request.mimetype == "multipart/form-data":
+        return _multipart_payload()
+    return g.body
+
+
+def _multipart_payload() -> dict[str, Any]:
+    """A multipart create becomes the equivalent JSON payload: uploaded files are kept by the
+    emulator and referenced by URL; a file takes precedence over a URL input of its kind
+    [doc: cwf26]. The payload is then checked against the same JSON schema."""
+    rt = runtime()
+    cfg = rt.cfg(models.NAME)
+    form = request.form
+    payload: dict[str, Any] = {"model": form.get("model")}
+    for key in ("input", "options", "segments"):
+        if form.get(key):
+            try:
+                payload[key] = json.loads(form[key])
+            except ValueError:
+                raise BadRequest(f"{key} must be valid JSON", field=key, code=rules.INVALID) from None
+    for key in ("webhookUrl", "outputFileName"):
+        if form.get(key):
+            payload[key] = form[key]
+    inputs: list[dict[str, Any]] = list(payload.get("input") or [])
+    for kind in ("video", "audio"):
+        upload = request.files.get(kind)
+        if upload is None:
+            continue
+        data = upload.read()
+        if len(data) >= cfg["max_upload_bytes"]:
+            raise PayloadTooLarge(f"{kind} file is {len(data)} bytes; files must be smaller than "
+                                  f"{cfg['max_upload_bytes']} bytes (pass larger media as URLs in input)",
+                                  field=kind, code="file_size_exceeds_plan_limit")
+        url = save_upload(rt, data, upload.filename or kind, base_url())
+        existing = next((i for i in inputs if isinstance(i, dict) and i.get("type") == kind), None)
+        if existing is not None:
+            existing.pop("assetId", None)
+            existing["url"] = url
+        else:
+            inputs.append({"type": kind, "url": url})
+    payload["input"] = inputs
+    payload = normalize_create(payload)
+    violations = rt.specs[models.NAME].violations(request, "createGeneration",
+                                                  body=json.dumps(payload).encode(),
+                                                  content_type="application/json")
+    if violations:
+        raise on_violation(violations[0], "createGeneration")
+    return payload
+
+
+def _limits(rt: Runtime, account: str, payload: dict[str, Any]) -> None:
+    cfg = rt.cfg(models.NAME)
+    now = rt.clock.now()
+    per_minute = cfg.get("rate_limit_per_minute")
+    if per_minute:
+        hits = [t for t in (rt.store.get("syncso:rate", account) or []) if t > now - 60]
+        if len(hits) >= int(per_minute):
+            retry = max(1, int(60 - (now - hits[0])) + 1)
+            raise TooManyRequests("Rate limit exceeded. Please try again later.", code="rate_limit_exceeded",
+                                  headers={"Retry-After": str(retry)})
+        rt.store.put("syncso:rate", account, hits + [now])
+    plan = models.PLANS.get(cfg.get("plan") or "unlimited", models.PLANS["unlimited"])
+    mine = list(rt.engine.jobs(models.NAME, models.KIND, lambda j: j.account == account))
+    if plan["monthly"] is not None:
+        month = [j for j in mine if j.created_at > now - 30 * 86400]
+        if len(month) >= plan["monthly"]:
+            raise PaymentRequired(f"Free tier limit reached: {plan['monthly']} generations per month. "
+                                  "Upgrade your plan to continue.", code="free_tier_generations_exhausted")
+    if plan["max_seconds"] is not None and models.output_duration(payload) > plan["max_seconds"]:
+        raise PaymentRequired(f"Generations on the {cfg['plan']} plan are limited to {plan['max_seconds']} s",
+                              code="generation_plan_duration_exceeded")
+    if plan["concurrency"] is not None:
+        active = sum(1 for j in mine if j.status not in models.LIFECYCLE.terminal)
+        if active >= plan["concurrency"]:
+            raise TooManyRequests(
+                f"Concurrency limit reached: {active} generations are pending or processing "
+                f"(limit {plan['concurrency']}).", code="concurrency_limit_reached",
+                headers={"Retry-After": "10"},
+                extra={"activeGenerations": active, "concurrencyLimit": plan["concurrency"],
+                       "retryAfterSeconds": 10, "upgradeUrl": "https://sync.so/billing/subscription"})
+
+
+def _media_outcome(payload: dict[str, Any], cfg: dict[str, Any]) -> Outcome | None:
+    """Media checks that need the file (audio > 300 s, video above 4K) end the generation
+    FAILED by default (timing inferred, reference §13.19) or reject it at create."""
+    problem = None
+    for item in payload["input"]:
+        info = probe_url(item.get("url") or "")
+        if item.get("type") == "audio" and (info.duration or 0) > 300:
+            problem = "generation_audio_length_exceeded"
+        if item.get("type") == "video" and ((info.width or 0) > 4096 or (info.height or 0) > 2160):
+            problem = "generation_input_resolution_unsupported"
+    if problem is None:
+        return None
+    if cfg["media_checks"] == "reject":
+        raise BadRequest(models.outcome(problem).data["error"], code=problem, field="input")
+    return models.outcome(problem)
+
+
+@ops.route("/v2/generate", "createGeneration", ("POST",), normalize=normalize_create)
+def create_generation() -> Response:
+    rt = runtime()
+    cfg = rt.cfg(models.NAME)
+    payload = _payload()
+    rules.check(payload, cfg)
+    rules.check_media(payload)
+    _limits(rt, g.account, payload)
+    outcome = chosen_outcome() or _media_outcome(payload, cfg)
+    job = rt.engine.create(
+        models.NAME, models.KIND, rt.ids.uuid(), durations=cfg["durations"], outcome=outcome,
+        request=payload, account=g.account, namespace=request.headers.get("X-Emulator-Namespace", "default"),
+        webhook_url=payload.get("webhookUrl"), base_url=base_url(),
+        scenarios=[s.name for s in g.scenarios])
+    g.job_id = job.id
+    return json_response(models.generation(job), 201)
+
+
+def find(generation_id: str) -> Job:
+    job = runtime().engine.get(models.NAME, models.KIND, generation_id)
+    if job is None or job.account != g.account:
+        raise NotFound(f"Generation {generation_id} not found", code="generation_not_found", field="id")
+    g.job_id = job.id
+    return job
+
+
+@ops.route("/v2/generate/<id>", "getGeneration")
+def get_generation(id: str) -> Response:  # noqa: A002 - the path parameter's documented name
+    include = {p.strip() for p in request.args.get("include", "").split(",") if p.strip()}
+    job = find(id)
+    return json_response(models.generation(job, progress="progress" in include))
+
+
+@ops.route("/v2/generations", "listGenerations")
+def list_generations() -> Response:
+    rt = runtime()
+    query = rt.specs[models.NAME].query(request, "listGenerations")
+    statuses = set(query.getlist("status"))
+    ids = set(query.getlist("ids"))
+    limit = query.get("limit", type=int)
+    cursor = query.get("cursor")
+    if cursor and limit is None:
+        raise BadRequest("cursor requires limit", field="cursor", code=rules.INVALID)
+
+    def wanted(job: Job) -> bool:
+        return (job.account == g.account and (not statuses or job.status in statuses)
+                and (not ids or job.id in ids))
+
+    rows: list[dict[str, Any]] = []
+    skipping = cursor is not None
+    for job in rt.engine.jobs(models.NAME, models.KIND, wanted):
+        if skipping:
+            skipping = job.id != cursor
+            continue
+        rows.append(models.generation(job))
+        if limit is not None and len(rows) >= limit:
+            break
+    return json_response(rows)
+
+
+@ops.route("/v2/analyze/cost", "estimateCost", ("POST",), normalize=normalize_create)
+def estimate_cost() -> Response:
+    payload = g.body
+    rules.check(payload, runtime().cfg(models.NAME))
+    return json_response(models.estimate(payload, runtime().cfg(models.NAME)))
+
+
+@ops.route("/v2/models", "listModels")
+def list_models() -> Response:
+    return json_response([m for m in models.MODELS if not m.get("deprecatedAt")])
+
+
+@ops.route("/v2/errors", "listErrors", auth=False)
+def list_errors() -> Response:
+    return json_response(catalog())

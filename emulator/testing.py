@@ -1,0 +1,204 @@
+"""Run the emulator inside a test process, on a real loopback port, and drive it.
+
+    >>> with EmulatorServer() as emu:              # virtual clock, free port
+    ...     emu.control.health()["status"]
+    'ok'
+
+``EmulatorServer`` is a real threaded HTTP server (clients use real sockets, as with the
+provider), ``EmulatorControl`` a small client of the ``/_emulator/`` control plane, and
+``WebhookReceiver`` a loopback server that records what it is sent. The pytest plugin
+(``emulator.pytest_plugin``) wraps the three as fixtures.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections import deque
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import requests
+from werkzeug.serving import WSGIRequestHandler, make_server
+
+from emulator.app import create_app
+from emulator.config import deep_merge
+from emulator.core.runtime import EXTENSION, Runtime
+
+
+class EmulatorControl:
+    """Client of the control plane. Every method is one HTTP call."""
+
+    def __init__(self, base_url: str, session: requests.Session | None = None) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.http = session or requests.Session()
+
+    def _call(self, method: str, path: str, **kwargs: Any) -> Any:
+        resp = self.http.request(method, f"{self.base_url}/_emulator{path}", timeout=30, **kwargs)
+        resp.raise_for_status()
+        return resp.json()
+
+    def health(self) -> dict[str, Any]:
+        return self._call("GET", "/health")
+
+    def reset(self) -> None:
+        self._call("POST", "/reset")
+
+    def advance(self, seconds: float) -> dict[str, Any]:
+        """Move the virtual clock; transitions and webhook attempts due meanwhile fire in order."""
+        return self._call("POST", "/clock/advance", json={"seconds": seconds})
+
+    def now(self) -> float:
+        return float(self._call("GET", "/clock")["timestamp"])
+
+    def requests(self, **filters: Any) -> list[dict[str, Any]]:
+        return self._call("GET", "/requests", params=filters)
+
+    def webhooks(self, **filters: Any) -> list[dict[str, Any]]:
+        return self._call("GET", "/webhooks", params=filters)
+
+    def jobs(self, **filters: Any) -> list[dict[str, Any]]:
+        return self._call("GET", "/jobs", params=filters)
+
+    def config(self) -> dict[str, Any]:
+        return self._call("GET", "/config")
+
+    def scenario(self, provider: str, scenario: str | Iterable[str], *, operation: str | None = None,
+                 count: int | None = None, job_id: str | None = None, api_key: str | None = None) -> dict[str, Any]:
+        """Make matching requests take ``scenario`` (the next ``count`` of them, or until cleared)."""
+        names = [scenario] if isinstance(scenario, str) else list(scenario)
+        body = {"provider": provider, "scenarios": names, "operation": operation, "count": count,
+                "job_id": job_id, "api_key": api_key}
+        return self._call("POST", "/scenarios", json={k: v for k, v in body.items() if v is not None})
+
+    def clear_scenarios(self) -> None:
+        self._call("DELETE", "/scenarios")
+
+    def finish(self, provider: str, job_id: str, scenario: str | None = None) -> dict[str, Any]:
+        """Finish a job now, successfully or with an outcome scenario (``failed``, ``rejected``...)."""
+        return self._call("POST", f"/jobs/{provider}/{job_id}/finish",
+                          json={"scenario": scenario} if scenario else {})
+
+
+class _QuietHandler(WSGIRequestHandler):
+    def log_request(self, *args: Any, **kwargs: Any) -> None:
+        pass
+
+
+class EmulatorServer:
+    """The emulator on a free loopback port, in a background thread. Virtual clock by default."""
+
+    def __init__(self, config: dict[str, Any] | None = None, host: str = "127.0.0.1", port: int = 0) -> None:
+        self.config = deep_merge({"clock": "virtual", "seed": 1234}, config or {})
+        self.app = create_app(self.config)
+        self._server = make_server(host, port, self.app, threaded=True, request_handler=_QuietHandler)
+        self._server.daemon_threads = True
+        self.host = host
+        self.port = self._server.server_port
+        self.url = f"http://{host}:{self.port}"
+        self.control = EmulatorControl(self.url)
+        self._thread = threading.Thread(target=self._server.serve_forever, name="emulator-server", daemon=True)
+
+    @property
+    def runtime(self) -> Runtime:
+        rt: Runtime = self.app.extensions[EXTENSION]
+        return rt
+
+    def start(self) -> EmulatorServer:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self.runtime.scheduler.stop()
+
+    def __enter__(self) -> EmulatorServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # Conveniences that forward to the control client.
+    def advance(self, seconds: float) -> dict[str, Any]:
+        return self.control.advance(seconds)
+
+    def reset(self) -> None:
+        self.control.reset()
+
+
+@dataclass
+class ReceivedWebhook:
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: bytes
+    status: int  # what the receiver answered
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+    @property
+    def text(self) -> str:
+        return self.body.decode("utf-8")
+
+
+@dataclass
+class WebhookReceiver:
+    """Records every request it gets. ``respond_with(500, 500, 200)`` scripts its answers
+    (then 200 forever); ``wait_for(n)`` blocks, bounded, until ``n`` requests arrived."""
+
+    host: str = "127.0.0.1"
+    received: list[ReceivedWebhook] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self._script: deque[int] = deque()
+        self._cond = threading.Condition()
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def _handle(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else b""
+                with receiver._cond:
+                    status = receiver._script.popleft() if receiver._script else 200
+                    receiver.received.append(ReceivedWebhook(self.command, self.path, dict(self.headers.items()),
+                                                             body, status))
+                    receiver._cond.notify_all()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", "2")
+                self.end_headers()
+                self.wfile.write(b"{}")
+
+            do_POST = do_PUT = do_GET = _handle  # noqa: N815
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self._server = ThreadingHTTPServer((self.host, 0), Handler)
+        self._server.daemon_threads = True
+        self.port = self._server.server_address[1]
+        self.url = f"http://{self.host}:{self.port}/webhook"
+        self._thread = threading.Thread(target=self._server.serve_forever, name="webhook-receiver", daemon=True)
+        self._thread.start()
+
+    def respond_with(self, *statuses: int) -> None:
+        with self._cond:
+            self._script.extend(statuses)
+
+    def wait_for(self, count: int = 1, timeout: float = 5.0) -> list[ReceivedWebhook]:
+        with self._cond:
+            self._cond.wait_for(lambda: len(self.received) >= count, timeout=timeout)
+            return list(self.received)
+
+    def clear(self) -> None:
+        with self._cond:
+            self.received.clear()
+            self._script.clear()
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
