@@ -1,0 +1,271 @@
+"""lipsync.studio state: the job lifecycle declaration, the job object per state, the webhook,
+the credit accounts and the pricing rules, and the scenarios.
+
+The job lifecycle is ``processing -> completed | failed`` [seed]: a submit answers
+``processing`` at once, there is no queued state. Credits are charged at submit from a per-key
+balance using the documented pricing notes [doc: L2]; what the notes leave open (rounding,
+refunds, the extend case, the starting balance) is configurable and labelled inferred.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import threading
+from typing import Any
+
+from emulator.core.clock import iso
+from emulator.core.errors import (
+    InternalError,
+    PaymentRequired,
+    ServiceUnavailable,
+    TooManyRequests,
+    Unauthorized,
+)
+from emulator.core.jobs import Job, Lifecycle, Outcome
+from emulator.core.media import probe_url
+from emulator.core.runtime import Runtime
+from emulator.core.scenarios import Scenario
+from emulator.core.webhooks import RetryPolicy
+from emulator.providers.lipsyncstudio import errors
+
+NAME = "lipsyncstudio"
+KIND = "job"
+LIFECYCLE = Lifecycle(states=("processing", "completed"), terminal=frozenset({"completed", "failed"}))
+
+# operationId -> endpoint name, which is also the job's ``model`` once it has left processing
+# ("lipsync-image" [seed]; the other two inferred, reference §4).
+ENDPOINTS: dict[str, str] = {
+    "createLipsyncVideo": "lipsync-video",
+    "createLipsyncImage": "lipsync-image",
+    "createLipsyncImageMulti": "lipsync-image-multi",
+}
+CREATE_OPERATIONS: tuple[str, ...] = tuple(ENDPOINTS)
+
+DEFAULTS: dict[str, Any] = {
+    "api_keys": [],  # empty: any non-empty Bearer key is accepted; the sk_ shape is never enforced (inferred)
+    # 12.345 s of processing makes executionTime 12345, the seed's example value.
+    "durations": {"processing": 12.345},
+    "processing_model": "lipsync",  # lipsync (the seed's processing example) | endpoint (inferred alternative)
+    "failure_message": "Invalid audio format",  # the `failed` scenario's error text [seed]
+    "submit_status": 200,  # undocumented; 200 inferred
+    "request_id_field": False,  # True: the submit answer also carries requestId (3p clients look for it)
+    # http:// webhooks: "loopback" = only to loopback hosts (local receivers), "allow" = any host,
+    # "reject" = never. The docs say HTTPS [seed]; the 400 for http is inferred.
+    "webhook_http": "loopback",
+    # No retries are documented: one attempt unless configured (inferred, §12.33).
+    "webhook_retry": {"max_attempts": 1, "backoff": 10.0, "factor": 2.0, "max_delay": 3600.0},
+    "error_field_names": "leaf",  # leaf ("video is required") | dotted ("formState.video is required")
+    "extra_resolutions": [],  # permissive mode: e.g. ["360p"] (a 3p client sends it, §12.10)
+    # Pricing [doc: L2]: 5 s minimum, credits per second by resolution (360p's rate inferred).
+    "min_billed_seconds": 5,
+    "credits_per_second": {"480p": 2, "720p": 4, "360p": 1},
+    "billing_rounding": "ceil",  # ceil (whole seconds) | exact; undocumented (inferred)
+    # lipsync-video when the audio is longer than the video: the notes bill "video length for
+    # extend cases" [doc]; "video" reads that as the source video, "audio" as the extended output.
+    "extend_billing": "video",
+    "refund_failed": True,  # a failed job's credits are returned (inferred)
+    "initial_credits": 10000,  # each key's starting balance (inferred; real keys buy credits)
+    "balances": {},  # per-key starting balances, overriding initial_credits
+}
+
+
+# -- scenarios -----------------------------------------------------------------------------------
+
+def failed_outcome(message: str) -> Outcome:
+    return Outcome(status="failed", after="processing", data={"error": message})
+
+
+def scenarios(cfg: dict[str, Any]) -> list[Scenario]:
+    create = CREATE_OPERATIONS
+    return [
+        Scenario("failed", NAME, create, f"The job ends failed with error {cfg['failure_message']!r} "
+                 "(the seed's failed example; text set by failure_message)", "documented", "outcome",
+                 outcome=failed_outcome(str(cfg["failure_message"]))),
+        Scenario("stuck", NAME, create, "The job never leaves processing", "inferred", "outcome",
+                 outcome=Outcome(stuck=True)),
+        Scenario("slow", NAME, create, "Processing lasts 10x longer than configured", "inferred", "outcome",
+                 outcome=Outcome(slow=10.0)),
+        Scenario("unauthorized", NAME, (), '401 {"error":"Unauthorized"} even with a valid key', "inferred",
+                 "response", error=lambda: Unauthorized(errors.UNAUTHORIZED)),
+        Scenario("insufficient_credits", NAME, create, '402 {"error":"Insufficient API credits"} whatever the '
+                 "balance", "inferred", "response", error=lambda: PaymentRequired(errors.INSUFFICIENT_CREDITS)),
+        Scenario("rate_limited", NAME, (), '429 {"error":"Too many requests"} with Retry-After', "inferred",
+                 "response", error=lambda: TooManyRequests(errors.TOO_MANY_REQUESTS, headers={"Retry-After": "10"})),
+        Scenario("internal_error", NAME, (), '500 {"error":"Internal server error"}', "inferred", "response",
+                 error=lambda: InternalError(errors.INTERNAL)),
+        Scenario("service_unavailable", NAME, (), '503 {"error":"Service temporarily unavailable"}', "inferred",
+                 "response", error=lambda: ServiceUnavailable(errors.UNAVAILABLE, headers={"Retry-After": "5"})),
+    ]
+
+
+# -- the job object --------------------------------------------------------------------------------
+
+def job_object(job: Job, cfg: dict[str, Any]) -> dict[str, Any]:
+    """The flat job object of GET /api/v1/jobs/{id} and of the webhook, all seven keys always
+    present [seed]. ``model`` is "lipsync" while processing, as the seed's example shows."""
+    endpoint = job.request["endpoint"]
+    processing = job.status == "processing"
+    completed = job.status == "completed"
+    return {
+        "id": job.id,
+        "model": "lipsync" if processing and cfg["processing_model"] == "lipsync" else endpoint,
+        "status": job.status,
+        "output": job.data.get("output") if completed else None,
+        "error": job.data.get("error", "") if job.status == "failed" else "",
+        "executionTime": job.data.get("executionTime") if completed else None,
+        "timings": None,
+    }
+
+
+def submit_answer(job: Job, cfg: dict[str, Any]) -> dict[str, Any]:
+    """``{"id", "status": "processing"}`` [seed]; ``requestId`` only with the compatibility option."""
+    body: dict[str, Any] = {"id": job.id, "status": job.status}
+    if cfg["request_id_field"]:
+        body["requestId"] = job.id
+    return body
+
+
+# -- pricing [doc: L2 pricing notes] ---------------------------------------------------------------
+
+def duration(url: str) -> float:
+    return float(probe_url(url).duration or 0.0)
+
+
+def quote(endpoint: str, form: dict[str, Any], cfg: dict[str, Any]) -> dict[str, Any]:
+    """What a job costs and how long its output is.
+
+    lipsync-video: a longer video is trimmed to the audio and billed on the audio; a longer
+    audio extends the video and is billed on "video length" (``extend_billing``).
+    lipsync-image-multi: ``order`` "meanwhile" bills the longer audio, any other order the sum.
+    Then max(5 s, seconds) x the resolution's rate."""
+    resolution = form.get("resolution") or "480p"  # default 480p [seed]
+    inputs: dict[str, float] = {}
+    adjustment = None
+    if endpoint == "lipsync-video":
+        audio, video = duration(form["audio"]), duration(form["video"])
+        inputs = {"audio": audio, "video": video}
+        output = audio
+        if video >= audio:
+            adjustment = "trimmed" if video > audio else None
+            billed = audio
+        else:
+            adjustment = "extended"
+            billed = video if cfg["extend_billing"] == "video" else audio
+    elif endpoint == "lipsync-image":
+        output = billed = inputs["audio"] = duration(form["audio"])
+    else:
+        left, right = duration(form["left_audio"]), duration(form["right_audio"])
+        inputs = {"left_audio": left, "right_audio": right}
+        order = form.get("order") or "meanwhile"  # default inferred (analogue, reference §10)
+        output = billed = max(left, right) if order == "meanwhile" else left + right
+    seconds = math.ceil(billed - 1e-9) if cfg["billing_rounding"] == "ceil" else billed
+    seconds = max(float(cfg["min_billed_seconds"]), float(seconds))
+    rate = cfg["credits_per_second"].get(resolution)
+    if rate is None:
+        rate = cfg["credits_per_second"]["480p"]
+    credits = seconds * float(rate)
+    return {"endpoint": endpoint, "resolution": resolution, "inputs": inputs, "adjustment": adjustment,
+            "output_seconds": output, "billed_seconds": _num(seconds), "credits_per_second": _num(rate),
+            "credits": _num(credits)}
+
+
+def _num(value: float) -> float | int:
+    return int(value) if float(value).is_integer() else round(float(value), 6)
+
+
+# -- credit accounts ---------------------------------------------------------------------------------
+
+CREDITS = f"{NAME}:credits"
+_credit_lock = threading.Lock()
+
+
+def account(rt: Runtime, api_key: str) -> dict[str, Any]:
+    """A key's credit account, opened with its starting balance on first use."""
+    record = rt.store.get(CREDITS, api_key)
+    if record is None:
+        cfg = rt.cfg(NAME)
+        start = cfg["balances"].get(api_key, cfg["initial_credits"])
+        record = {"api_key": api_key, "initial": start, "balance": start, "spent": 0, "refunded": 0, "charges": []}
+        rt.store.put(CREDITS, api_key, record)
+    return record
+
+
+def accounts(rt: Runtime) -> list[dict[str, Any]]:
+    for key in rt.cfg(NAME)["balances"]:
+        account(rt, key)
+    return list(reversed(list(rt.store.newest(CREDITS))))
+
+
+def charge(rt: Runtime, api_key: str, job_id: str, price: dict[str, Any]) -> dict[str, Any]:
+    """Take ``price["credits"]`` from the key's balance, or raise 402 (inferred status and body,
+    reference §12.27) leaving the balance untouched."""
+    with _credit_lock:
+        record = account(rt, api_key)
+        if record["balance"] < price["credits"]:
+            raise PaymentRequired(errors.INSUFFICIENT_CREDITS)
+        record["balance"] = _num(record["balance"] - price["credits"])
+        record["spent"] = _num(record["spent"] + price["credits"])
+        entry = {"job_id": job_id, "at": iso(rt.clock.now()), **price, "refunded": False}
+        record["charges"].append(entry)
+        rt.store.put(CREDITS, api_key, record)
+        return entry
+
+
+def refund(rt: Runtime, api_key: str, job_id: str) -> None:
+    with _credit_lock:
+        record = account(rt, api_key)
+        for entry in record["charges"]:
+            if entry["job_id"] == job_id and not entry["refunded"]:
+                entry["refunded"] = True
+                record["balance"] = _num(record["balance"] + entry["credits"])
+                record["refunded"] = _num(record["refunded"] + entry["credits"])
+        rt.store.put(CREDITS, api_key, record)
+
+
+def set_balance(rt: Runtime, api_key: str, *, balance: float | None = None, add: float | None = None) -> dict[str, Any]:
+    with _credit_lock:
+        record = account(rt, api_key)
+        if balance is not None:
+            record["balance"] = _num(balance)
+        if add is not None:
+            record["balance"] = _num(record["balance"] + add)
+        rt.store.put(CREDITS, api_key, record)
+        return record
+
+
+# -- lifecycle hook and webhook ----------------------------------------------------------------------
+
+def setup(rt: Runtime) -> None:
+    cfg = rt.cfg(NAME)
+
+    def on_enter(job: Job, state: str) -> None:
+        if state == "completed":
+            job.data["output"] = f"{job.base_url}/_emulator/media/{NAME}/{job.id}/result.mp4"
+            started = job.entered("processing")
+            job.data["executionTime"] = round((job.updated_at - (started or job.created_at)) * 1000)
+        if state == "failed" and cfg["refund_failed"]:
+            refund(rt, job.account, job.id)
+        # Sent on completion [seed] and on failure (inferred from the example receiver, §12.30);
+        # never for processing (§12.31).
+        if state in LIFECYCLE.terminal and job.webhook_url:
+            send_webhook(rt, job)
+
+    rt.engine.declare(NAME, KIND, LIFECYCLE, on_enter)
+    for scenario in scenarios(cfg):
+        rt.catalog.add(scenario)
+
+
+def send_webhook(rt: Runtime, job: Job) -> None:
+    """POST the job object as it is now, ``Content-Type: application/json``, unsigned: no
+    signature or auth header is documented (inferred, §12.32)."""
+    cfg = rt.cfg(NAME)
+    body = json.dumps(job_object(job, cfg), separators=(",", ":")).encode()
+    faults: dict[str, Any] = {}
+    for name in job.scenarios:
+        found = rt.catalog.get(NAME, name)
+        if found is not None and found.kind == "webhook":
+            faults.update(found.effects)
+    rt.webhooks.send(provider=NAME, url=job.webhook_url or "", body=body, event=f"job.{job.status}",
+                     policy=RetryPolicy.from_dict(cfg["webhook_retry"]), job_id=job.id,
+                     namespace=job.namespace, faults=faults)

@@ -1,0 +1,169 @@
+"""lipsync.studio views, one per operationId (submit x3, get job), plus the emulator's credit
+introspection under ``/_emulator/lipsyncstudio/`` (not part of the provider's API).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from flask import Response, g, request
+from werkzeug.wrappers import Request
+
+from emulator.core.auth import bearer_token, key_allowed
+from emulator.core.errors import BadRequest, EmulatorError, NotFound, Unauthorized
+from emulator.core.http import Operations, base_url, chosen_outcome, json_response, parse_json_body
+from emulator.core.openapi import SchemaViolation
+from emulator.core.runtime import Runtime, runtime
+from emulator.providers.lipsyncstudio import errors, models, rules
+
+ops = Operations(models.NAME, __name__)
+
+
+# -- auth and schema errors ------------------------------------------------------------------
+
+def authenticate(rt: Runtime, req: Request) -> str:
+    """``Authorization: Bearer <key>`` [seed]. A missing header, another scheme or a key not in
+    ``api_keys`` (when configured) is 401 ``{"error":"Unauthorized"}`` (inferred, §12.1-2); the
+    ``sk_XXXX_YYYY`` shape is not checked (inferred, §12.3)."""
+    key = bearer_token(req)
+    if not key or not key_allowed(key, rt.cfg(models.NAME)["api_keys"]):
+        raise Unauthorized(errors.UNAUTHORIZED)
+    return key
+
+
+def field_name(dotted: str) -> str:
+    """``formState.video`` is reported as ``video`` by default (the reference's "<field> is
+    required", §12.8), or in full with ``error_field_names: dotted``."""
+    if runtime().cfg(models.NAME)["error_field_names"] == "leaf" and dotted.startswith("formState."):
+        return dotted.removeprefix("formState.")
+    return dotted
+
+
+def on_violation(v: SchemaViolation, operation_id: str) -> EmulatorError:
+    """Every schema violation is a 400 ``{"error": "<field> ..."}`` naming the field (status and
+    texts inferred, §12.7-12)."""
+    if v.keyword == "content_type":
+        return BadRequest("Content-Type must be application/json", field="Content-Type")
+    if v.keyword == "missing_body" or (v.field == "body" and v.value is None):
+        return BadRequest("formState is required", field="formState")
+    if v.field == "body":
+        return BadRequest("Request body must be a JSON object", field="body")
+    name = field_name(v.field)
+    if v.keyword == "required":
+        return BadRequest(f"{name} is required", field=v.field)
+    if v.keyword == "pattern" and "x-expected" in v.hints:
+        return BadRequest(f"{name} must be {v.hints['x-expected']}", field=v.field)
+    return BadRequest(dataclasses.replace(v, field=name, hints={}).describe(), field=v.field)
+
+
+def normalize(body: Any) -> Any:
+    """``null`` means absent (JS clients send ``webhook: null``), as does an empty ``webhook``
+    (an unset environment variable); both inferred. In the permissive mode a resolution listed
+    in ``extra_resolutions`` (e.g. "360p", §12.10) is set aside so the documented enum still
+    validates everything else; the view puts it back."""
+    if not isinstance(body, dict):
+        return body
+    body = {k: v for k, v in body.items() if v is not None and not (k == "webhook" and v == "")}
+    form = body.get("formState")
+    if isinstance(form, dict):
+        form = {k: v for k, v in form.items() if v is not None}
+        extra = runtime().cfg(models.NAME)["extra_resolutions"]
+        if isinstance(form.get("resolution"), str) and form["resolution"] in extra:
+            g.permissive_resolution = form.pop("resolution")
+        body["formState"] = form
+    return body
+
+
+# -- views -------------------------------------------------------------------------------------
+
+def submit(operation_id: str) -> Response:
+    rt = runtime()
+    cfg = rt.cfg(models.NAME)
+    body: dict[str, Any] = g.body
+    endpoint = models.ENDPOINTS[operation_id]
+    form = dict(body["formState"])
+    if g.get("permissive_resolution"):
+        form["resolution"] = g.permissive_resolution
+    rules.check(body, cfg)
+    webhook = body.get("webhook")
+    price = models.quote(endpoint, form, cfg)
+    job_id = rt.ids.uuid()
+    models.charge(rt, g.account, job_id, price)
+    job = rt.engine.create(
+        models.NAME, models.KIND, job_id, durations=cfg["durations"], outcome=chosen_outcome(),
+        request={"endpoint": endpoint, "formState": form, "webhook": webhook}, account=g.account,
+        namespace=request.headers.get("X-Emulator-Namespace", "default"), webhook_url=webhook,
+        base_url=base_url(), scenarios=[s.name for s in g.scenarios], data={"billing": price})
+    g.job_id = job.id
+    return json_response(models.submit_answer(job, cfg), int(cfg["submit_status"]))
+
+
+@ops.route("/api/v1/lipsync-video", "createLipsyncVideo", ("POST",), normalize=normalize)
+def create_lipsync_video() -> Response:
+    return submit("createLipsyncVideo")
+
+
+@ops.route("/api/v1/lipsync-image", "createLipsyncImage", ("POST",), normalize=normalize)
+def create_lipsync_image() -> Response:
+    return submit("createLipsyncImage")
+
+
+@ops.route("/api/v1/lipsync-image-multi", "createLipsyncImageMulti", ("POST",), normalize=normalize)
+def create_lipsync_image_multi() -> Response:
+    return submit("createLipsyncImageMulti")
+
+
+@ops.route("/api/v1/jobs/<requestId>", "getJob")
+def get_job(requestId: str) -> Response:  # noqa: N803 - the documented path parameter name
+    """Another key's job is indistinguishable from an unknown one: 404 (inferred, §12.21-22)."""
+    rt = runtime()
+    job = rt.engine.get(models.NAME, models.KIND, requestId)
+    if job is None or job.account != g.account:
+        raise NotFound(errors.JOB_NOT_FOUND, field="requestId")
+    g.job_id = job.id
+    return json_response(models.job_object(job, rt.cfg(models.NAME)))
+
+
+# -- emulator introspection: credits (errors here use the control plane's shape) ------------------
+
+CONTROL = f"/_emulator/{models.NAME}"
+
+
+def _account_view(record: dict[str, Any]) -> dict[str, Any]:
+    return {k: record[k] for k in ("api_key", "initial", "balance", "spent", "refunded", "charges")}
+
+
+def credits_index() -> Response:
+    """Every credit account opened so far (and every configured balance)."""
+    return json_response({"accounts": [_account_view(r) for r in models.accounts(runtime())]})
+
+
+def credits_account(api_key: str) -> Response:
+    """GET: one key's balance and charges. POST ``{"balance": n}`` sets it, ``{"add": n}`` tops it up."""
+    rt = runtime()
+    if request.method == "POST":
+        body = parse_json_body() if request.content_length else None
+        if not isinstance(body, dict) or not ({"balance", "add"} & set(body)):
+            raise BadRequest("the body must be {\"balance\": number} or {\"add\": number}", field="balance")
+        for key in ("balance", "add"):
+            value = body.get(key)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int | float)):
+                raise BadRequest(f"'{key}' must be a number", field=key)
+        return json_response(_account_view(models.set_balance(rt, api_key, balance=body.get("balance"),
+                                                              add=body.get("add"))))
+    return json_response(_account_view(models.account(rt, api_key)))
+
+
+def charges() -> Response:
+    """Every charge, optionally filtered by ``?job_id=`` and ``?api_key=``."""
+    job_id, api_key = request.args.get("job_id"), request.args.get("api_key")
+    rows = [{"api_key": r["api_key"], **c} for r in models.accounts(runtime()) for c in r["charges"]
+            if api_key in (None, r["api_key"]) and job_id in (None, c["job_id"])]
+    return json_response(rows)
+
+
+ops.blueprint.add_url_rule(f"{CONTROL}/credits", "control_credits", credits_index, methods=["GET"])
+ops.blueprint.add_url_rule(f"{CONTROL}/credits/<path:api_key>", "control_credits_account", credits_account,
+                           methods=["GET", "POST"])
+ops.blueprint.add_url_rule(f"{CONTROL}/charges", "control_charges", charges, methods=["GET"])
