@@ -106,6 +106,13 @@ def _render(err: EmulatorError) -> Response:
 
 
 def _snippet(req: Any) -> str | None:
+    try:
+        return _body_snippet(req)
+    except HTTPException:  # an oversized body is not read again for the journal
+        return None
+
+
+def _body_snippet(req: Any) -> str | None:
     if req.mimetype == "multipart/form-data":
         parts = {k: v for k, v in req.form.items()}
         parts.update({k: f"<file {f.filename!r}>" for k, f in req.files.items()})

@@ -128,7 +128,7 @@ def output_name(job: Job) -> str:
     return job.request.get("outputFileName") or job.id
 
 
-def generation(job: Job, *, progress: bool = False) -> dict[str, Any]:
+def generation(job: Job, *, progress_at: float | None = None) -> dict[str, Any]:
     """The Generation object in the job's current state. Output and error fields are ``null``
     until they apply (absent-vs-null is inferred; the old spec typed them nullable)."""
     req = job.request
@@ -150,8 +150,8 @@ def generation(job: Job, *, progress: bool = False) -> dict[str, Any]:
         body["segments"] = req["segments"]
     if req.get("outputFileName"):
         body["outputFileName"] = req["outputFileName"]
-    if progress:
-        body["progress_percent"] = progress_percent(job)
+    if progress_at is not None:
+        body["progress_percent"] = progress_percent(job, progress_at)
     return body
 
 
@@ -161,7 +161,7 @@ def notification(job: Job) -> dict[str, Any]:
     return {k: v for k, v in body.items() if v is not None}
 
 
-def progress_percent(job: Job) -> float:
+def progress_percent(job: Job, now: float) -> float:
     if job.status in LIFECYCLE.terminal:
         return 100.0
     started = job.entered("PROCESSING")
@@ -170,7 +170,7 @@ def progress_percent(job: Job) -> float:
     total = float(job.durations.get("PROCESSING", 0)) * job.outcome.slow
     if total <= 0 or job.outcome.stuck:
         return 50.0
-    return round(min(99.0, 100.0 * (job.updated_at - started) / total), 1)
+    return round(min(99.0, 100.0 * (now - started) / total), 1)
 
 
 def output_duration(payload: dict[str, Any]) -> float:

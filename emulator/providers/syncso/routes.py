@@ -212,7 +212,8 @@ def find(generation_id: str) -> Job:
 def get_generation(id: str) -> Response:  # noqa: A002 - the path parameter's documented name
     include = {p.strip() for p in request.args.get("include", "").split(",") if p.strip()}
     job = find(id)
-    return json_response(models.generation(job, progress="progress" in include))
+    now = runtime().clock.now()
+    return json_response(models.generation(job, progress_at=now if "progress" in include else None))
 
 
 @ops.route("/v2/generations", "listGenerations")
