@@ -108,9 +108,15 @@ class JobEngine:
         self._queues: dict[str, deque[tuple[str, str, str]]] = {}
         self._active: dict[str, int] = {}
         self._lock = threading.RLock()
+        self._observers: list[EnterHook] = []
 
     def declare(self, provider: str, kind: str, lifecycle: Lifecycle, on_enter: EnterHook | None = None) -> None:
         self._declared[(provider, kind)] = (lifecycle, on_enter)
+
+    def observe(self, observer: EnterHook) -> None:
+        """Also call ``observer(job, state)`` after every state entry of every job, after the
+        provider's own hook (e.g. a parent job following its children, or a long poll waking)."""
+        self._observers.append(observer)
 
     def lifecycle(self, provider: str, kind: str) -> Lifecycle:
         return self._declared[(provider, kind)][0]
@@ -236,6 +242,8 @@ class JobEngine:
         if hook is not None:
             hook(job, state)
         self.store.put(self.collection(job.provider, job.kind), job.id, job)
+        for observer in self._observers:
+            observer(job, state)
 
     def _release(self, job: Job) -> None:
         key = job.queue_key

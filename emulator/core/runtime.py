@@ -72,6 +72,10 @@ class Runtime:
         self.config: dict[str, dict[str, Any]] = {p.name: settings.provider(p.name, p.defaults) for p in providers}
         self.specs: dict[str, SpecValidator] = {p.name: SpecValidator(p.schema) for p in providers if p.schema}
         self._advance_lock = threading.Lock()
+        # Notified whenever a job changes state, the virtual clock moves or state is reset, so
+        # a request may wait (bounded) for the emulated world to move, e.g. a long poll.
+        self.changed = threading.Condition()
+        self.engine.observe(lambda _job, _state: self.notify_changed())
         for provider in providers:
             if provider.setup is not None:
                 provider.setup(self)
@@ -112,6 +116,7 @@ class Runtime:
             self.clock.set(target)
             ran += self.scheduler.run_due()
             self.webhooks.wait_idle()
+        self.notify_changed()
         return {"now": iso(self.clock.now()), "timestamp": self.clock.now(), "fired": ran}
 
     def reset(self) -> None:
@@ -121,6 +126,12 @@ class Runtime:
         self.store.clear()
         self.journal.clear()
         self.scenarios.reset()
+        self.notify_changed()
+
+    def notify_changed(self) -> None:
+        """Wake everything waiting on ``changed``; waiters re-check their own condition."""
+        with self.changed:
+            self.changed.notify_all()
 
 
 def runtime() -> Runtime:
