@@ -214,7 +214,8 @@ def uploaded_file(file_id: str, name: str) -> Response:
     record = runtime().store.get("files", file_id)
     if record is None:
         raise NotFound(f"no uploaded file {file_id!r}", field="file_id")
-    return Response(record["data"], mimetype=record["mimetype"]).make_conditional(request)
+    return Response(record["data"], mimetype=record["mimetype"]).make_conditional(
+        request, accept_ranges=True, complete_length=len(record["data"]))
 
 
 @bp.get("/media/<path:name>")
@@ -222,6 +223,6 @@ def media(name: str) -> Response:
     """Every output video: the bundled playable MP4, with Range support for players."""
     if not name.lower().endswith(".mp4"):
         raise NotFound(f"no media {name!r}", field="name")
-    resp = Response(sample_mp4(), mimetype="video/mp4")
-    resp.headers["Accept-Ranges"] = "bytes"
-    return resp.make_conditional(request)
+    data = sample_mp4()
+    return Response(data, mimetype="video/mp4").make_conditional(request, accept_ranges=True,
+                                                                 complete_length=len(data))

@@ -1,0 +1,125 @@
+"""The lifecycle engine, scheduler and clock, in isolation (no HTTP)."""
+
+from __future__ import annotations
+
+import pytest
+
+from emulator.core.clock import Scheduler, VirtualClock, iso, parse_iso
+from emulator.core.jobs import JobEngine, Lifecycle, Outcome
+from emulator.core.store import MemoryStore
+
+LIFE = Lifecycle(states=("created", "processing", "completed"), terminal=frozenset({"completed", "failed"}))
+DUR = {"created": 2, "processing": 3}
+
+
+@pytest.fixture
+def env():
+    clock = VirtualClock(start=1_000.0)
+    sched = Scheduler(clock)
+    engine = JobEngine(clock, sched, MemoryStore())
+    entered: list[tuple[str, str, float]] = []
+    engine.declare("p", "job", LIFE, lambda job, state: entered.append((job.id, state, clock.now())))
+
+    def advance(seconds: float) -> None:
+        clock.advance(seconds)
+        sched.run_due()
+
+    return engine, advance, entered
+
+
+def test_states_follow_durations_and_hooks_fire_once_per_state(env):
+    engine, advance, entered = env
+    engine.create("p", "job", "a", durations=DUR)
+    advance(1.99)
+    assert engine.get("p", "job", "a").status == "created"
+    advance(0.01)
+    assert engine.get("p", "job", "a").status == "processing"
+    advance(100)
+    job = engine.get("p", "job", "a")
+    assert job.status == "completed"
+    assert [s for _, s, _ in entered] == ["created", "processing", "completed"]
+    assert job.history == [("created", 1000.0), ("processing", 1002.0), ("completed", 1005.0)]
+
+
+def test_transitions_are_stamped_at_their_due_time_not_the_advance_time(env):
+    engine, advance, entered = env
+    engine.create("p", "job", "a", durations=DUR)
+    advance(3600)
+    assert [t for _, _, t in entered] == [1000.0, 3600 + 1000.0, 3600 + 1000.0]
+    assert engine.get("p", "job", "a").history[-1] == ("completed", 1005.0)
+
+
+def test_failure_outcome_replaces_success_and_merges_data(env):
+    engine, advance, _ = env
+    engine.create("p", "job", "a", durations=DUR, outcome=Outcome(status="failed", data={"error": "boom"}))
+    advance(10)
+    job = engine.get("p", "job", "a")
+    assert (job.status, job.data) == ("failed", {"error": "boom"})
+    assert [s for s, _ in job.history] == ["created", "processing", "failed"]
+
+
+def test_outcome_after_initial_state_skips_processing(env):
+    engine, advance, _ = env
+    engine.create("p", "job", "a", durations=DUR, outcome=Outcome(status="failed", after="created"))
+    advance(2)
+    assert [s for s, _ in engine.get("p", "job", "a").history] == ["created", "failed"]
+
+
+def test_stuck_and_slow(env):
+    engine, advance, _ = env
+    engine.create("p", "job", "stuck", durations=DUR, outcome=Outcome(stuck=True))
+    engine.create("p", "job", "slow", durations=DUR, outcome=Outcome(slow=10))
+    advance(49)
+    assert engine.get("p", "job", "stuck").status == "processing"
+    assert engine.get("p", "job", "slow").status == "processing"
+    advance(1)
+    assert engine.get("p", "job", "slow").status == "completed"
+    advance(10**6)
+    assert engine.get("p", "job", "stuck").status == "processing"
+
+
+def test_queue_holds_jobs_beyond_the_limit_in_the_initial_state(env):
+    engine, advance, _ = env
+    for name in "abc":
+        engine.create("p", "job", name, durations=DUR, queue=("acct", 2))
+    assert engine.active("acct") == 2
+    advance(5)
+    assert [engine.get("p", "job", n).status for n in "abc"] == ["completed", "completed", "created"]
+    advance(2)
+    assert engine.get("p", "job", "c").status == "processing"
+    advance(3)
+    assert engine.get("p", "job", "c").status == "completed"
+    assert engine.get("p", "job", "c").history[0] == ("created", 1000.0)
+    assert engine.active("acct") == 0
+
+
+def test_finish_now_drives_a_job_to_its_outcome_immediately(env):
+    engine, advance, _ = env
+    job = engine.create("p", "job", "a", durations=DUR)
+    engine.finish_now(job, Outcome(status="failed", after="created"))
+    assert engine.get("p", "job", "a").status == "failed"
+    advance(100)
+    assert engine.get("p", "job", "a").status == "failed"
+
+
+def test_jobs_are_listed_newest_first(env):
+    engine, _, _ = env
+    for name in "abc":
+        engine.create("p", "job", name, durations=DUR)
+    assert [j.id for j in engine.jobs("p", "job")] == ["c", "b", "a"]
+    assert [j.id for j in engine.jobs("p", "job", lambda j: j.id != "b")] == ["c", "a"]
+
+
+def test_virtual_clock_never_goes_backwards():
+    clock = VirtualClock(start=10)
+    with pytest.raises(ValueError):
+        clock.advance(-1)
+    with pytest.raises(ValueError):
+        clock.set(5)
+
+
+def test_iso_round_trip():
+    assert iso(0) == "1970-01-01T00:00:00.000Z"
+    assert iso(1.5, millis=False) == "1970-01-01T00:00:01Z"
+    assert parse_iso("2024-01-01T00:00:00Z") == 1704067200.0
+    assert parse_iso("2024-01-01T01:00:00+01:00") == 1704067200.0

@@ -1,0 +1,96 @@
+"""The webhook dispatcher against a real loopback receiver, on a virtual clock."""
+
+from __future__ import annotations
+
+import pytest
+
+from emulator.core.clock import Scheduler, VirtualClock
+from emulator.core.ids import IdSource
+from emulator.core.webhooks import RetryPolicy, WebhookDispatcher, is_loopback
+
+
+def test_retry_policy_delays():
+    assert RetryPolicy(max_attempts=4, backoff=2, factor=3).delays() == [2.0, 6.0, 18.0]
+    assert RetryPolicy(max_attempts=5, backoff=10, factor=10, max_delay=500).delays() == [10, 100, 500, 500]
+    assert RetryPolicy(max_attempts=4, schedule=(5, 60)).delays() == [5.0, 60.0, 60.0]
+    assert RetryPolicy.from_dict({"max_attempts": 2, "unknown": 1}).max_attempts == 2
+
+
+@pytest.mark.parametrize("url,expected", [
+    ("http://127.0.0.1:8000/x", True), ("http://localhost/x", True), ("http://[::1]:9/x", True),
+    ("http://127.9.9.9/x", True), ("https://example.com/x", False), ("http://10.0.0.1/x", False),
+    ("http://192.168.1.2/x", False), ("not a url", False),
+])
+def test_only_loopback_hosts_are_called(url, expected):
+    assert is_loopback(url) is expected
+
+
+@pytest.fixture
+def dispatcher():
+    clock = VirtualClock(start=5_000.0)
+    sched = Scheduler(clock)
+    d = WebhookDispatcher(clock, sched, IdSource(1))
+
+    def advance(seconds: float) -> None:
+        target = clock.now() + seconds
+        while (due := sched.next_due()) is not None and due <= target:
+            clock.set(max(due, clock.now()))
+            sched.run_due()
+            d.wait_idle()
+        clock.set(target)
+
+    return d, advance
+
+
+def test_signed_per_attempt_with_the_attempt_time(dispatcher, webhook_receiver):
+    d, advance = dispatcher
+    webhook_receiver.respond_with(500)
+    d.send(provider="p", url=webhook_receiver.url, body=b'{"a":1}', event="e",
+           policy=RetryPolicy(max_attempts=2, backoff=30),
+           signer=lambda body, ts, _id: {"X-Sig": f"{int(ts)}:{body.decode()}"})
+    advance(0)
+    advance(30)
+    sigs = [r.headers["X-Sig"] for r in webhook_receiver.wait_for(2)]
+    assert sigs == ['5000:{"a":1}', '5030:{"a":1}']
+    [delivery] = d.deliveries()
+    assert delivery.status == "delivered"
+    assert [a.status_code for a in delivery.attempts] == [500, 200]
+
+
+def test_gives_up_after_max_attempts(dispatcher, webhook_receiver):
+    d, advance = dispatcher
+    webhook_receiver.respond_with(500, 500, 500, 500)
+    d.send(provider="p", url=webhook_receiver.url, body=b"{}", event="e", policy=RetryPolicy(max_attempts=3))
+    advance(1000)
+    [delivery] = d.deliveries()
+    assert delivery.status == "failed" and len(delivery.attempts) == 3
+    assert len(webhook_receiver.received) == 3
+
+
+def test_faults_drop_duplicate_delay_and_bad_signature(dispatcher, webhook_receiver):
+    d, advance = dispatcher
+    sign = {"signer": lambda body, ts, _id: {"X-Signature": "abcdef"}}
+    d.send(provider="p", url=webhook_receiver.url, body=b"1", event="e", policy=RetryPolicy(),
+           faults={"drop": True}, **sign)
+    d.send(provider="p", url=webhook_receiver.url, body=b"2", event="e", policy=RetryPolicy(),
+           faults={"duplicate": 1}, **sign)
+    d.send(provider="p", url=webhook_receiver.url, body=b"3", event="e", policy=RetryPolicy(),
+           faults={"delay": 60, "bad_signature": True}, **sign)
+    advance(59)
+    assert sorted(r.body for r in webhook_receiver.wait_for(2)) == [b"2", b"2"]
+    advance(1)
+    late = webhook_receiver.wait_for(3)[2]
+    assert late.body == b"3" and late.headers["X-Signature"] != "abcdef"
+    statuses = sorted(x.status for x in d.deliveries())
+    assert statuses == ["delivered", "delivered", "delivered", "skipped"]
+
+
+def test_redeliver_sends_a_new_delivery(dispatcher, webhook_receiver):
+    d, advance = dispatcher
+    first = d.send(provider="p", url=webhook_receiver.url, body=b"x", event="e", policy=RetryPolicy())
+    advance(0)
+    again = d.redeliver(first.id)
+    advance(0)
+    assert again is not None and again.id != first.id
+    assert [r.body for r in webhook_receiver.wait_for(2)] == [b"x", b"x"]
+    assert d.redeliver("nope") is None
