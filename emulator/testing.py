@@ -94,7 +94,7 @@ class EmulatorServer:
         self.config = deep_merge({"clock": "virtual", "seed": 1234}, config or {})
         self.app = create_app(self.config)
         self._server = make_server(host, port, self.app, threaded=True, request_handler=_QuietHandler)
-        self._server.daemon_threads = True
+        self._server.daemon_threads = True  # type: ignore[attr-defined]
         self.host = host
         self.port = self._server.server_port
         self.url = f"http://{host}:{self.port}"

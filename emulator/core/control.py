@@ -69,7 +69,7 @@ def clock() -> Response:
 
 @bp.post("/clock/advance")
 def advance() -> Response:
-    seconds = _body().get("seconds", request.args.get("seconds"))
+    seconds: Any = _body().get("seconds", request.args.get("seconds"))
     try:
         value = float(seconds)
     except (TypeError, ValueError):
@@ -214,8 +214,9 @@ def uploaded_file(file_id: str, name: str) -> Response:
     record = runtime().store.get("files", file_id)
     if record is None:
         raise NotFound(f"no uploaded file {file_id!r}", field="file_id")
-    return Response(record["data"], mimetype=record["mimetype"]).make_conditional(
-        request, accept_ranges=True, complete_length=len(record["data"]))
+    resp = Response(record["data"], mimetype=record["mimetype"])
+    resp.make_conditional(request, accept_ranges=True, complete_length=len(record["data"]))
+    return resp
 
 
 @bp.get("/media/<path:name>")
@@ -224,5 +225,6 @@ def media(name: str) -> Response:
     if not name.lower().endswith(".mp4"):
         raise NotFound(f"no media {name!r}", field="name")
     data = sample_mp4()
-    return Response(data, mimetype="video/mp4").make_conditional(request, accept_ranges=True,
-                                                                 complete_length=len(data))
+    resp = Response(data, mimetype="video/mp4")
+    resp.make_conditional(request, accept_ranges=True, complete_length=len(data))
+    return resp
