@@ -1,0 +1,33 @@
+"""WaveSpeedAI v3 API for its two ByteDance lip-sync models (``bytedance/latentsync``,
+``bytedance/lipsync/audio-to-video``): submit (async and sync mode), result polling, the
+predictions history, delete, uploads (the SDK's ticket + PUT flow and the binary form),
+balance, models, price, the webhook secret; the ``{code, message, data}`` envelope; the
+created -> processing -> completed | failed lifecycle (plus cancelled / timeout / deleted);
+signed ``webhook-signature: v3,...`` webhooks; account levels (per-minute 429, concurrency
+queue). Reference: shared/reference/wavespeed.md; inferred choices are listed in
+docs/readme/wavespeed.md and are settings in ``models.DEFAULTS``.
+
+Not emulated: real lip-sync (every output is the same bundled MP4), other WaveSpeed models
+(any other ``POST /api/v3/...`` is 404 "model not found"), the legacy ``/api/v2`` paths,
+``POST /api/v3/upload`` (a doc variant of uncertain status), ``/api/v3/model/pricing``,
+``enable_base64_output``, content moderation (only as a scenario), permissions per key role
+(only as the ``forbidden`` scenario), downloading inputs (reachability is decided from the URL).
+"""
+
+from emulator.core.runtime import Provider
+from emulator.providers.wavespeed import models
+from emulator.providers.wavespeed.errors import render_error
+from emulator.providers.wavespeed.routes import authenticate, on_violation, ops
+
+PROVIDER = Provider(
+    name=models.NAME,
+    title="WaveSpeed",
+    prefixes=("/api/v3",),
+    blueprint=ops.blueprint,
+    render_error=render_error,
+    authenticate=authenticate,
+    on_violation=on_violation,
+    defaults=models.DEFAULTS,
+    schema="wavespeed",
+    setup=models.setup,
+)

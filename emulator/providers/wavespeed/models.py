@@ -1,0 +1,330 @@
+"""WaveSpeed state: the prediction lifecycle declaration, the prediction serializer per state,
+pricing and balances, account levels, the signed webhook, and the scenario catalogue.
+
+Evidence keys ([doc: D7], [sdk: S1] ...) refer to shared/reference/wavespeed.md §0.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import math
+from datetime import UTC, datetime
+from typing import Any
+
+from emulator.core.errors import (
+    EmulatorError,
+    Forbidden,
+    GatewayTimeout,
+    InternalError,
+    PaymentRequired,
+    ServiceUnavailable,
+    TooManyRequests,
+    Unauthorized,
+)
+from emulator.core.jobs import Job, Lifecycle, Outcome
+from emulator.core.media import AUDIO_EXT, VIDEO_EXT
+from emulator.core.runtime import Runtime
+from emulator.core.scenarios import Scenario
+from emulator.core.webhooks import RetryPolicy
+from emulator.providers.wavespeed.errors import TASK_CODES, TASK_ERRORS
+
+NAME = "wavespeed"
+KIND = "prediction"
+# created -> processing -> completed | failed [doc: D7, D8]; cancelled / timeout / deleted are
+# terminal statuses the official clients handle [sdk: S1, S3, S4].
+LIFECYCLE = Lifecycle(states=("created", "processing", "completed"),
+                      terminal=frozenset({"completed", "failed", "cancelled", "timeout", "deleted"}))
+FAILURES = ("failed", "cancelled", "timeout", "deleted")
+
+LATENTSYNC = "bytedance/latentsync"
+AUDIO_TO_VIDEO = "bytedance/lipsync/audio-to-video"
+SUBMIT_OPS = {LATENTSYNC: "submitLatentsync", AUDIO_TO_VIDEO: "submitLipsyncAudioToVideo"}
+
+MB = 1024 * 1024
+
+# Account levels [doc: D12]: videos per minute (submits beyond it get 429) and concurrency
+# (tasks beyond it wait in `created`). "unlimited" is the emulator's default level, so a
+# test suite that submits a few tasks is not throttled; set "bronze" to get a new account.
+LEVELS: dict[str, dict[str, int | None]] = {
+    "bronze": {"videos_per_minute": 2, "concurrency": 2},
+    "silver": {"videos_per_minute": 500, "concurrency": 300},
+    "gold": {"videos_per_minute": 3000, "concurrency": 3000},
+    "ultra": {"videos_per_minute": 5000, "concurrency": 10000},
+    "unlimited": {"videos_per_minute": None, "concurrency": None},
+}
+
+DEFAULTS: dict[str, Any] = {
+    "api_keys": [],  # empty: any non-empty Bearer key is accepted (no `wsk_` format check, inferred)
+    # Seconds per state. Not documented; the docs suggest polling video tasks every >= 5 s [doc: D7].
+    "durations": {"created": 2.0, "processing": 20.0},
+    "level": "unlimited",  # bronze | silver | gold | ultra | unlimited
+    "key_levels": {},  # per-key level, e.g. {"wsk_new": "bronze"}
+    "levels": LEVELS,
+    # Starting balance per key in USD (new real accounts get $1 of trial credit [doc: D12]).
+    "balance": 100.0,
+    "key_balances": {},
+    # $0.15 per 5 s of video for LatentSync [doc: D1 older page]; audio-to-video's price is not
+    # documented (inferred: the same). A started 5-second block is charged in full (inferred).
+    "pricing": {LATENTSYNC: {"price": 0.15, "per_seconds": 5.0},
+                AUDIO_TO_VIDEO: {"price": 0.15, "per_seconds": 5.0}},
+    # Documented formats: LatentSync video mp4, audio mp3/aac/wav/m4a [doc: D1]. Audio-to-video
+    # documents none: any video / audio extension (inferred). URLs without a known media
+    # extension are accepted (a signed URL need not have one).
+    "formats": {LATENTSYNC: {"video": ["mp4"], "audio": ["mp3", "aac", "wav", "m4a"]},
+                AUDIO_TO_VIDEO: {"video": sorted(VIDEO_EXT), "audio": sorted(AUDIO_EXT)}},
+    # Missing / wrongly typed inputs: "reject" = HTTP 400 at submit, "fail_task" = accept, then
+    # fail the task with data.code 1400 / 1401. Which one WaveSpeed does is not documented.
+    "validation": "reject",
+    # Sync mode [doc: D10]: the request holds until the result, or answers the sync-timeout shape
+    # after this many seconds (90 s: the SDK test fixture's text [sdk: S2]).
+    "sync_timeout": 90.0,
+    # Webhooks: "retry up to 3 times with exponential backoff" [doc: D3]; 1, 2, 4 s inferred.
+    "webhook_retry": {"max_attempts": 4, "backoff": 1.0, "factor": 2.0, "max_delay": 3600.0},
+    "webhook_include_input": False,  # `input` is in D3's example, not in D4's real sample
+    "webhook_secret": None,  # one fixed whsec_ secret for every key; None: one per key
+    "webhook_secret_seed": "lipsync-emulator-wavespeed",
+    "urls_get": "result",  # result: .../predictions/{id}/result [doc: D3, D4, D9] | prediction [doc: D6, D8]
+    "retention_days": 7,  # predictions are kept 7 days [doc: D8, D9]
+    # Per-type upload limits of one doc variant [doc: D13 variant]: larger uploads get 413.
+    "upload_limits": {"image": 20 * MB, "video": 100 * MB, "audio": 50 * MB},
+    "upload_ticket_seconds": 3600,  # validity of an upload URL (inferred)
+}
+
+
+# -- models catalogue --------------------------------------------------------------------------
+
+MODELS: dict[str, dict[str, str]] = {
+    LATENTSYNC: {"name": "Bytedance Latentsync", "type": "video-to-video",
+                 "description": "Latent Sync: audio-conditioned latent diffusion lip synchronization "
+                                "(mp4 video; mp3/aac/wav/m4a audio)."},
+    AUDIO_TO_VIDEO: {"name": "Bytedance Lipsync Audio To Video", "type": "video-to-video",
+                     "description": "Lifelike lip movements synchronized with the given audio."},
+}
+
+
+# -- account, balance, pricing -----------------------------------------------------------------
+
+def level_of(cfg: dict[str, Any], account: str) -> dict[str, int | None]:
+    name = cfg["key_levels"].get(account) or cfg["level"]
+    return cfg["levels"].get(name, LEVELS["unlimited"])
+
+
+def price(cfg: dict[str, Any], model: str, video_seconds: float) -> float:
+    plan = cfg["pricing"].get(model) or {"price": 0.15, "per_seconds": 5.0}
+    blocks = max(1, math.ceil(max(0.0, video_seconds) / float(plan["per_seconds"]) - 1e-9))
+    return round(blocks * float(plan["price"]), 6)
+
+
+def balance(rt: Runtime, account: str) -> float:
+    stored = rt.store.get("wavespeed:balance", account)
+    if stored is None:
+        cfg = rt.cfg(NAME)
+        stored = float(cfg["key_balances"].get(account, cfg["balance"]))
+    return float(stored)
+
+
+def charge(rt: Runtime, account: str, amount: float) -> None:
+    rt.store.put("wavespeed:balance", account, round(balance(rt, account) - amount, 6))
+
+
+def webhook_secret(cfg: dict[str, Any], account: str) -> str:
+    """Stable per API key [3p: T1]: derived from the key, in the documented ``whsec_`` + base64 look."""
+    if cfg.get("webhook_secret"):
+        return str(cfg["webhook_secret"])
+    digest = hmac.new(str(cfg["webhook_secret_seed"]).encode(), account.encode(), hashlib.sha256).digest()
+    return "whsec_" + base64.b64encode(digest).decode()
+
+
+# -- serializers -------------------------------------------------------------------------------
+
+def iso_ns(ts: float) -> str:
+    """ISO-8601 UTC with nanoseconds, like the real samples ``2025-05-19T06:09:15.948268264Z`` [doc: D9]."""
+    whole = math.floor(ts)
+    nanos = min(999_999_999, int(round((ts - whole) * 1e9)))
+    return datetime.fromtimestamp(whole, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S") + f".{nanos:09d}Z"
+
+
+def result_url(job: Job, cfg: dict[str, Any]) -> str:
+    suffix = "/result" if cfg["urls_get"] == "result" else ""
+    return f"{job.base_url}/api/v3/predictions/{job.id}{suffix}"
+
+
+def status_of(job: Job) -> str:
+    """The status shown: deletion is a flag on the record; ``pending`` (seen in the desktop
+    app's types and the SDK tests [sdk: S6, S2]) is shown while a "pending" job waits."""
+    if job.data.get("deleted"):
+        return "deleted"
+    if "pending" in job.scenarios and job.status not in LIFECYCLE.terminal:
+        return "pending"
+    return job.status
+
+
+def inference_ms(job: Job) -> int:
+    """``timings.inference`` and ``executionTime`` (equal in every sample [doc: D4, D9]): the
+    configured processing time once completed, 0 before (the value before completion is inferred)."""
+    if job.status != "completed":
+        return 0
+    return int(round(float(job.durations.get("processing", 0)) * job.outcome.slow * 1000))
+
+
+def prediction(job: Job, cfg: dict[str, Any], *, include_input: bool = False) -> dict[str, Any]:
+    """The prediction object [doc: D1, D4, D14]. Outputs only when completed [doc: D1];
+    ``code`` only on a failed task [doc: D11] (whether it appears otherwise is not documented)."""
+    status = status_of(job)
+    outputs = list(job.data.get("outputs", [])) if status == "completed" else []
+    ms = inference_ms(job) if status == "completed" else 0
+    body: dict[str, Any] = {"id": job.id, "model": job.request["model"]}
+    if include_input:
+        body["input"] = job.request["input"]
+    body.update({
+        "outputs": outputs,
+        "urls": {"get": result_url(job, cfg)},
+        "has_nsfw_contents": [False] * len(outputs),
+        "status": status,
+        "created_at": iso_ns(job.created_at),
+        "error": job.data.get("error", "") if status in FAILURES else "",
+        "executionTime": ms,
+        "timings": {"inference": ms},
+    })
+    if status in FAILURES and job.data.get("code") is not None:
+        body["code"] = job.data["code"]
+    return body
+
+
+def sync_timeout(job: Job, cfg: dict[str, Any]) -> dict[str, Any]:
+    """The server-side sync-mode timeout payload the SDK expects [sdk: S2 test fixture, S1]:
+    still ``processing``, ``code`` 5004, and the documented error text."""
+    body = prediction(job, cfg)
+    body.update({"status": "processing", "code": 5004,
+                 "error": f"Sync mode timed out after {float(cfg['sync_timeout']):g} seconds. "
+                          "The prediction is still processing asynchronously."})
+    return body
+
+
+# -- webhooks ----------------------------------------------------------------------------------
+
+def sign(secret: str, webhook_id: str, timestamp: int, body: bytes) -> str:
+    """``webhook-signature: v3,<hex>``, hex = HMAC-SHA256(key = the secret without ``whsec_``,
+    as UTF-8 bytes, NOT base64-decoded; msg = ``{id}.{timestamp}.{raw body}``) [doc: D4]."""
+    key = secret.removeprefix("whsec_").encode()
+    digest = hmac.new(key, f"{webhook_id}.{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
+    return f"v3,{digest}"
+
+
+def send_webhook(rt: Runtime, job: Job) -> None:
+    cfg = rt.cfg(NAME)
+    secret = webhook_secret(cfg, job.account)
+    # The body is the bare prediction object, no envelope [doc: D3, D4, D5].
+    body = json.dumps(prediction(job, cfg, include_input=cfg["webhook_include_input"]),
+                      separators=(",", ":")).encode()
+    faults: dict[str, Any] = {}
+    for name in job.scenarios:
+        found = rt.catalog.get(NAME, name)
+        if found is not None and found.kind == "webhook":
+            faults.update(found.effects)
+
+    def signer(raw: bytes, ts: float, delivery_id: str) -> dict[str, str]:
+        # One webhook-id per delivery, reused on its retries (inferred, like Standard Webhooks);
+        # the timestamp is the attempt's, so a retry is signed afresh.
+        webhook_id = delivery_id.replace("-", "")
+        return {"webhook-id": webhook_id, "webhook-timestamp": str(int(ts)),
+                "webhook-signature": sign(secret, webhook_id, int(ts), raw)}
+
+    rt.webhooks.send(provider=NAME, url=job.webhook_url or "", body=body, event=f"prediction.{job.status}",
+                     policy=RetryPolicy.from_dict(cfg["webhook_retry"]), signer=signer, job_id=job.id,
+                     namespace=job.namespace, faults=faults)
+
+
+# -- scenarios ---------------------------------------------------------------------------------
+
+def task_failure(code: int, error: str | None = None, status: str = "failed") -> Outcome:
+    return Outcome(status=status, data={"code": code, "error": error or TASK_ERRORS[code]})
+
+
+FAILURE_SCENARIOS: dict[int, str] = {
+    1200: "failed_content_moderation", 1400: "failed_missing_parameter", 1401: "failed_invalid_parameter",
+    1402: "failed_media_access", 1403: "failed_task_execution", 1405: "failed_task",
+    5000: "failed_internal_error", 5003: "failed_service_unavailable", 5004: "failed_timeout",
+}
+
+
+def _error(factory: type[EmulatorError], message: str, **kwargs: Any) -> Any:
+    return lambda: factory(message, **kwargs)
+
+
+def scenarios() -> list[Scenario]:
+    submit = tuple(SUBMIT_OPS.values())
+    out = [
+        Scenario("failed", NAME, submit, "The task ends failed with data.code 1403 (Task Execution Failed)",
+                 "documented", "outcome", outcome=task_failure(1403)),
+        Scenario("cancelled", NAME, submit, "The task ends with status cancelled (terminal for the SDKs)",
+                 "sdk", "outcome", outcome=Outcome(status="cancelled", data={"error": "Task cancelled."})),
+        Scenario("timeout", NAME, submit, "The task ends with status timeout and data.code 5004", "sdk",
+                 "outcome", outcome=task_failure(5004, status="timeout")),
+        Scenario("deleted", NAME, submit, "The task ends with status deleted (terminal for SDK 2.0.5)", "sdk",
+                 "outcome", outcome=Outcome(status="deleted", data={"error": "Task deleted."})),
+        Scenario("pending", NAME, submit, "The task shows status pending and never finishes (a "
+                 "non-terminal status the SDK keeps polling)", "sdk", "outcome", outcome=Outcome(stuck=True)),
+        Scenario("stuck", NAME, submit, "The task never leaves processing (the SDK has no overall "
+                 "timeout and polls forever)", "inferred", "outcome", outcome=Outcome(stuck=True)),
+        Scenario("slow", NAME, submit, "Every state lasts 10x longer (past the sync-mode timeout)",
+                 "inferred", "outcome", outcome=Outcome(slow=10.0)),
+        Scenario("sync_timeout", NAME, submit, "A sync-mode submit answers the sync-timeout shape "
+                 "(status processing, code 5004); the task then completes", "sdk", "response"),
+        Scenario("gateway_timeout", NAME, submit, "The submit answers HTTP 504 after creating the task, "
+                 "which still completes and can be read back", "documented", "response"),
+        Scenario("invalid_key", NAME, (), "401 Unauthorized (envelope body inferred)", "documented",
+                 "response", error=_error(Unauthorized, "Unauthorized")),
+        Scenario("forbidden", NAME, (), "403 naming the key's role and a role that would work", "sdk",
+                 "response", error=_error(Forbidden, "Permission denied: this API key was created by role "
+                                          "'viewer'; use an API key created by role 'owner' or 'developer'.")),
+        Scenario("no_balance", NAME, submit, "402 insufficient balance (status and body inferred)",
+                 "inferred", "response", error=_error(PaymentRequired, "insufficient balance")),
+        Scenario("rate_limited", NAME, (), "429 rate limit exceeded (body inferred)", "documented", "response",
+                 error=_error(TooManyRequests, "Too many requests: rate limit exceeded for your account level.")),
+        Scenario("internal_error", NAME, (), "500 internal server error", "sdk", "response",
+                 error=_error(InternalError, "Internal Server Error")),
+        Scenario("bad_gateway", NAME, (), "502 bad gateway", "sdk", "response",
+                 error=_error(EmulatorError, "Bad Gateway", status=502)),
+        Scenario("service_unavailable", NAME, (), "503 service unavailable", "sdk", "response",
+                 error=_error(ServiceUnavailable, "Service Unavailable")),
+        Scenario("gateway_error", NAME, ("getPredictionResult", "getPrediction"), "504 on a read", "sdk",
+                 "response", error=_error(GatewayTimeout, "Gateway Timeout")),
+        Scenario("upload_rejected", NAME, ("createUpload",), "HTTP 200 with code 500 'Upload failed: invalid "
+                 "file type' (the SDK test fixture; the only answer whose code differs from its status)",
+                 "sdk", "response", error=_error(EmulatorError, "Upload failed: invalid file type", status=200,
+                                                 code=500)),
+        Scenario("webhook_dropped", NAME, submit, "The webhook is never delivered", "inferred", "webhook",
+                 effects={"drop": True}),
+        Scenario("webhook_duplicate", NAME, submit, "The webhook is delivered twice (handle duplicates "
+                 "idempotently [doc: D3])", "documented", "webhook", effects={"duplicate": 1}),
+        Scenario("webhook_bad_signature", NAME, submit, "The webhook carries a signature that does not verify",
+                 "inferred", "webhook", effects={"bad_signature": True}),
+    ]
+    for code, name in FAILURE_SCENARIOS.items():
+        out.append(Scenario(name, NAME, submit, f"The task ends failed with data.code {code} "
+                            f"({TASK_CODES[code]})", "documented", "outcome", outcome=task_failure(code)))
+    return out
+
+
+# -- lifecycle hook ----------------------------------------------------------------------------
+
+def setup(rt: Runtime) -> None:
+    def on_enter(job: Job, state: str) -> None:
+        if state == "completed":
+            job.data["outputs"] = [f"{job.base_url}/_emulator/media/wavespeed/{job.id}.mp4"]
+            cost = price(rt.cfg(NAME), job.request["model"], float(job.data.get("video_seconds", 0.0)))
+            job.data["cost"] = cost
+            # Charged as the task completes; failed tasks cost nothing (inferred; [3p: T1] says
+            # credits are refunded after failed webhook retries, so failures are not billed).
+            charge(rt, job.account, cost)
+        # Deliveries only on the final status [doc: D3, D5]; not for a task deleted by the client.
+        if state in LIFECYCLE.terminal and state != "deleted" and job.webhook_url and not job.data.get("deleted"):
+            send_webhook(rt, job)
+
+    rt.engine.declare(NAME, KIND, LIFECYCLE, on_enter)
+    for scenario in scenarios():
+        rt.catalog.add(scenario)
