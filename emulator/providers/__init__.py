@@ -3,5 +3,6 @@
 from emulator.core.runtime import Provider
 from emulator.providers.lipsyncstudio import PROVIDER as LIPSYNCSTUDIO
 from emulator.providers.syncso import PROVIDER as SYNCSO
+from emulator.providers.wavespeed import PROVIDER as WAVESPEED
 
-REGISTRY: tuple[Provider, ...] = (SYNCSO, LIPSYNCSTUDIO)
+REGISTRY: tuple[Provider, ...] = (SYNCSO, LIPSYNCSTUDIO, WAVESPEED)
