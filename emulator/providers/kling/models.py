@@ -1,0 +1,437 @@
+"""Kling state: the two surfaces (official and relay) as one parameterisation, the settings,
+identify-face sessions and their faces, the task lifecycle declaration, serializers per
+state, the callback payload and its Standard Webhooks signature, and the scenarios.
+
+Evidence labels refer to shared/reference/kling.md (section numbers, source keys S1...).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import json
+import math
+import struct
+import zlib
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from emulator.core.errors import EmulatorError
+from emulator.core.jobs import Job, Lifecycle, Outcome
+from emulator.core.runtime import Runtime
+from emulator.core.scenarios import Scenario
+from emulator.core.webhooks import RetryPolicy
+from emulator.providers.kling.errors import CONCURRENCY_MESSAGE, NAME, kling_error
+
+KIND = "advanced-lip-sync"
+# [doc: S1, S2, S5] the legacy spelling "succeed" (never "succeeded").
+LIFECYCLE = Lifecycle(states=("submitted", "processing", "succeed"), terminal=frozenset({"succeed", "failed"}))
+ACTIVE = frozenset({"submitted", "processing"})
+
+NO_HUMAN = "The model did not detect a human"  # [3p: S20]
+RISK_CONTROL = "Failure to pass the risk control system"  # [doc: S25]
+
+DEFAULTS: dict[str, Any] = {
+    # -- credentials (reference §2) --
+    "access_key": "kling_emulator_access_key",
+    "secret_key": "kling_emulator_secret_key_change_me",  # >= 32 bytes, as RFC 7518 asks of HS256 keys
+    "credentials": {},  # more {access_key: secret_key} pairs; each access key is its own account
+    "api_keys": ["kling_emulator_api_key"],  # static API keys [doc: S4], of access_key's account
+    "relay_keys": [],  # keys accepted on /kling/...; empty: any non-empty bearer key
+    "disabled_access_keys": [],  # correctly signed tokens of these answer 1000 [inferred]
+    # Whose clock judges exp/nbf: "wall" (the client's clock, which agrees with a real server's,
+    # so tokens made with time.time() stay current however far the virtual clock is advanced) or
+    # "emulator" (the virtual clock: advancing it past exp expires a token, to test refreshing).
+    "jwt_clock": "wall",
+    "jwt_leeway_seconds": 0,  # clock skew tolerated on exp/nbf [inferred, §11.10]
+    "jwt_required_claims": ["iss", "exp"],  # [inferred, §11.10]
+    "jwt_max_lifetime_seconds": None,  # None: any exp accepted (checklist item 7) [inferred]
+    # -- envelope (§3, §5) --
+    "success_message": "SUCCEED",  # [3p: S15, S28]; the official docs say "string"
+    "error_http_status": "table",  # table | always_200 (non-zero code with HTTP 200) [inferred, §11.9]
+    # -- identify-face (§4.1) --
+    "session_ttl_seconds": 86400,  # 24 h [doc: S8]; None: sessions never expire [inferred]
+    "no_face": "error",  # error (1201 "The model did not detect a human") | empty (face_data: []) [inferred]
+    "unknown_video_id": "reject",  # reject (1201) | accept (as a 10 s video) [inferred]
+    "legacy_identify_path": True,  # also answer /v1/videos/Identify-face [doc: S8] [inferred tolerance]
+    "identify_face_deduction": {"units": "0", "quota": "0", "list_price": "0"},  # values [inferred, §11.17]
+    # -- advanced-lip-sync (§4.2, §8) --
+    "face_choose_extra": "reject",  # reject (1201) | ignore (only face_choose[0] is used) [inferred, §11.5]
+    "audio_formats": ["mp3", "wav", "m4a", "aac"],  # [doc: S1, S2]
+    "relay_audio_formats": ["mp3", "wav", "m4a"],  # [seed] (no .aac)
+    "audio_ids": {},  # Kling TTS audio ids: {"id": {"duration": seconds, "age_days": days}}
+    "unknown_audio_id": "accept",  # accept (as default_audio_id_duration s) | reject (1201) [inferred]
+    "default_audio_id_duration": 10.0,
+    "concurrency_limit": None,  # resource-pack concurrency [doc: S6]; None: unlimited
+    "durations": {"submitted": 5.0, "processing": 30.0},  # [inferred]
+    "units_per_5s": 1,  # final_unit_deduction per started 5 s of output [inferred]
+    "unknown_task": 1203,  # 1203 (HTTP 404) | 1201 (HTTP 400) [inferred, C36]
+    "result_ttl_days": 30,  # result URLs stop resolving after this [doc: S1, S2]
+    # -- callbacks (§7) --
+    "callback_states": ["submitted", "processing", "succeed", "failed"],  # [doc: S5] [3p: S30]
+    "webhook_secret": None,  # "whsec_..." : Standard Webhooks signature headers [doc: S5]
+    "webhook_previous_secret": None,  # also signed with during the rotation grace period
+    "webhook_rotated_at": None,  # unix seconds; None: the emulator's start
+    "webhook_rotation_grace_seconds": 7 * 86400,  # [doc: S5]
+    "webhook_retry": {"max_attempts": 1, "backoff": 5.0, "factor": 2.0, "max_delay": 3600.0},  # [inferred]
+    # -- relay (§10) --
+    "relay_query_wrapper": "none",  # none | new-api ({"code":"success","data":{status,progress,data}}) [3p: S24]
+}
+
+
+@dataclass(frozen=True)
+class Surface:
+    """One way in: the official API or a relay. Everything else (rules, lifecycle, bodies) is
+    shared; a surface only changes the path prefix, the credential, the audio formats and
+    (through its operationIds) which schema the body is checked against."""
+
+    name: str
+    prefix: str
+    audio_formats_setting: str
+    identify: str
+    create: str
+    get: str
+    list: str
+
+    def audio_formats(self, cfg: dict[str, Any]) -> list[str]:
+        return [str(f).lower().lstrip(".") for f in cfg[self.audio_formats_setting]]
+
+
+OFFICIAL = Surface("official", "", "audio_formats", "identifyFace", "createAdvancedLipSync",
+                   "getAdvancedLipSync", "listAdvancedLipSync")
+RELAY = Surface("relay", "/kling", "relay_audio_formats", "relayIdentifyFace", "relayCreateAdvancedLipSync",
+                "relayGetAdvancedLipSync", "relayListAdvancedLipSync")
+SURFACES = (OFFICIAL, RELAY)
+IDENTIFY_OPS = ("identifyFace", "identifyFaceLegacyPath", "relayIdentifyFace")
+CREATE_OPS = ("createAdvancedLipSync", "relayCreateAdvancedLipSync")
+
+
+def surface_for(path: str) -> Surface:
+    return RELAY if path == RELAY.prefix or path.startswith(RELAY.prefix + "/") else OFFICIAL
+
+
+# -- small formats ------------------------------------------------------------------------------
+
+def ms(ts: float) -> int:
+    """Unix milliseconds [doc: S1, S2]."""
+    return int(round(ts * 1000))
+
+
+def seconds_text(seconds: float) -> str:
+    """Durations are strings of seconds [doc: S2]; the number format is inferred."""
+    return f"{round(seconds, 3):g}"
+
+
+def numeric_id(*parts: str) -> str:
+    """An 18-digit id derived from ``parts`` (ids look like "850508686686064678" [doc: S1])."""
+    digest = hashlib.sha256("|".join(parts).encode()).hexdigest()
+    return str(10**17 + int(digest, 16) % (9 * 10**17))
+
+
+def _png(width: int = 64, height: int = 64) -> bytes:
+    """A small flat-colour PNG: the face thumbnail every face_image URL serves."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+    rows = b"".join(b"\x00" + bytes((224, 184, 160)) * width for _ in range(height))
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b""))
+
+
+FACE_PNG = _png()
+
+
+# -- faces (identify-face) ---------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Video:
+    """The video a session is about: its id (parent_video.id), URL, length, and the URL whose
+    hints decide its faces (a Kling-generated video keeps its source's faces)."""
+
+    id: str
+    url: str
+    duration_ms: int
+    hints_url: str
+
+
+def face_intervals(video: Video) -> list[tuple[int, int]]:
+    """The faces' lip-syncable intervals (ms), from the hints of the video URL, so the same
+    video always has the same faces:
+
+    * ``faces=N`` — N faces (0..20), each present for the whole video (default 1);
+    * ``face_ms=S-E[,S-E...]`` — one face per interval, e.g. ``face_ms=0-1500`` for a face
+      too short to lip-sync, ``face_ms=0-4000,5500-10000`` for one person seen twice more
+      than 1 s apart (two face ids [doc: S8]). Intervals are clipped to the video.
+
+    >>> face_intervals(Video("1", "https://e.x/v.mp4?faces=2", 8000, "https://e.x/v.mp4?faces=2"))
+    [(0, 8000), (0, 8000)]
+    >>> face_intervals(Video("1", "u", 10000, "https://e.x/v.mp4?face_ms=0-1500,3000-20000"))
+    [(0, 1500), (3000, 10000)]
+    """
+    query = parse_qs(urlsplit(video.hints_url).query)
+    if "face_ms" in query:
+        out = []
+        for part in ",".join(query["face_ms"]).split(","):
+            start_text, dash, end_text = part.strip().partition("-")
+            try:
+                start, end = int(float(start_text)), int(float(end_text))
+            except ValueError:
+                raise kling_error(1201, f"video_url hint face_ms must be START-END[,START-END...] in ms "
+                                  f"(got {part!r})", field="video_url") from None
+            end = min(end, video.duration_ms)
+            if not dash or start < 0 or start >= end:
+                raise kling_error(1201, f"video_url hint face_ms interval {part!r} is empty or outside the "
+                                  f"video (0-{video.duration_ms} ms)", field="video_url")
+            out.append((start, end))
+        return out
+    try:
+        count = int(query.get("faces", ["1"])[0])
+    except ValueError:
+        raise kling_error(1201, "video_url hint faces must be an integer", field="video_url") from None
+    return [(0, video.duration_ms)] * max(0, min(count, 20))
+
+
+def faces(rt: Runtime, video: Video, base: str) -> list[dict[str, Any]]:
+    """face_data entries: ids "0", "1"... (the official example's id is "0" [doc: S1]) and a
+    face_image URL that serves a PNG (stored under a key derived from the video, so the same
+    video gives the same URLs)."""
+    out = []
+    key = hashlib.sha256(video.hints_url.encode()).hexdigest()[:16]
+    for n, (start, end) in enumerate(face_intervals(video)):
+        file_id = f"kling-face-{key}-{n}"
+        rt.store.put("files", file_id, {"data": FACE_PNG, "name": f"face_{n}.png", "mimetype": "image/png"})
+        out.append({"face_id": str(n), "face_image": f"{base}/_emulator/files/{file_id}/face_{n}.png",
+                    "start_time": start, "end_time": end})
+    return out
+
+
+SESSIONS = f"{NAME}:session"
+VIDEOS = f"{NAME}:video"
+
+
+def open_session(rt: Runtime, account: str, video: Video, face_data: list[dict[str, Any]]) -> dict[str, Any]:
+    session = {"session_id": rt.ids.digits(18), "account": account, "created_at": rt.clock.now(),
+               "video": video, "faces": face_data}
+    rt.store.put(SESSIONS, session["session_id"], session)
+    return session
+
+
+# -- tasks -------------------------------------------------------------------------------------
+
+def deduction(units: str) -> dict[str, str]:
+    return {"quota": units, "list_price": units}
+
+
+def task_videos(job: Job, *, watermark: bool) -> list[dict[str, Any]]:
+    out = []
+    for video in job.data.get("videos", []):
+        item = {"id": video["id"], "url": video["url"]}
+        if watermark:
+            # [doc: S2] query results carry watermark_url (a URL only when a watermark was asked for; inferred)
+            item["watermark_url"] = video["watermark_url"]
+        item["duration"] = video["duration"]
+        out.append(item)
+    return out
+
+
+def task(job: Job) -> dict[str, Any]:
+    """The query/list task object [doc: S2]: task_info holds only parent_video (§4.3)."""
+    units = job.data.get("units", "0")
+    return {
+        "task_id": job.id,
+        "task_status": job.status,
+        "task_status_msg": job.data.get("task_status_msg", ""),
+        "task_info": {"parent_video": job.data["parent_video"]},
+        "task_result": {"videos": task_videos(job, watermark=True)},
+        "watermark_info": job.data["watermark_info"],
+        "final_unit_deduction": units,
+        "final_balance_deduction": deduction(units),
+        "created_at": ms(job.created_at),
+        "updated_at": ms(job.updated_at),
+    }
+
+
+def created(job: Job) -> dict[str, Any]:
+    """The create response [doc: S1, S2]."""
+    return {"task_id": job.id, "task_info": {"external_task_id": job.data["external_task_id"]},
+            "task_status": job.status, "created_at": ms(job.created_at), "updated_at": ms(job.updated_at)}
+
+
+def callback(job: Job) -> dict[str, Any]:
+    """The flat legacy callback payload [doc: S5]; that it applies to lip-sync is inferred (§7)."""
+    units = job.data.get("units", "0")
+    return {
+        "task_id": job.id,
+        "task_status": job.status,
+        "task_status_msg": job.data.get("task_status_msg", ""),
+        "created_at": ms(job.created_at),
+        "updated_at": ms(job.updated_at),
+        "final_unit_deduction": units,
+        "final_balance_deduction": deduction(units),
+        "task_info": {"parent_video": job.data["parent_video"], "external_task_id": job.data["external_task_id"]},
+        "task_result": {"videos": task_videos(job, watermark=False)},
+    }
+
+
+NEW_API_STATUS = {"submitted": ("SUBMITTED", "0%"), "processing": ("IN_PROGRESS", "50%"),
+                  "succeed": ("SUCCESS", "100%"), "failed": ("FAILURE", "100%")}
+
+
+def new_api_wrap(job: Job, envelope: dict[str, Any]) -> dict[str, Any]:
+    """The new-api relay's query wrapper [3p: S24] (status/progress mapping inferred)."""
+    status, progress = NEW_API_STATUS[job.status]
+    return {"code": "success", "message": "", "data": {"status": status, "progress": progress, "data": envelope}}
+
+
+def _finish(rt: Runtime, job: Job, cfg: dict[str, Any]) -> None:
+    seconds = job.data["duration_ms"] / 1000.0
+    video_id = rt.ids.digits(18)
+    base = f"{job.base_url}/kling/cdn/{job.id}/{video_id}"
+    watermark = bool(job.data["watermark_info"].get("enabled"))
+    job.data["videos"] = [{"id": video_id, "url": f"{base}.mp4", "duration": seconds_text(seconds),
+                           "watermark_url": f"{base}-watermark.mp4" if watermark else ""}]
+    job.data["units"] = f"{math.ceil(seconds / 5) * cfg['units_per_5s']:g}"
+    # A Kling-generated video: identify-face accepts its id as video_id (C4) for 30 days.
+    rt.store.put(VIDEOS, video_id, {"id": video_id, "url": f"{base}.mp4", "duration_ms": job.data["duration_ms"],
+                                    "hints_url": job.data["hints_url"], "account": job.account,
+                                    "created_at": rt.clock.now()})
+
+
+# -- callbacks ---------------------------------------------------------------------------------
+
+def webhook_key(secret: str) -> bytes:
+    """Standard Webhooks: the key is the base64 after ``whsec_`` (raw text if it is not base64)."""
+    raw = secret.removeprefix("whsec_")
+    try:
+        return base64.b64decode(raw, validate=True)
+    except (binascii.Error, ValueError):
+        return raw.encode()
+
+
+def sign(secret: str, msg_id: str, timestamp: int, body: bytes) -> str:
+    """``v1,`` + base64(HMAC-SHA256(key, "{id}.{timestamp}.{body}")) [doc: S5].
+
+    >>> sign("whsec_dGVzdHNlY3JldHRlc3RzZWNyZXR0ZXN0c2VjcmV0MTI=", "9876543210", 1781080794,
+    ...      b'{"id":"1234567890","status":"succeeded","message":"","create_time":1781080778802,'
+    ...      b'"update_time":1781080794151}')
+    'v1,UsKlJP00XoQyOn410NM9xv34sP+Gl0jnOO9Lcpr7NJ4='
+    """
+    signed = f"{msg_id}.{timestamp}.".encode() + body
+    return "v1," + base64.b64encode(hmac.new(webhook_key(secret), signed, hashlib.sha256).digest()).decode()
+
+
+def signer(cfg: dict[str, Any], started: float, clock: Any) -> Any:
+    """Headers per attempt: webhook-id (the delivery id, unchanged across retries),
+    webhook-timestamp (unix seconds of the attempt), webhook-signature (space-separated ``v1,``
+    signatures: the current secret's, and the previous one's during the rotation grace)."""
+    secret = cfg.get("webhook_secret")
+    if not secret:
+        return None
+    previous = cfg.get("webhook_previous_secret")
+    rotated = cfg.get("webhook_rotated_at")
+    grace_until = (float(rotated) if rotated is not None else started) + float(cfg["webhook_rotation_grace_seconds"])
+
+    def headers(body: bytes, ts: float, delivery_id: str) -> dict[str, str]:
+        stamp = int(ts)
+        sigs = [sign(secret, delivery_id, stamp, body)]
+        if previous and clock.now() < grace_until:
+            sigs.append(sign(previous, delivery_id, stamp, body))
+        return {"webhook-id": delivery_id, "webhook-timestamp": str(stamp), "webhook-signature": " ".join(sigs)}
+
+    return headers
+
+
+def send_callback(rt: Runtime, job: Job, cfg: dict[str, Any], sign_with: Any) -> None:
+    faults: dict[str, Any] = {}
+    for name in job.scenarios:
+        found = rt.catalog.get(NAME, name)
+        if found is not None and found.kind == "webhook":
+            faults.update(found.effects)
+    body = json.dumps(callback(job), separators=(",", ":"), ensure_ascii=False).encode()
+    rt.webhooks.send(provider=NAME, url=job.webhook_url or "", body=body, event=f"task.{job.status}",
+                     policy=RetryPolicy.from_dict(cfg["webhook_retry"]), signer=sign_with, job_id=job.id,
+                     namespace=job.namespace, headers={"Content-Type": "application/json; charset=utf-8"},
+                     faults=faults)
+
+
+# -- scenarios ---------------------------------------------------------------------------------
+
+def _respond(code: int, message: str | None = None) -> Any:
+    def make() -> EmulatorError:
+        return kling_error(code, message)
+    return make
+
+
+def scenarios() -> list[Scenario]:
+    every: tuple[str, ...] = ()
+    return [
+        # outcomes: how a task ends
+        Scenario("failed", NAME, CREATE_OPS, f"The task fails: task_status_msg {NO_HUMAN!r}, 0 units",
+                 "3p", "outcome", outcome=Outcome(status="failed", data={"task_status_msg": NO_HUMAN})),
+        Scenario("failed_risk_control", NAME, CREATE_OPS,
+                 f"The task fails on content risk control: task_status_msg {RISK_CONTROL!r}", "documented",
+                 "outcome", outcome=Outcome(status="failed", data={"task_status_msg": RISK_CONTROL})),
+        Scenario("failed_internal", NAME, CREATE_OPS, "The task fails with an internal error message (text "
+                 "inferred)", "inferred", "outcome",
+                 outcome=Outcome(status="failed", data={"task_status_msg": "Internal error, please try again"})),
+        Scenario("stuck", NAME, CREATE_OPS, "The task never leaves processing", "inferred", "outcome",
+                 outcome=Outcome(stuck=True)),
+        Scenario("slow", NAME, CREATE_OPS, "Every state lasts 10x longer than configured", "inferred", "outcome",
+                 outcome=Outcome(slow=10.0)),
+        # responses: an error answer instead of the normal one [doc: S7]
+        Scenario("no_face", NAME, IDENTIFY_OPS, f"identify-face answers 1201 {NO_HUMAN!r} (placement inferred)",
+                 "inferred", "response", error=lambda: kling_error(1201, NO_HUMAN, field="video_url",
+                                                                   rule="kling.C9")),
+        Scenario("auth_failed", NAME, every, "401 code 1000 Authentication failed", "documented", "response",
+                 error=_respond(1000)),
+        Scenario("account_exception", NAME, every, "429 code 1100 Account exception", "documented", "response",
+                 error=_respond(1100)),
+        Scenario("arrears", NAME, every, "429 code 1101 account in arrears", "documented", "response",
+                 error=_respond(1101)),
+        Scenario("pack_depleted", NAME, every, "429 code 1102 resource pack depleted or expired (balance)",
+                 "documented", "response", error=_respond(1102)),
+        Scenario("no_permission", NAME, every, "403 code 1103 no access to the API/model", "documented",
+                 "response", error=_respond(1103)),
+        Scenario("content_rejected", NAME, CREATE_OPS, f"400 code 1301 {RISK_CONTROL!r} (audio content check, "
+                 "C21; placement inferred)", "inferred", "response", error=_respond(1301, RISK_CONTROL)),
+        Scenario("rate_limited", NAME, every, "429 code 1302 request too fast (Kling sets no QPS limit, so only "
+                 "on demand)", "documented", "response", error=_respond(1302)),
+        Scenario("concurrency_limit", NAME, CREATE_OPS, f"429 code 1303 {CONCURRENCY_MESSAGE!r}", "documented",
+                 "response", error=_respond(1303, CONCURRENCY_MESSAGE)),
+        Scenario("ip_whitelist", NAME, every, "429 code 1304 IP whitelisting policy", "documented", "response",
+                 error=_respond(1304)),
+        Scenario("internal_error", NAME, every, "500 code 5000 Server internal error", "documented", "response",
+                 error=_respond(5000)),
+        Scenario("service_unavailable", NAME, every, "503 code 5001 temporarily unavailable (maintenance)",
+                 "documented", "response", error=_respond(5001)),
+        Scenario("server_timeout", NAME, every, "504 code 5002 internal timeout (backlog)", "documented",
+                 "response", error=_respond(5002)),
+        # webhook faults, applied to every callback of the task
+        Scenario("webhook_dropped", NAME, CREATE_OPS, "Callbacks are never sent", "inferred", "webhook",
+                 effects={"drop": True}),
+        Scenario("webhook_duplicate", NAME, CREATE_OPS, "Each callback is sent twice (receivers should accept "
+                 "repeats [3p: S26])", "3p", "webhook", effects={"duplicate": 1}),
+        Scenario("webhook_delayed", NAME, CREATE_OPS, "Each callback is sent 30 s late", "inferred", "webhook",
+                 effects={"delay": 30}),
+        Scenario("webhook_bad_signature", NAME, CREATE_OPS, "Callbacks carry a webhook-signature that does not "
+                 "verify", "inferred", "webhook", effects={"bad_signature": True}),
+    ]
+
+
+# -- setup -------------------------------------------------------------------------------------
+
+def setup(rt: Runtime) -> None:
+    cfg = rt.cfg(NAME)
+    sign_with = signer(cfg, rt.clock.now(), rt.clock)
+
+    def on_enter(job: Job, state: str) -> None:
+        if state == "succeed":
+            _finish(rt, job, cfg)
+        if job.webhook_url and state in cfg["callback_states"]:
+            send_callback(rt, job, cfg, sign_with)
+
+    rt.engine.declare(NAME, KIND, LIFECYCLE, on_enter)
+    for scenario in scenarios():
+        rt.catalog.add(scenario)
