@@ -48,6 +48,10 @@ def authenticate(rt: Runtime, req: Request) -> str:
 
 def on_violation(v: SchemaViolation, operation_id: str) -> EmulatorError:
     code = v.hints.get("x-error-code")
+    if code == "generation_text_length_exceeded" and v.keyword != "maxLength":
+        # only a script of 5000+ characters is a length error [doc: err26]; a missing, empty
+        # or non-string script is a plain validation failure
+        code = None
     if v.location == "path":
         return BadRequest(f"Invalid generation id {v.value!r}: expected a UUID", code="invalid_generation_id",
                           field=v.field)
