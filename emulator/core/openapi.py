@@ -10,29 +10,25 @@ the spec used here has its ``security`` removed, and a relative server so any ho
 from __future__ import annotations
 
 import copy
+import json
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from dataclasses import field as dataclass_field
 from typing import Any
+from urllib.parse import urljoin
 
 from jsonschema.exceptions import ValidationError as SchemaError
 from jsonschema.exceptions import best_match
-from openapi_core import OpenAPI
-from openapi_core.datatypes import RequestParameters
-from openapi_core.templating.media_types.exceptions import MediaTypeNotFound
-from openapi_core.validation.request.exceptions import (
-    InvalidParameter,
-    InvalidRequestBody,
-    MissingRequiredParameter,
-    MissingRequiredRequestBody,
-    ParameterValidationError,
-)
 from werkzeug.datastructures import Headers, ImmutableMultiDict
 from werkzeug.test import EnvironBuilder
 from werkzeug.wrappers import Request
 
 import schemas
+from emulator.core.openapi_fast import MISSING, FastSpec, fast_loads, finite
+
+# openapi-core (0.7 s to import, 0.25 s to build a spec) is loaded on the first request the
+# fast path cannot vouch for: see emulator/core/openapi_fast.py.
 
 
 @dataclass(frozen=True)
@@ -126,13 +122,59 @@ def _best(errors: Iterable[SchemaError]) -> SchemaError | None:
     # whose ``type`` matched (a discriminator, without OpenAPI 3.0's discriminator support).
     while best.context and not (isinstance(best.schema, dict) and "x-message" in best.schema):
         context = list(best.context)
+        if best.validator == "oneOf" and not isinstance(best.instance, dict):
+            # not even an object: say so, rather than quote one variant's message
+            kinds = [e for e in context if e.validator == "type" and not list(e.relative_path)]
+            if kinds and len(kinds) == len(context):
+                return SchemaError(kinds[0].message, validator="type", validator_value=kinds[0].validator_value,
+                                   instance=best.instance, path=list(best.absolute_path),
+                                   schema={"type": kinds[0].validator_value})
         if best.validator == "oneOf":
-            failed_type = {e.relative_schema_path[0] for e in context
-                           if list(e.relative_path) == ["type"] or list(e.relative_path)[:1] == ["type"]}
+            failed_type = {e.relative_schema_path[0] for e in context if _type_failed(e)}
             matching = [e for e in context if e.relative_schema_path[0] not in failed_type]
+            if not matching and failed_type:
+                # no variant's ``type`` matched: the discriminator itself is what is wrong
+                return _discriminator_error(best, context)
             context = matching or context
         best = best_match(context)
     return best
+
+
+def _type_failed(err: SchemaError) -> bool:
+    """Whether a variant failed on its ``type`` (a wrong value, or none at all)."""
+    path = list(err.relative_path)
+    return path[:1] == ["type"] or (err.validator == "required" and not path and err.message.startswith("'type' "))
+
+
+def _discriminator_error(parent: SchemaError, context: list[SchemaError]) -> SchemaError:
+    """One ``enum`` error on ``type`` listing every variant's value (instead of the first
+    variant's complaint about a property the value never meant to have)."""
+    allowed: list[Any] = []
+    for err in context:
+        if list(err.relative_path)[:1] == ["type"] and err.validator in ("enum", "const"):
+            values = err.validator_value if err.validator == "enum" else [err.validator_value]
+            allowed += [v for v in values if v not in allowed]
+    if not isinstance(parent.instance, dict) or "type" not in parent.instance:
+        return SchemaError("'type' is a required property", validator="required", validator_value=["type"],
+                           instance=parent.instance, path=list(parent.absolute_path), schema={"required": ["type"]})
+    value = parent.instance["type"]
+    return SchemaError(f"{value!r} is not one of {allowed!r}", validator="enum", validator_value=allowed,
+                       instance=value, path=[*parent.absolute_path, "type"], schema={"enum": allowed})
+
+
+def normalized_query(request: Request, array_params: frozenset[str]) -> Any:
+    """The query string with comma-separated values of array parameters split (empty parts
+    dropped), as validation and the views see it."""
+    args = request.args
+    if array_params & set(args):
+        items = []
+        for key, value in args.items(multi=True):
+            if key in array_params:
+                items += [(key, v) for v in value.split(",") if v != ""]
+            else:
+                items.append((key, value))
+        args = ImmutableMultiDict(items)
+    return args
 
 
 class _FlaskOpenAPIRequest:
@@ -142,17 +184,11 @@ class _FlaskOpenAPIRequest:
 
     def __init__(self, request: Request, array_params: frozenset[str], body: bytes | None,
                  content_type: str | None = None) -> None:
+        from openapi_core.datatypes import RequestParameters
+
         self.request = request
         self._content_type = content_type
-        args = request.args
-        if array_params & set(args):
-            items = []
-            for key, value in args.items(multi=True):
-                if key in array_params:
-                    items += [(key, v) for v in value.split(",") if v != ""]
-                else:
-                    items.append((key, value))
-            args = ImmutableMultiDict(items)
+        args = normalized_query(request, array_params)
         self.parameters = RequestParameters(query=args, header=Headers(request.headers), cookie=request.cookies)
         self._body = body
 
@@ -197,13 +233,28 @@ class SpecValidator:
                 arrays = {p["name"] for p in op.get("parameters", []) + item.get("parameters", [])
                           if p.get("in") == "query" and p.get("schema", {}).get("type") == "array"}
                 self.array_params[op["operationId"]] = frozenset(arrays)
-        self._openapi = OpenAPI.from_dict(working)
+        self._working = working
+        self._openapi_instance: Any = None
+        self.fast = FastSpec(working)
+
+    @property
+    def _openapi(self) -> Any:
+        if self._openapi_instance is None:
+            from openapi_core import OpenAPI
+
+            self._openapi_instance = OpenAPI.from_dict(self._working)
+        return self._openapi_instance
 
     def violations(self, request: Request, operation_id: str, body: bytes | None = None,
-                   content_type: str | None = None) -> list[SchemaViolation]:
+                   content_type: str | None = None, *, parsed: Any = MISSING) -> list[SchemaViolation]:
         """Every violation found (parameters first, then the body's best match). ``body`` and
         ``content_type`` replace the request's (e.g. a multipart request re-checked as the
-        equivalent JSON payload)."""
+        equivalent JSON payload). ``parsed``: the JSON body already parsed, standing for
+        ``json.dumps(parsed)`` (saves a dump and a parse when the request is valid)."""
+        if self.accepts(request, operation_id, body, content_type, parsed):
+            return []
+        if body is None and parsed is not MISSING:
+            body = json.dumps(parsed).encode()
         wrapped = _FlaskOpenAPIRequest(request, self.array_params.get(operation_id, frozenset()), body,
                                        content_type)
         out: list[SchemaViolation] = []
@@ -224,10 +275,44 @@ class SpecValidator:
 
     def query(self, request: Request, operation_id: str) -> Any:
         """The query string with comma-separated array values split, as validation saw it."""
-        return _FlaskOpenAPIRequest(request, self.array_params.get(operation_id, frozenset()), b"").parameters.query
+        return normalized_query(request, self.array_params.get(operation_id, frozenset()))
+
+    def accepts(self, request: Request, operation_id: str, body: bytes | None = None,
+                content_type: str | None = None, parsed: Any = MISSING) -> bool:
+        """True only when openapi-core would report no violation (see openapi_fast)."""
+        op = self.fast.operation(operation_id)
+        if op is None:
+            return False
+        found = self.fast.find(request.method.lower(), urljoin(request.host_url, request.root_path + request.path))
+        if found is None or found[0] != operation_id:
+            return False
+        query = normalized_query(request, self.array_params.get(operation_id, frozenset()))
+        if not op.accepts_parameters(found[1], query, request.headers):
+            return False
+        if not op.has_body:
+            return True
+        if parsed is MISSING:
+            raw = body if body is not None else request.get_data()
+            if not raw:
+                return not op.body_required
+            parsed = fast_loads(raw)
+            if parsed is MISSING:
+                return False
+        elif not finite(parsed):
+            return False
+        return op.accepts_body(parsed, content_type or request.content_type or "application/octet-stream")
 
     @staticmethod
     def _convert(exc: Exception) -> SchemaViolation:
+        from openapi_core.templating.media_types.exceptions import MediaTypeNotFound
+        from openapi_core.validation.request.exceptions import (
+            InvalidParameter,
+            InvalidRequestBody,
+            MissingRequiredParameter,
+            MissingRequiredRequestBody,
+            ParameterValidationError,
+        )
+
         cause = exc.__cause__
         if isinstance(exc, InvalidRequestBody):
             best = _best(getattr(cause, "schema_errors", ()) or ())
