@@ -18,6 +18,7 @@ from emulator.core.clock import iso
 from emulator.core.control import bp as control_bp
 from emulator.core.control import render_control_error
 from emulator.core.errors import EmulatorError, InternalError, error_for_status
+from emulator.core.faults import FaultMiddleware
 from emulator.core.runtime import EXTENSION, Runtime, runtime
 from emulator.core.store import Store
 from emulator.providers import REGISTRY
@@ -35,6 +36,8 @@ def create_app(config: dict[str, Any] | Settings | None = None, *, store: Store 
     rt = Runtime(settings, REGISTRY, store=store)
     app.extensions[EXTENSION] = rt
 
+    # Transport faults (reset, truncated body...) act on the finished answer, below Flask.
+    app.wsgi_app = FaultMiddleware(app.wsgi_app)  # type: ignore[method-assign]
     app.register_blueprint(control_bp)
     for provider in REGISTRY:
         app.register_blueprint(provider.blueprint)
@@ -58,6 +61,9 @@ def create_app(config: dict[str, Any] | Settings | None = None, *, store: Store 
             "query": request.query_string.decode("latin-1"),
             "status": response.status_code,
             "scenario": [s.name for s in g.get("scenarios", [])],
+            # how each was chosen (header, magic, rule, chaos) and the transport fault applied
+            "scenario_source": g.get("scenario_sources") or None,
+            "faults": g.get("faults") or None,
             "job_id": g.get("job_id"),
             "account": g.get("account") or None,
             "duration_ms": round((time.perf_counter() - g.get("started", time.perf_counter())) * 1000, 3),

@@ -57,6 +57,10 @@ class Settings:
     # Offline by design: deliveries go only to loopback hosts unless this is set.
     webhook_allow_external: bool = False
     journal_size: int = 5000
+    # Seeded random scenarios for soak runs: "seed=1,rate=0.1" or {"seed": 1, "rate": 0.1, ...}
+    chaos: Any = None
+    # Fault amounts (latency seconds, webhook delay/hold...): emulator.core.faults.FAULT_DEFAULTS
+    faults: dict[str, Any] = field(default_factory=dict)
     providers: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @classmethod
@@ -64,7 +68,8 @@ class Settings:
         """Settings from the environment, then ``overrides`` (a dict shaped like ``Settings``)."""
         data: dict[str, Any] = {"providers": {}}
         environ = os.environ if env is None else env
-        scalar = {"HOST": "host", "PORT": "port", "CLOCK": "clock", "SEED": "seed", "PUBLIC_URL": "public_url"}
+        scalar = {"HOST": "host", "PORT": "port", "CLOCK": "clock", "SEED": "seed", "PUBLIC_URL": "public_url",
+                  "CHAOS": "chaos"}
         for suffix, name in scalar.items():
             if (raw := environ.get(ENV_PREFIX + suffix)) not in (None, ""):
                 data[name] = int(raw) if name in ("port", "seed") else raw

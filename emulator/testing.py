@@ -25,6 +25,7 @@ from werkzeug.serving import WSGIRequestHandler, make_server
 
 from emulator.app import create_app
 from emulator.config import deep_merge
+from emulator.core.faults import aborted
 from emulator.core.runtime import EXTENSION, Runtime
 
 
@@ -95,11 +96,20 @@ class EmulatorServer:
         self.app = create_app(self.config)
         self._server = make_server(host, port, self.app, threaded=True, request_handler=_QuietHandler)
         self._server.daemon_threads = True  # type: ignore[attr-defined]
+        self._server.shutdown_request = self._shutdown_request  # type: ignore[method-assign]
         self.host = host
         self.port = self._server.server_port
         self.url = f"http://{host}:{self.port}"
         self.control = EmulatorControl(self.url)
         self._thread = threading.Thread(target=self._server.serve_forever, name="emulator-server", daemon=True)
+
+    def _shutdown_request(self, request: Any) -> None:
+        # A connection reset by a scenario is closed abortively (RST), without the FIN the
+        # usual shutdown(SHUT_WR) would send first.
+        if aborted(request):
+            self._server.close_request(request)
+        else:
+            type(self._server).shutdown_request(self._server, request)
 
     @property
     def runtime(self) -> Runtime:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Any
 
-from flask import Blueprint, Response, request
+from flask import Blueprint, Response, current_app, request
 
 import schemas
 from emulator.core.clock import iso
@@ -19,7 +19,7 @@ from emulator.core.http import json_response, parse_json_body
 from emulator.core.jobs import Job, Outcome
 from emulator.core.media import sample_mp4
 from emulator.core.runtime import runtime
-from emulator.core.scenarios import UnknownScenario
+from emulator.core.scenarios import WEBHOOK_OPERATION, Chaos, UnknownScenario
 
 bp = Blueprint("control", __name__, url_prefix="/_emulator")
 
@@ -144,8 +144,17 @@ def finish_job(provider: str, job_id: str) -> Response:
 def list_scenarios() -> Response:
     rt = runtime()
     provider = request.args.get("provider")
+    chaos = rt.scenarios.chaos
     return json_response({"catalog": [s.describe() for s in rt.catalog.list(provider)],
-                          "active": [r.to_dict() for r in rt.scenarios.rules() if provider in (None, r.provider)]})
+                          "active": [r.to_dict() for r in rt.scenarios.rules() if provider in (None, r.provider)],
+                          "chaos": chaos.describe() if chaos is not None else None})
+
+
+def _operations(provider: str) -> set[str]:
+    """The provider's operationIds (its view endpoints), plus ``webhook`` for send-time rules."""
+    prefix = f"{provider}."
+    return {r.endpoint[len(prefix):] for r in current_app.url_map.iter_rules()
+            if r.endpoint.startswith(prefix)} | {WEBHOOK_OPERATION}
 
 
 @bp.post("/scenarios")
@@ -162,6 +171,12 @@ def add_scenario() -> Response:
     count = body.get("count")
     if count is not None and (not isinstance(count, int) or isinstance(count, bool) or count < 1):
         raise BadRequest("'count' must be a positive integer", field="count")
+    operation = body.get("operation")
+    if operation is not None and operation not in (known := _operations(provider)):
+        raise BadRequest(f"'operation' must be one of {sorted(known)}", field="operation")
+    for key in ("job_id", "api_key"):
+        if body.get(key) is not None and not isinstance(body[key], str):
+            raise BadRequest(f"'{key}' must be a string", field=key)
     try:
         rule = runtime().scenarios.add_rule(provider, names, operation=body.get("operation"),
                                             job_id=body.get("job_id"), api_key=body.get("api_key"), count=count)
@@ -173,6 +188,23 @@ def add_scenario() -> Response:
 @bp.delete("/scenarios")
 def clear_scenarios() -> Response:
     return json_response({"deleted": runtime().scenarios.delete()})
+
+
+@bp.put("/chaos")
+def set_chaos() -> Response:
+    """Turn chaos on (or change it) at runtime: ``{"seed": 1, "rate": 0.1, "kinds": [...]}``."""
+    try:
+        chaos = Chaos.parse(_body() or None)
+    except ValueError as exc:
+        raise BadRequest(str(exc), field="chaos") from None
+    runtime().scenarios.set_chaos(chaos)
+    return json_response({"chaos": chaos.describe() if chaos is not None else None})
+
+
+@bp.delete("/chaos")
+def clear_chaos() -> Response:
+    runtime().scenarios.set_chaos(None)
+    return json_response({"chaos": None})
 
 
 @bp.delete("/scenarios/<rule_id>")

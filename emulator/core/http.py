@@ -15,7 +15,6 @@ check that the set of views equals the set of operations in the provider's schem
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Callable
 from functools import wraps
 from typing import Any
@@ -23,6 +22,7 @@ from typing import Any
 from flask import Blueprint, Response, g, request
 
 from emulator.core.errors import BadRequest
+from emulator.core.faults import BAD_GATEWAY_HTML, request_plan, sleep
 from emulator.core.runtime import runtime
 from emulator.core.scenarios import HEADER, Scenario, UnknownScenario
 
@@ -51,8 +51,8 @@ class Operations:
                 request.get_data(cache=True)
                 g.account = provider.authenticate(rt, request) if auth else ""
                 g.scenarios = select_scenarios(self.provider, operation_id, kwargs)
-                for scenario in g.scenarios:
-                    apply_request_effects(scenario)
+                if (answer := apply_request_effects(g.scenarios)) is not None:
+                    return answer
                 body = None
                 if is_json(request):
                     g.body = parse_json_body()
@@ -106,24 +106,43 @@ def request_texts(path_args: dict[str, Any]) -> list[str]:
 
 
 def select_scenarios(provider: str, operation_id: str, path_args: dict[str, Any]) -> list[Scenario]:
+    """This request's scenarios (header, magic values, control-plane rules, chaos); how each
+    was chosen goes to ``g.scenario_sources`` for the journal."""
     rt = runtime()
     try:
-        return rt.scenarios.select(
+        selection = rt.scenarios.choose(
             provider, operation_id, header=request.headers.get(HEADER), texts=request_texts(path_args),
             job_id=next((str(v) for k, v in path_args.items() if "id" in k.lower()), None),
             api_key=g.get("account") or None)
     except UnknownScenario as exc:
         raise BadRequest(str(exc), field=HEADER) from None
+    g.scenario_sources = selection.sources
+    return selection.scenarios
 
 
-def apply_request_effects(scenario: Scenario) -> None:
-    """Effects that happen before the view: an error answer, added latency."""
-    latency = scenario.effects.get("latency")
-    if latency:
-        # Transport latency is real time by nature: a client's timeout is a wall-clock fact.
-        time.sleep(min(float(latency), 30.0))
-    if scenario.error is not None:
-        raise scenario.error()
+def apply_request_effects(scenarios: list[Scenario]) -> Response | None:
+    """Effects that happen before the view: added latency, the transport fault to apply to
+    the answer (``emulator.core.faults``), a proxy's HTML answer instead of the provider's
+    (returned), an error answer (raised)."""
+    rt = runtime()
+    plan = request_plan(request.environ)
+    g.faults = plan
+    html_status = None
+    for scenario in scenarios:
+        if latency := scenario.effects.get("latency"):
+            seconds = rt.faults.latency.seconds(latency)
+            plan["latency_ms"] = round(plan.get("latency_ms", 0) + seconds * 1000, 1)
+            sleep(seconds)
+        if transport := scenario.effects.get("transport"):
+            plan["transport"] = transport
+        html_status = scenario.effects.get("html_status") or html_status
+    if html_status:
+        plan["html_status"] = html_status
+        return Response(BAD_GATEWAY_HTML, status=int(html_status), mimetype="text/html")
+    for scenario in scenarios:
+        if scenario.error is not None:
+            raise scenario.error()
+    return None
 
 
 def chosen_outcome() -> Any:

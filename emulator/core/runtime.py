@@ -19,11 +19,12 @@ from werkzeug.wrappers import Request
 from emulator.config import Settings
 from emulator.core.clock import RealClock, Scheduler, VirtualClock, iso
 from emulator.core.errors import EmulatorError
+from emulator.core.faults import Faults, generic_scenarios
 from emulator.core.ids import IdSource
 from emulator.core.jobs import JobEngine
 from emulator.core.journal import RequestJournal
 from emulator.core.openapi import SchemaViolation, SpecValidator
-from emulator.core.scenarios import ScenarioBook, ScenarioCatalog
+from emulator.core.scenarios import Chaos, ScenarioBook, ScenarioCatalog
 from emulator.core.store import MemoryStore, Store
 from emulator.core.webhooks import WebhookDispatcher
 
@@ -63,11 +64,12 @@ class Runtime:
         self.store: Store = store or MemoryStore()
         self.ids = IdSource(settings.seed)
         self.engine = JobEngine(self.clock, self.scheduler, self.store)
-        self.webhooks = WebhookDispatcher(self.clock, self.scheduler, self.ids, timeout=settings.webhook_timeout,
-                                          allow_external=settings.webhook_allow_external)
-        self.journal = RequestJournal(settings.journal_size)
         self.catalog = ScenarioCatalog()
-        self.scenarios = ScenarioBook(self.catalog)
+        self.scenarios = ScenarioBook(self.catalog, Chaos.parse(settings.chaos))
+        self.faults = Faults(settings.faults, settings.seed)
+        self.webhooks = WebhookDispatcher(self.clock, self.scheduler, self.ids, timeout=settings.webhook_timeout,
+                                          allow_external=settings.webhook_allow_external, scenarios=self.scenarios)
+        self.journal = RequestJournal(settings.journal_size)
         self.providers: dict[str, Provider] = {p.name: p for p in providers}
         self.config: dict[str, dict[str, Any]] = {p.name: settings.provider(p.name, p.defaults) for p in providers}
         self.specs: dict[str, SpecValidator] = {p.name: SpecValidator(p.schema) for p in providers if p.schema}
@@ -77,6 +79,9 @@ class Runtime:
         self.changed = threading.Condition()
         self.engine.observe(lambda _job, _state: self.notify_changed())
         for provider in providers:
+            # Transport and webhook faults are the same for everyone; a provider may replace one.
+            for scenario in generic_scenarios(provider.name, self.faults.settings):
+                self.catalog.add(scenario)
             if provider.setup is not None:
                 provider.setup(self)
         if not self.clock.virtual:
@@ -126,6 +131,7 @@ class Runtime:
         self.store.clear()
         self.journal.clear()
         self.scenarios.reset()
+        self.faults.reset()
         self.notify_changed()
 
     def notify_changed(self) -> None:

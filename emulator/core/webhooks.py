@@ -5,6 +5,11 @@ the rest. Attempts run on a small thread pool so request handling never waits on
 Deliveries go to loopback hosts only unless ``webhook_allow_external`` is set: the emulator
 is offline by design, and a webhook URL copied from production must not be called.
 
+Webhook scenarios (``webhook_drop``, ``webhook_delay``, ``webhook_duplicate``,
+``webhook_out_of_order``, ``webhook_bad_signature``, or a provider's own) are applied here:
+pass ``job=`` and the dispatcher reads the scenarios chosen when the job was submitted, plus
+control-plane rules matched at send time, so no provider repeats that logic.
+
     >>> RetryPolicy(max_attempts=4, backoff=2, factor=3).delays()
     [2.0, 6.0, 18.0]
 """
@@ -14,10 +19,10 @@ from __future__ import annotations
 import ipaddress
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import requests
@@ -25,8 +30,14 @@ import requests
 from emulator.core.clock import Clock, Scheduler, iso
 from emulator.core.ids import IdSource
 
+if TYPE_CHECKING:
+    from emulator.core.jobs import Job
+    from emulator.core.scenarios import ScenarioBook
+
 Signer = Callable[[bytes, float, str], dict[str, str]]
-"""(body, unix timestamp of the attempt, delivery id) -> signature headers."""
+"""(body, unix timestamp of the attempt, message id) -> signature headers. The message id is
+the delivery id, except for the copies made by a duplicate fault, which repeat the original's
+(an at-least-once duplicate carries the same id, so receivers can deduplicate on it)."""
 
 
 @dataclass(frozen=True)
@@ -85,6 +96,8 @@ class Delivery:
     max_attempts: int = 1
     note: str | None = None
     faults: dict[str, Any] = field(default_factory=dict)
+    message_id: str = ""
+    scenarios: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
@@ -105,8 +118,9 @@ def is_loopback(url: str) -> bool:
 
 class WebhookDispatcher:
     def __init__(self, clock: Clock, scheduler: Scheduler, ids: IdSource, *, timeout: float = 5.0,
-                 allow_external: bool = False, workers: int = 8) -> None:
+                 allow_external: bool = False, workers: int = 8, scenarios: ScenarioBook | None = None) -> None:
         self.clock = clock
+        self.book = scenarios
         self.scheduler = scheduler
         self.ids = ids
         self.timeout = timeout
@@ -120,33 +134,69 @@ class WebhookDispatcher:
         self._in_flight = 0
         self._session = threading.local()
         self._generation = 0  # bumped on reset so stale scheduled attempts do nothing
+        self._tokens: dict[str, int] = {}  # delivery id -> its current schedule (older ones are void)
+        self._held: dict[str, Delivery] = {}  # out-of-order deliveries waiting for a later one
 
     def send(self, *, provider: str, url: str, body: bytes, event: str, policy: RetryPolicy,
              signer: Signer | None = None, job_id: str | None = None, namespace: str = "default",
-             headers: dict[str, str] | None = None, faults: dict[str, Any] | None = None) -> Delivery:
-        """Queue a delivery. ``faults`` (from scenarios): ``drop``, ``delay`` (s), ``duplicate``
-        (extra copies), ``bad_signature``."""
-        faults = dict(faults or {})
+             headers: dict[str, str] | None = None, faults: dict[str, Any] | None = None,
+             job: Job | None = None, scenarios: Iterable[str] | None = None,
+             account: str | None = None) -> Delivery:
+        """Queue a delivery. With ``job`` (or ``scenarios``, names chosen at submit), the
+        job's webhook scenarios and the send-time control-plane rules decide the faults;
+        ``faults`` adds explicit ones: ``drop``, ``delay`` (s), ``duplicate`` (extra copies),
+        ``bad_signature``, ``out_of_order`` (longest hold, s)."""
+        if job is not None:
+            job_id = job_id or job.id
+            namespace = job.namespace if namespace == "default" else namespace
+            account = account if account is not None else (job.account or None)
+            scenarios = job.scenarios if scenarios is None else scenarios
+        chosen = self.book.webhook_scenarios(provider, scenarios or (), job_id=job_id, api_key=account) \
+            if self.book is not None else []
+        merged: dict[str, Any] = {}
+        for scenario in chosen:
+            merged.update(scenario.effects)
+        merged.update(faults or {})
+        return self._send(provider=provider, url=url, body=body, event=event, policy=policy, signer=signer,
+                          job_id=job_id, namespace=namespace, headers=headers, faults=merged,
+                          names=[s.name for s in chosen], message_id=None)
+
+    def _send(self, *, provider: str, url: str, body: bytes, event: str, policy: RetryPolicy,
+              signer: Signer | None, job_id: str | None, namespace: str, headers: dict[str, str] | None,
+              faults: dict[str, Any], names: list[str], message_id: str | None) -> Delivery:
         now = self.clock.now()
-        delivery = Delivery(id=self.ids.uuid(), provider=provider, url=url, body=body.decode("utf-8"),
+        delivery_id = self.ids.uuid()
+        delivery = Delivery(id=delivery_id, provider=provider, url=url, body=body.decode("utf-8"),
                             event=event, job_id=job_id, namespace=namespace, created_at=now,
                             headers={"Content-Type": "application/json", **(headers or {})},
-                            max_attempts=max(1, policy.max_attempts), faults=faults)
+                            max_attempts=max(1, policy.max_attempts), faults=dict(faults),
+                            message_id=message_id or delivery_id, scenarios=list(names))
         with self._lock:
             self._deliveries[delivery.id] = delivery
             self._signers[delivery.id] = signer
             self._policies[delivery.id] = policy
+        when = now + float(faults.get("delay") or 0)
         if faults.get("drop"):
             delivery.status, delivery.note = "skipped", "dropped by scenario"
         elif not (self.allow_external or is_loopback(url)):
             delivery.status = "skipped"
             delivery.note = "not delivered: only loopback hosts are called (set webhook_allow_external)"
+        elif faults.get("out_of_order"):
+            # Held back until another delivery to the same URL has been attempted (then it
+            # goes right after it), or for at most ``out_of_order`` seconds.
+            delivery.note = "held back (out of order) until a later delivery to this URL"
+            with self._lock:
+                self._held[delivery.id] = delivery
+            self._schedule(delivery, when + float(faults["out_of_order"]))
         else:
-            self._schedule(delivery, now + float(faults.get("delay", 0)))
-        for _ in range(int(faults.get("duplicate", 0))):
-            extra = {k: v for k, v in faults.items() if k != "duplicate"}
-            self.send(provider=provider, url=url, body=body, event=event, policy=policy, signer=signer,
-                      job_id=job_id, namespace=namespace, headers=headers, faults=extra)
+            self._schedule(delivery, when)
+        # The copies are neither held nor duplicated again: with out_of_order, a copy is
+        # "the later one" that overtakes the original.
+        extra = {k: v for k, v in faults.items() if k not in ("duplicate", "out_of_order")}
+        for _ in range(int(faults.get("duplicate") or 0)):
+            self._send(provider=provider, url=url, body=body, event=event, policy=policy, signer=signer,
+                       job_id=job_id, namespace=namespace, headers=headers, faults=extra, names=names,
+                       message_id=delivery.message_id)
         return delivery
 
     def redeliver(self, delivery_id: str) -> Delivery | None:
@@ -154,9 +204,9 @@ class WebhookDispatcher:
         old = self._deliveries.get(delivery_id)
         if old is None:
             return None
-        return self.send(provider=old.provider, url=old.url, body=old.body.encode(), event=old.event,
-                         policy=self._policies[old.id], signer=self._signers[old.id], job_id=old.job_id,
-                         namespace=old.namespace)
+        return self._send(provider=old.provider, url=old.url, body=old.body.encode(), event=old.event,
+                          policy=self._policies[old.id], signer=self._signers[old.id], job_id=old.job_id,
+                          namespace=old.namespace, headers=old.headers, faults={}, names=[], message_id=None)
 
     def deliveries(self, **filters: Any) -> list[Delivery]:
         wanted = {k: v for k, v in filters.items() if v is not None}
@@ -186,20 +236,37 @@ class WebhookDispatcher:
             self._deliveries.clear()
             self._signers.clear()
             self._policies.clear()
+            self._tokens.clear()
+            self._held.clear()
 
     # -- internals -------------------------------------------------------------------------
 
     def _schedule(self, delivery: Delivery, when: float) -> None:
-        delivery.next_attempt_at = when
-        generation = self._generation
-        self.scheduler.call_at(when, lambda: self._launch(delivery, generation))
-
-    def _launch(self, delivery: Delivery, generation: int) -> None:
         with self._lock:
-            if generation != self._generation:
-                return
+            delivery.next_attempt_at = when
+            token = self._tokens.get(delivery.id, 0) + 1
+            self._tokens[delivery.id] = token
+            generation = self._generation
+        self.scheduler.call_at(when, lambda: self._launch(delivery, generation, token))
+
+    def _launch(self, delivery: Delivery, generation: int, token: int = 0) -> None:
+        with self._lock:
+            if generation != self._generation or self._tokens.get(delivery.id, 0) != token:
+                return  # reset since, or rescheduled (a held delivery released early)
+            if self._held.pop(delivery.id, None) is not None:
+                delivery.note = "held back (out of order): sent when the hold expired"
             self._in_flight += 1
         self._pool.submit(self._attempt, delivery)
+
+    def _release_held(self, after: Delivery) -> None:
+        """Send the held deliveries to ``after``'s URL right after it (out-of-order fault)."""
+        with self._lock:
+            released = [d for d in self._held.values() if d.url == after.url and d.id != after.id]
+            for held in released:
+                del self._held[held.id]
+                held.note = f"held back (out of order): sent after delivery {after.id}"
+        for held in released:
+            self._schedule(held, self.clock.now())
 
     def _attempt(self, delivery: Delivery) -> None:
         try:
@@ -208,7 +275,7 @@ class WebhookDispatcher:
             headers = dict(delivery.headers)
             signer = self._signers.get(delivery.id)
             if signer is not None:
-                headers.update(signer(body, now, delivery.id))
+                headers.update(signer(body, now, delivery.message_id or delivery.id))
                 if delivery.faults.get("bad_signature"):
                     headers = {k: (_corrupt(v) if _is_signature(k) else v) for k, v in headers.items()}
             started = time.perf_counter()
@@ -234,6 +301,7 @@ class WebhookDispatcher:
                 self._schedule(delivery, self.clock.now() + policy.delay(attempt.number))
             else:
                 delivery.status, delivery.next_attempt_at = "failed", None
+            self._release_held(delivery)
         finally:
             with self._idle:
                 self._in_flight -= 1
