@@ -10,12 +10,6 @@ import json
 from typing import Any
 
 from emulator.core.clock import iso
-from emulator.core.errors import (
-    InternalError,
-    PaymentRequired,
-    ServiceUnavailable,
-    TooManyRequests,
-)
 from emulator.core.jobs import Job, Lifecycle, Outcome
 from emulator.core.media import probe_url
 from emulator.core.runtime import Runtime
@@ -84,42 +78,15 @@ def outcome(code: str, status: str = "FAILED", after: str | None = None, message
     return Outcome(status=status, after=after, data={"error": text, "error_code": code})
 
 
-FAILURE_CODES = ("generation_pipeline_failed", "generation_timeout", "generation_database_error",
-                 "generation_internal_auth", "generation_unhandled_error", "generation_audio_length_exceeded",
-                 "generation_media_metadata_missing", "generation_input_resolution_unsupported")
-
 REJECTED = outcome("generation_rejected", "REJECTED", after="PENDING",
                    message="The generation was rejected before processing.")
 
 
 def scenarios() -> list[Scenario]:
-    create = ("createGeneration",)
-    out = [
-        Scenario("failed", NAME, create, "The generation ends FAILED with generation_pipeline_failed",
-                 "documented", "outcome", outcome=outcome("generation_pipeline_failed")),
-        Scenario("rejected", NAME, create, "The generation goes PENDING -> REJECTED (never processed); "
-                 "the REJECTED timing and its error code are inferred", "inferred", "outcome", outcome=REJECTED),
-        Scenario("stuck", NAME, create, "The generation never leaves PROCESSING", "inferred", "outcome",
-                 outcome=Outcome(stuck=True)),
-        Scenario("slow", NAME, create, "Every state lasts 10x longer than configured", "inferred", "outcome",
-                 outcome=Outcome(slow=10.0)),
-        Scenario("rate_limited", NAME, (), "429 rate_limit_exceeded with Retry-After", "documented", "response",
-                 error=lambda: TooManyRequests("Rate limit exceeded. Please try again later.",
-                                               code="rate_limit_exceeded", headers={"Retry-After": "60"})),
-        Scenario("internal_error", NAME, (), "500 internal_error with a requestId", "documented", "response",
-                 error=lambda: InternalError("Internal server error", code="internal_error")),
-        Scenario("service_unavailable", NAME, (), "503 Service Unavailable", "documented", "response",
-                 error=lambda: ServiceUnavailable("Service temporarily unavailable. Please retry.",
-                                                  code="controller_unavailable", headers={"Retry-After": "5"})),
-        Scenario("free_tier_exhausted", NAME, create, "402 free_tier_generations_exhausted", "documented",
-                 "response", error=lambda: PaymentRequired(
-                     "Free tier generations exhausted. Upgrade your plan to continue.",
-                     code="free_tier_generations_exhausted")),
-    ]
-    for code in FAILURE_CODES:
-        out.append(Scenario(f"failed_{code.removeprefix('generation_')}", NAME, create,
-                            f"The generation ends FAILED with {code}", "documented", "outcome", outcome=outcome(code)))
-    return out
+    """sync.so's scenario catalogue, with expectations: ``emulator/providers/syncso/scenarios.py``."""
+    from emulator.providers.syncso.scenarios import catalogue  # imported late: it builds on this module
+
+    return catalogue()
 
 
 # -- serializers -------------------------------------------------------------------------------
@@ -205,21 +172,20 @@ def setup(rt: Runtime) -> None:
             send_webhook(rt, job)
 
     rt.engine.declare(NAME, KIND, LIFECYCLE, on_enter)
+    from emulator.providers.syncso.scenarios import probes
+
     for scenario in scenarios():
         rt.catalog.add(scenario)
+    for probe in probes():
+        rt.catalog.add_probe(probe)
 
 
 def send_webhook(rt: Runtime, job: Job) -> None:
     cfg = rt.cfg(NAME)
     secret = cfg.get("webhook_secret") or ""
     body = json.dumps(notification(job), separators=(",", ":")).encode()
-    faults: dict[str, Any] = {}
-    for scenario in job.scenarios:
-        found = rt.catalog.get(NAME, scenario)
-        if found is not None and found.kind == "webhook":
-            faults.update(found.effects)
+    # job=: the dispatcher applies the job's webhook scenarios (drop, delay, duplicate...).
     rt.webhooks.send(
         provider=NAME, url=job.webhook_url or "", body=body, event=f"generation.{job.status.lower()}",
-        policy=RetryPolicy.from_dict(cfg["webhook_retry"]), job_id=job.id, namespace=job.namespace,
-        signer=(lambda raw, ts, _id: {"Sync-Signature": sign(secret, raw, ts)}) if secret else None,
-        faults=faults)
+        policy=RetryPolicy.from_dict(cfg["webhook_retry"]), job=job,
+        signer=(lambda raw, ts, _id: {"Sync-Signature": sign(secret, raw, ts)}) if secret else None)
