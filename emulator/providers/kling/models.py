@@ -208,6 +208,7 @@ def faces(rt: Runtime, video: Video, base: str) -> list[dict[str, Any]]:
 
 
 SESSIONS = f"{NAME}:session"
+CDN = "/_emulator/kling/cdn"  # where result videos are served (``routes.result_video``)
 VIDEOS = f"{NAME}:video"
 
 
@@ -288,7 +289,7 @@ def new_api_wrap(job: Job, envelope: dict[str, Any]) -> dict[str, Any]:
 def _finish(rt: Runtime, job: Job, cfg: dict[str, Any]) -> None:
     seconds = job.data["duration_ms"] / 1000.0
     video_id = rt.ids.digits(18)
-    base = f"{job.base_url}/kling/cdn/{job.id}/{video_id}"
+    base = f"{job.base_url}{CDN}/{job.id}/{video_id}"
     watermark = bool(job.data["watermark_info"].get("enabled"))
     job.data["videos"] = [{"id": video_id, "url": f"{base}.mp4", "duration": seconds_text(seconds),
                            "watermark_url": f"{base}-watermark.mp4" if watermark else ""}]

@@ -21,6 +21,7 @@ from emulator.core.jobs import Job
 from emulator.core.media import sample_mp4
 from emulator.core.openapi import SchemaViolation
 from emulator.core.runtime import Runtime, runtime
+from emulator.core.scenarios import MAGIC, Scenario
 from emulator.providers.kling import auth, models, rules
 from emulator.providers.kling.errors import NAME, kling_error
 
@@ -131,6 +132,7 @@ def create_task(surface: models.Surface) -> Response:
     plan = rules.check_create(rt, cfg, surface, g.account, body)
     rules.check_concurrency(rt, cfg, g.account)
     video: models.Video = plan.session["video"]
+    g.scenarios = session_scenarios(rt, video.url, g.operation, g.scenarios) + g.scenarios
     stored = dict(body)
     if plan.audio.source == "base64":  # keep the record small: the bytes are not needed again
         stored["face_choose"] = [{**plan.choice, "sound_file": f"<base64: {plan.audio.size} bytes>"}]
@@ -146,6 +148,19 @@ def create_task(surface: models.Surface) -> Response:
               "videos": [], "units": "0", "task_status_msg": ""})
     g.job_id = job.id
     return ok(models.created(job))
+
+
+def session_scenarios(rt: Runtime, video_url: str, operation: str, chosen: list[Scenario]) -> list[Scenario]:
+    """Outcome and webhook scenarios named by a magic token in the session's video URL: the
+    video is where a client most naturally carries one, but it is sent to identify-face, so
+    the tasks of that session inherit it (the create request's own choices come after, and win)."""
+    out: list[Scenario] = []
+    for name in dict.fromkeys(MAGIC.findall(video_url)):
+        found = rt.catalog.get(NAME, name)
+        if (found is not None and found.kind in ("outcome", "webhook") and found not in chosen
+                and (not found.operations or operation in found.operations)):
+            out.append(found)
+    return out
 
 
 def get_task(surface: models.Surface, id: str) -> Response:  # noqa: A002 - the path parameter's name
@@ -193,26 +208,27 @@ ops.route("/v1/videos/Identify-face", "identifyFaceLegacyPath", ("POST",), norma
     _bind(identify_face, models.OFFICIAL))
 
 
-# -- result media (not an API operation: the CDN URLs of task_result.videos) ---------------------
+# -- result media (not an API operation: the emulator's stand-in for Kling's CDN) ------------------
 
 def result_video(task_id: str, name: str) -> Response:
     """The output MP4 of a succeeded task, for ``result_ttl_days`` after it finished; then gone
-    (results are deleted after 30 days [doc: S1, S2]; 404 is inferred)."""
+    (results are deleted after 30 days [doc: S1, S2]; 404 is inferred). Served under
+    ``/_emulator/`` like every emulator media file, so errors are the control plane's JSON."""
     rt = runtime()
     job: Job | None = rt.engine.get(NAME, models.KIND, task_id)
     stem = name.removesuffix(".mp4").removesuffix("-watermark")
     finished = job.entered("succeed") if job is not None else None
     if (job is None or finished is None or not name.endswith(".mp4")
             or not any(v["id"] == stem for v in job.data.get("videos", []))):
-        raise NotFound(f"no result video {name!r} for task {task_id!r}", code=1203, field="url")
+        raise NotFound(f"no result video {name!r} for task {task_id!r}", field="url")
     if rt.clock.now() - finished > float(rt.cfg(NAME)["result_ttl_days"]) * 86400:
         raise NotFound(f"result video {name!r} of task {task_id!r} has expired: results are kept for "
-                       f"{rt.cfg(NAME)['result_ttl_days']} days", code=1203, field="url")
+                       f"{rt.cfg(NAME)['result_ttl_days']} days", field="url")
     data = sample_mp4()
     resp = Response(data, mimetype="video/mp4")
     resp.make_conditional(request, accept_ranges=True, complete_length=len(data))
     return resp
 
 
-ops.blueprint.add_url_rule("/kling/cdn/<task_id>/<name>", endpoint="result_video", view_func=result_video,
+ops.blueprint.add_url_rule(f"{models.CDN}/<task_id>/<name>", endpoint="result_video", view_func=result_video,
                            methods=["GET"])
