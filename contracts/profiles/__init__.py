@@ -1,0 +1,142 @@
+"""What the contracts know about each provider's HTTP surface, written from the provider
+references, never from the emulator's code: how to submit and poll, the job lifecycle, which
+fields appear in which state, the webhook and its signature, the error body.
+
+A ``Profile`` is the second, independent implementation the self-contract cross-checks the
+emulator with; against a real provider it is simply what the provider documents.
+
+    >>> from contracts.profiles import get
+    >>> get("syncso").lifecycle.terminal >= {"COMPLETED", "FAILED"}
+    True
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from contracts.targets import Response, Target
+
+NAMES = ("syncso", "wavespeed", "lipsyncstudio", "kling")
+
+
+@dataclass(frozen=True)
+class Lifecycle:
+    """``states``: the happy path, first = initial, last = success; ``terminal``: every final
+    state. ``rank`` orders states; a failure ranks with success (both are the end)."""
+
+    states: tuple[str, ...]
+    terminal: frozenset[str]
+
+    @property
+    def success(self) -> str:
+        return self.states[-1]
+
+    def rank(self, status: str) -> int:
+        return self.states.index(status) if status in self.states else len(self.states) - 1
+
+    def known(self, status: str) -> bool:
+        return status in self.states or status in self.terminal
+
+
+@dataclass(frozen=True)
+class Webhook:
+    """A webhook as the contracts see it: the job it is about, its status, its signature."""
+
+    job_id: str
+    status: str
+    body: bytes
+    headers: Mapping[str, str]
+    payload: Any
+
+    def header(self, name: str) -> str | None:
+        for key, value in self.headers.items():
+            if key.lower() == name.lower():
+                return value
+        return None
+
+
+@dataclass(frozen=True)
+class WebhookSpec:
+    """``states``: statuses that send a webhook (by default); ``verify(secret, headers, body,
+    now)`` -> None when the signature is valid, else why not (``None`` verify: unsigned).
+    ``now=None`` checks the signature only, not its age. ``tolerance``: seconds a signature
+    timestamp may lag behind the receiver's clock."""
+
+    states: frozenset[str]
+    parse: Callable[[bytes], tuple[str, str]]  # body -> (job id, status)
+    verify: Callable[[str, Mapping[str, str], bytes, float | None], str | None] | None = None
+    signature_headers: tuple[str, ...] = ()
+    tolerance: float = 300.0
+    secret_setting: str | None = None  # key of the secret in the provider's emulator settings
+    intermediate: bool = False  # whether non-terminal states send webhooks too
+
+
+@dataclass(frozen=True)
+class ProviderError:
+    """A provider error as the contracts read it from a response."""
+
+    status: int
+    code: str | int | None
+    message: str
+
+
+@dataclass(frozen=True)
+class Profile:
+    name: str
+    title: str
+    schema: str
+    lifecycle: Lifecycle
+    webhook: WebhookSpec
+    auth: Callable[[str], dict[str, str]]
+    submit: Callable[[Target, Any, dict[str, str], str | None], Response]
+    poll: Callable[[Target, str, dict[str, str]], Response]
+    job_id: Callable[[Any], str]  # submit/poll JSON -> job id
+    status: Callable[[Any], str]  # poll JSON -> status
+    fields: Callable[[Any], list[str]]  # poll JSON -> problems with state-dependent fields
+    error: Callable[[Response], ProviderError]
+    submit_operation: str
+    poll_operation: str
+    submit_status: int = 200
+    api_key: str = "sk_contract_test"
+    # Roles -> names in the emulator's scenario catalogue (failed, rejected, stuck,
+    # rate_limited, server_error, unavailable): the scenario controls the suites use.
+    scenarios: Mapping[str, str] = field(default_factory=dict)
+    # Outcome scenario -> the terminal status it ends in (None: never ends).
+    outcomes: Mapping[str, str | None] = field(default_factory=dict)
+    # Reads that need no job: name -> (target, headers) -> Response (lists, catalogues).
+    reads: Mapping[str, Callable[[Target, dict[str, str]], Response]] = field(default_factory=dict)
+    # Sending an invalid example to an operation other than submit (e.g. Kling identify-face).
+    send: Callable[[Target, str, Any, dict[str, str]], Response] | None = None
+
+    def deliver(self, target: Target, operation: str | None, request: Any, headers: dict[str, str]) -> Response:
+        """Send ``request`` to ``operation`` (default: the submit operation)."""
+        if operation in (None, self.submit_operation) or self.send is None:
+            return self.submit(target, request, headers, None)
+        return self.send(target, operation, request, headers)
+
+    def headers(self, api_key: str | None = None) -> dict[str, str]:
+        return self.auth(api_key or self.api_key)
+
+
+def get(name: str) -> Profile:
+    """The profile of provider ``name`` (``syncso``, ``wavespeed``, ``lipsyncstudio``, ``kling``)."""
+    if name not in NAMES:
+        raise KeyError(f"no contract profile {name!r} (have: {', '.join(NAMES)})")
+    module = importlib.import_module(f"contracts.profiles.{name}")
+    profile: Profile = module.PROFILE
+    return profile
+
+
+def available() -> list[str]:
+    """Providers whose profile module exists in this installation."""
+    out = []
+    for name in NAMES:
+        try:
+            importlib.import_module(f"contracts.profiles.{name}")
+        except ModuleNotFoundError:
+            continue
+        out.append(name)
+    return out
