@@ -349,6 +349,15 @@ def test_item_57_unknown_path_and_wrong_method_are_1202(emulator):
                  404, 1202)
 
 
+def test_items_62_65_c37_c40_legacy_lip_sync_is_not_emulated(emulator):
+    """The legacy ``/v1/videos/lip-sync`` is "if emulated" in the reference and outside this
+    provider's scope (absent from the current official pages): it is an unknown path."""
+    resp = requests.post(f"{emulator.url}/v1/videos/lip-sync", headers=bearer(), timeout=10,
+                         json={"input": {"video_url": VIDEO, "mode": "audio2video", "audio_type": "url",
+                                         "audio_url": "https://e.x/a.mp3"}})
+    assert_error(resp, 404, 1202, "/v1/videos/lip-sync")
+
+
 def test_malformed_or_non_object_body_is_1200(emulator):
     resp = requests.post(f"{emulator.url}{IDENTIFY}", data="{oops", timeout=10,
                          headers={**bearer(), "Content-Type": "application/json"})
