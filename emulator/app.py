@@ -70,6 +70,8 @@ def create_app(config: dict[str, Any] | Settings | None = None, *, store: Store 
             "request_headers": {k: v for k, v in request.headers.items() if k.lower() not in _SECRET_HEADERS},
             "request_body": _snippet(request),
             "response_body": _response_snippet(response),
+            # Retry-After and friends: what a client was told to do (contract suites read it)
+            "response_headers": dict(response.headers.items()),
         })
         return response
 
