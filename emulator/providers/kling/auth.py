@@ -107,7 +107,7 @@ def verify_jwt(token: str, secrets: dict[str, str], now: float, *, leeway: float
         raise AuthFailure(1003)
     if max_lifetime is not None and "exp" in claims and float(claims["exp"]) - now > max_lifetime:
         raise invalid
-    return issuer
+    return str(issuer)
 
 
 def _fail(code: int, rule: str, message: str | None = None) -> EmulatorError:

@@ -91,10 +91,10 @@ class Surface:
     name: str
     prefix: str
     audio_formats_setting: str
-    identify: str
-    create: str
-    get: str
-    list: str
+    identify_op: str
+    create_op: str
+    get_op: str
+    list_op: str
 
     def audio_formats(self, cfg: dict[str, Any]) -> list[str]:
         return [str(f).lower().lstrip(".") for f in cfg[self.audio_formats_setting]]
@@ -213,7 +213,7 @@ VIDEOS = f"{NAME}:video"
 
 
 def open_session(rt: Runtime, account: str, video: Video, face_data: list[dict[str, Any]]) -> dict[str, Any]:
-    session = {"session_id": rt.ids.digits(18), "account": account, "created_at": rt.clock.now(),
+    session: dict[str, Any] = {"session_id": rt.ids.digits(18), "account": account, "created_at": rt.clock.now(),
                "video": video, "faces": face_data}
     rt.store.put(SESSIONS, session["session_id"], session)
     return session

@@ -198,12 +198,12 @@ def _bind(view: Callable[..., Response], surface: models.Surface) -> Callable[..
 
 
 for _s in models.SURFACES:
-    ops.route(f"{_s.prefix}/v1/videos/identify-face", _s.identify, ("POST",), normalize=normalize)(
+    ops.route(f"{_s.prefix}/v1/videos/identify-face", _s.identify_op, ("POST",), normalize=normalize)(
         _bind(identify_face, _s))
-    ops.route(f"{_s.prefix}/v1/videos/advanced-lip-sync", _s.create, ("POST",), normalize=normalize)(
+    ops.route(f"{_s.prefix}/v1/videos/advanced-lip-sync", _s.create_op, ("POST",), normalize=normalize)(
         _bind(create_task, _s))
-    ops.route(f"{_s.prefix}/v1/videos/advanced-lip-sync", _s.list)(_bind(list_tasks, _s))
-    ops.route(f"{_s.prefix}/v1/videos/advanced-lip-sync/<id>", _s.get)(_bind(get_task, _s))
+    ops.route(f"{_s.prefix}/v1/videos/advanced-lip-sync", _s.list_op)(_bind(list_tasks, _s))
+    ops.route(f"{_s.prefix}/v1/videos/advanced-lip-sync/<id>", _s.get_op)(_bind(get_task, _s))
 ops.route("/v1/videos/Identify-face", "identifyFaceLegacyPath", ("POST",), normalize=normalize)(
     _bind(identify_face, models.OFFICIAL))
 
