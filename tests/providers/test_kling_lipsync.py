@@ -16,6 +16,8 @@ from typing import Any
 import jwt
 import pytest
 import requests
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 AK, SK = "kling_emulator_access_key", "kling_emulator_secret_key_change_me"
 VIDEO = "https://e.x/v.mp4"
@@ -516,3 +518,51 @@ def test_item_61_relay_query_new_api_wrapper(make_emulator):
     assert get(emu, task_id, prefix="/kling", headers=RELAY).json()["data"]["data"]["data"]["task_status"] == "succeed"
     # the official path is never wrapped
     assert "task_id" in create(emu, valid(emu)).json()["data"]
+
+
+# -- property: the trim and placement rules match the reference's formulas -----------------------
+
+def expected_fields(start: int, end: int, insert: int, audio_ms: int, video_ms: int, face: tuple[int, int]
+                    ) -> set[str]:
+    """The fields a request may be reported on, per reference §8: the schema's bounds first
+    (start >= 0, insert >= 0; either when both fail), then C25, C24, C23, C26, C27. Empty: valid."""
+    schema = {name for name, value in (("sound_start_time", start), ("sound_insert_time", insert)) if value < 0}
+    if schema:
+        return schema
+    if start >= end:
+        return {"sound_start_time"}
+    if end - start < 2000 or end > audio_ms:
+        return {"sound_end_time"}
+    if insert + (end - start) > video_ms:
+        return {"sound_insert_time"}
+    if min(insert + end - start, face[1]) - max(insert, face[0]) < 2000:
+        return {"sound_insert_time"}
+    return set()
+
+
+@given(data=st.data())
+@settings(derandomize=True, max_examples=80, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+def test_c23_c27_trim_and_placement_property(emulator, data):
+    video_ms = data.draw(st.integers(3000, 20000), label="video_ms")
+    face_start = data.draw(st.integers(0, video_ms - 2000), label="face_start")
+    face_end = data.draw(st.one_of(st.just(video_ms), st.integers(face_start + 1, video_ms)), label="face_end")
+    audio_ms = data.draw(st.integers(2000, 20000), label="audio_ms")
+    # biased towards valid requests and the 2000 ms boundaries, with some of everything else
+    start = data.draw(st.one_of(st.integers(0, audio_ms - 2000), st.integers(-300, audio_ms)), label="start")
+    length = data.draw(st.one_of(st.integers(1990, 2010), st.integers(2000, 5000), st.integers(-100, 8000)),
+                       label="length")
+    end = start + length
+    insert = data.draw(st.one_of(st.integers(face_start - 500, face_start + 500), st.integers(-200, video_ms)),
+                       label="insert")
+    video = f"{VIDEO}?duration={video_ms / 1000}&face_ms={face_start}-{face_end}"
+    body = {"session_id": session(emulator, video),
+            "face_choose": [choice(sound_file=f"{AUDIO}?duration={audio_ms / 1000}", sound_start_time=start,
+                                   sound_end_time=end, sound_insert_time=insert)]}
+    resp = create(emulator, body)
+    fields = expected_fields(start, end, insert, audio_ms, video_ms, (face_start, face_end))
+    if not fields:
+        assert resp.status_code == 200, resp.text
+    else:
+        message = assert_error(resp, 400, 1201)["message"]
+        assert any(message.startswith(f"face_choose[0].{f}") for f in fields), (fields, message)
