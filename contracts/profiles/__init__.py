@@ -108,6 +108,8 @@ class Profile:
     outcomes: Mapping[str, str | None] = field(default_factory=dict)
     # Reads that need no job: name -> (target, headers) -> Response (lists, catalogues).
     reads: Mapping[str, Callable[[Target, dict[str, str]], Response]] = field(default_factory=dict)
+    # A failed job's (code, message), from the polled job.
+    job_error: Callable[[Any], tuple[str | int | None, str]] = lambda body: (None, "")
     # Sending an invalid example to an operation other than submit (e.g. Kling identify-face).
     send: Callable[[Target, str, Any, dict[str, str]], Response] | None = None
 

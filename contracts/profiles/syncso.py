@@ -113,6 +113,7 @@ PROFILE = Profile(
     status=lambda body: str(body["status"]),
     fields=fields,
     error=error,
+    job_error=lambda body: (body.get("error_code") or body.get("errorCode"), str(body.get("error") or "")),
     submit_operation="createGeneration",
     poll_operation="getGeneration",
     submit_status=201,

@@ -184,6 +184,13 @@ def create_requests(draw: st.DrawFn, video_duration: float | None = None, *, seg
     return body
 
 
+def minimal_request() -> dict[str, Any]:
+    """The simplest valid body (what Hypothesis shrinks ``create_requests()`` to): one video,
+    one audio, the default model. The client suite's fixed scenarios send it."""
+    return {"model": "lipsync-2", "input": [{"type": "video", "url": VIDEO_URLS[0]},
+                                            {"type": "audio", "url": AUDIO_URLS[0]}]}
+
+
 # -- invalid requests --------------------------------------------------------------------------
 
 def _bad(rule: str, request: dict[str, Any], status: int, code: str, message: str,
