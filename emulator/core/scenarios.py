@@ -38,7 +38,9 @@ from urllib.parse import urlsplit, urlunsplit
 from emulator.core.errors import EmulatorError
 from emulator.core.jobs import Outcome
 
-MAGIC = re.compile(r"emulator[_-]scenario[=:/]([A-Za-z0-9_.-]+)")
+# A name is [A-Za-z0-9_-]+: no dot, so the token also works inside a file name
+# ("clip.emulator_scenario=failed.mp4") or a URL path (".../emulator_scenario=failed/v.mp4").
+MAGIC = re.compile(r"emulator[_-]scenario[=:/]([A-Za-z0-9_-]+)")
 HEADER = "X-Emulator-Scenario"
 KINDS = ("outcome", "response", "transport", "webhook")
 EVIDENCE = ("documented", "sdk", "3p", "inferred", "generic")  # generic: a network/delivery fault
@@ -174,11 +176,16 @@ class ScenarioCatalog:
         if scenario.evidence not in EVIDENCE:
             raise ValueError(f"scenario {scenario.name!r}: evidence must be one of {EVIDENCE}")
         if not MAGIC.fullmatch(f"emulator_scenario={scenario.name}"):
-            raise ValueError(f"scenario name {scenario.name!r} must match [A-Za-z0-9_.-]+")
+            raise ValueError(f"scenario name {scenario.name!r} must match [A-Za-z0-9_-]+")
         self._items[(scenario.provider, scenario.name)] = scenario
 
     def get(self, provider: str, name: str) -> Scenario | None:
         return self._items.get((provider, name))
+
+    def remove(self, provider: str, name: str) -> None:
+        """Drop a scenario, e.g. a generic one that means nothing for this provider
+        (``webhook_bad_signature`` when its webhooks are unsigned)."""
+        self._items.pop((provider, name), None)
 
     def list(self, provider: str | None = None) -> list[Scenario]:
         return [s for (p, _), s in self._items.items() if provider in (None, p)]

@@ -98,6 +98,7 @@ class Delivery:
     faults: dict[str, Any] = field(default_factory=dict)
     message_id: str = ""
     scenarios: list[str] = field(default_factory=list)
+    retry_delays: list[float] = field(default_factory=list)  # the policy's schedule, for the journal
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
@@ -170,7 +171,8 @@ class WebhookDispatcher:
                             event=event, job_id=job_id, namespace=namespace, created_at=now,
                             headers={"Content-Type": "application/json", **(headers or {})},
                             max_attempts=max(1, policy.max_attempts), faults=dict(faults),
-                            message_id=message_id or delivery_id, scenarios=list(names))
+                            message_id=message_id or delivery_id, scenarios=list(names),
+                            retry_delays=policy.delays())
         with self._lock:
             self._deliveries[delivery.id] = delivery
             self._signers[delivery.id] = signer
@@ -207,6 +209,14 @@ class WebhookDispatcher:
         return self._send(provider=old.provider, url=old.url, body=old.body.encode(), event=old.event,
                           policy=self._policies[old.id], signer=self._signers[old.id], job_id=old.job_id,
                           namespace=old.namespace, headers=old.headers, faults={}, names=[], message_id=None)
+
+    def signature(self, delivery_id: str, timestamp: float) -> dict[str, str]:
+        """The headers the delivery's signer gives for an attempt at ``timestamp``, before any
+        fault: what a receiver verifying it should compute (``{}`` if it is unsigned)."""
+        delivery, signer = self._deliveries.get(delivery_id), self._signers.get(delivery_id)
+        if delivery is None or signer is None:
+            return {}
+        return signer(delivery.body.encode("utf-8"), timestamp, delivery.message_id or delivery.id)
 
     def deliveries(self, **filters: Any) -> list[Delivery]:
         wanted = {k: v for k, v in filters.items() if v is not None}
