@@ -1,8 +1,11 @@
-"""``lipsync-emulator``: serve the emulator, list its scenarios.
+"""``lipsync-emulator``: serve the emulator, list its scenarios, show the error gallery.
 
     lipsync-emulator serve [--host 127.0.0.1] [--port 8080] [--clock real|virtual]
                            [--api-key KEY ...] [--seed N] [--config FILE] [--set a.b=VALUE ...]
-    lipsync-emulator scenarios [--provider NAME]
+                           [--chaos seed=N,rate=R[,kinds=a+b][,exclude=x+y][,providers=p+q]]
+    lipsync-emulator scenarios [--provider NAME] [--kind KIND] [--json | --markdown]
+    lipsync-emulator demo [--provider NAME] [--scenario NAME ...] [--kind KIND] [--way header|magic|rule]
+                          [--url http://127.0.0.1:PORT]
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ def _settings(args: argparse.Namespace) -> Settings:
     if args.config:
         with open(args.config, encoding="utf-8") as fh:
             overrides = json.load(fh)
-    for name in ("host", "port", "clock", "seed", "public_url"):
+    for name in ("host", "port", "clock", "seed", "public_url", "chaos"):
         value = getattr(args, name, None)
         if value is not None:
             overrides[name] = value
@@ -66,19 +69,105 @@ def serve(args: argparse.Namespace) -> int:
     return 0
 
 
-def scenarios(args: argparse.Namespace) -> int:
+def _catalog() -> Any:
     from emulator.app import create_app
     from emulator.core.runtime import EXTENSION
 
-    rt = create_app({"clock": "virtual"}).extensions[EXTENSION]
-    rows = [s.describe() for s in rt.catalog.list(args.provider)]
+    return create_app({"clock": "virtual"}).extensions[EXTENSION].catalog
+
+
+def _select(catalog: Any, args: argparse.Namespace) -> list[Any]:
+    order = {name: i for i, name in enumerate(catalog.providers())}
+    kinds = ("outcome", "response", "transport", "webhook")
+    # A provider's own scenarios first (outcomes, then request errors), the generic faults last.
+    rows = sorted(catalog.list(args.provider),
+                  key=lambda s: (order[s.provider], s.evidence == "generic", kinds.index(s.kind)))
+    if args.provider and not rows:
+        raise ValueError(f"unknown provider {args.provider!r} (known: {', '.join(catalog.providers())})")
+    if getattr(args, "kind", None):
+        rows = [s for s in rows if s.kind == args.kind]
+    names = getattr(args, "scenario", None)
+    if names:
+        unknown = sorted(set(names) - {s.name for s in rows})
+        if unknown:
+            raise ValueError(f"unknown scenario(s) {', '.join(unknown)} for {args.provider or 'any provider'}")
+        rows = [s for s in rows if s.name in names]
+    return rows
+
+
+def scenarios(args: argparse.Namespace) -> int:
+    rows = [s.describe() for s in _select(_catalog(), args)]
     if args.json:
         print(json.dumps(rows, indent=2))
         return 0
+    if args.markdown:
+        print(markdown_table(rows))
+        return 0
+    width = max((len(r["name"]) for r in rows), default=10)
+    print(f"{'PROVIDER':<14} {'SCENARIO':<{width}} {'KIND':<9} {'EVIDENCE':<10} {'OPERATIONS':<22} EFFECT")
     for row in rows:
         ops = ",".join(row["operations"]) or "*"
-        print(f"{row['provider']:<14} {row['name']:<34} {row['kind']:<9} {row['evidence']:<10} {ops:<22} "
+        print(f"{row['provider']:<14} {row['name']:<{width}} {row['kind']:<9} {row['evidence']:<10} {ops:<22} "
               f"{row['summary']}")
+    return 0
+
+
+def markdown_table(rows: list[dict[str, Any]]) -> str:
+    """The catalogue as a Markdown table (docs/readme/scenarios.md is generated with it)."""
+    def cell(text: str) -> str:
+        return text.replace("|", "\\|").replace("\n", " ")
+
+    lines = ["| provider | scenario (magic value `emulator_scenario=NAME`) | kind | operations | effect | evidence |",
+             "|---|---|---|---|---|---|"]
+    for row in rows:
+        ops = ", ".join(f"`{o}`" for o in row["operations"]) or "every"
+        lines.append(f"| {row['provider']} | `{row['name']}` | {row['kind']} | {ops} | {cell(row['summary'])} | "
+                     f"{row['evidence']} |")
+    return "\n".join(lines)
+
+
+def demo(args: argparse.Namespace) -> int:
+    """The error gallery: trigger each selected scenario and print the exchange."""
+    from emulator.gallery import ScenarioClient, play, render
+    from emulator.testing import EmulatorServer, WebhookReceiver
+
+    server = None
+    if args.url:
+        client = ScenarioClient.for_url(args.url, timeout=args.timeout)
+    else:
+        # In-process, virtual clock, loopback only; latencies shortened so the gallery is quick.
+        server = EmulatorServer({"faults": {"latency_seconds": 0.5,
+                                            "latency_random": {"median": 0.2, "sigma": 0.5, "max": 1.0}}}).start()
+        client = ScenarioClient.for_server(server, timeout=args.timeout)
+    receiver = WebhookReceiver()
+    try:
+        chosen = _select(client.catalog, args)
+        if not chosen:
+            raise ValueError("no scenario matches")
+        print(f"lipsync-emulator demo against {client.base_url} "
+              f"({'virtual' if client.virtual() else 'real'} clock), webhooks to {receiver.url}\n")
+        for scenario in chosen:
+            if server is not None:
+                server.reset()
+            else:
+                client.control("DELETE", "/scenarios")
+            receiver.clear()
+            try:
+                ex = play(client, scenario, args.way, webhook_url=receiver.url)
+            except (LookupError, OSError, ValueError) as exc:  # one scenario must not end the gallery
+                print(f"== {scenario.provider} / {scenario.name}  [{scenario.kind}, {scenario.evidence}]\n"
+                      f"   ! not shown: {exc}\n", flush=True)
+                continue
+            lines = render(ex, scenario)
+            if receiver.received and scenario.kind == "webhook":
+                bodies = {d["body"]: d.get("job_id") for d in ex.deliveries}
+                order = [str(bodies.get(r.text, "?"))[:8] for r in receiver.received]
+                lines.append(f"   receiver got {len(order)} request(s), from jobs in this order: {' '.join(order)}")
+            print("\n".join(lines) + "\n", flush=True)
+    finally:
+        receiver.close()
+        if server is not None:
+            server.stop()
     return 0
 
 
@@ -97,12 +186,28 @@ def main(argv: list[str] | None = None) -> int:
     p_serve.add_argument("--set", action="append", metavar="KEY=VALUE",
                          help="override one setting, e.g. syncso.durations.PENDING=2 (repeatable)")
     p_serve.add_argument("--threads", type=int, default=16, help="worker threads")
+    p_serve.add_argument("--chaos", default=None, metavar="seed=N,rate=R",
+                         help="seeded random scenarios for soak runs (kinds=, exclude=, providers= optional)")
     p_serve.set_defaults(func=serve)
 
     p_scen = sub.add_parser("scenarios", help="list the scenario catalogue")
     p_scen.add_argument("--provider", default=None)
-    p_scen.add_argument("--json", action="store_true")
+    p_scen.add_argument("--kind", choices=("outcome", "response", "transport", "webhook"), default=None)
+    fmt = p_scen.add_mutually_exclusive_group()
+    fmt.add_argument("--json", action="store_true")
+    fmt.add_argument("--markdown", action="store_true", help="a Markdown table (as in docs/readme/scenarios.md)")
     p_scen.set_defaults(func=scenarios)
+
+    p_demo = sub.add_parser("demo", help="the error gallery: trigger scenarios and print each exchange")
+    p_demo.add_argument("--provider", default=None)
+    p_demo.add_argument("--scenario", action="append", help="only this scenario (repeatable)")
+    p_demo.add_argument("--kind", choices=("outcome", "response", "transport", "webhook"), default=None)
+    p_demo.add_argument("--way", choices=("header", "magic", "rule"), default="header",
+                        help="how to choose the scenario (default: the X-Emulator-Scenario header)")
+    p_demo.add_argument("--url", default=None, help="a running emulator on a loopback address "
+                        "(default: start one in-process)")
+    p_demo.add_argument("--timeout", type=float, default=40.0, help="per-request timeout, seconds")
+    p_demo.set_defaults(func=demo)
 
     args = parser.parse_args(argv)
     try:
