@@ -69,11 +69,11 @@ def serve(args: argparse.Namespace) -> int:
     return 0
 
 
-def _catalog() -> Any:
+def _runtime() -> Any:
     from emulator.app import create_app
     from emulator.core.runtime import EXTENSION
 
-    return create_app({"clock": "virtual"}).extensions[EXTENSION].catalog
+    return create_app({"clock": "virtual"}).extensions[EXTENSION]
 
 
 def _select(catalog: Any, args: argparse.Namespace) -> list[Any]:
@@ -96,12 +96,18 @@ def _select(catalog: Any, args: argparse.Namespace) -> list[Any]:
 
 
 def scenarios(args: argparse.Namespace) -> int:
-    rows = [s.describe() for s in _select(_catalog(), args)]
+    rt = _runtime()
+    rows = [s.describe() for s in _select(rt.catalog, args)]
     if args.json:
         print(json.dumps(rows, indent=2))
         return 0
     if args.markdown:
-        print(markdown_table(rows))
+        table = markdown_table(rows, {name: p.title for name, p in rt.providers.items()})
+        if args.write:
+            write_between_markers(args.write, table)
+            print(f"updated the catalogue in {args.write}")
+        else:
+            print(table)
         return 0
     width = max((len(r["name"]) for r in rows), default=10)
     print(f"{'PROVIDER':<14} {'SCENARIO':<{width}} {'KIND':<9} {'EVIDENCE':<10} {'OPERATIONS':<22} EFFECT")
@@ -112,18 +118,53 @@ def scenarios(args: argparse.Namespace) -> int:
     return 0
 
 
-def markdown_table(rows: list[dict[str, Any]]) -> str:
-    """The catalogue as a Markdown table (docs/readme/scenarios.md is generated with it)."""
+def markdown_table(rows: list[dict[str, Any]], titles: dict[str, str] | None = None) -> str:
+    """The catalogue as Markdown: one table per provider (its own scenarios, each name being
+    its magic value), then the generic faults every provider shares, once."""
+    titles = titles or {}
+
     def cell(text: str) -> str:
         return text.replace("|", "\\|").replace("\n", " ")
 
-    lines = ["| provider | scenario (magic value `emulator_scenario=NAME`) | kind | operations | effect | evidence |",
-             "|---|---|---|---|---|---|"]
-    for row in rows:
-        ops = ", ".join(f"`{o}`" for o in row["operations"]) or "every"
-        lines.append(f"| {row['provider']} | `{row['name']}` | {row['kind']} | {ops} | {cell(row['summary'])} | "
-                     f"{row['evidence']} |")
-    return "\n".join(lines)
+    out: list[str] = []
+    generic: dict[str, dict[str, Any]] = {}
+    for provider in dict.fromkeys(r["provider"] for r in rows):
+        own = [r for r in rows if r["provider"] == provider and r["evidence"] != "generic"]
+        for r in rows:
+            if r["provider"] == provider and r["evidence"] == "generic":
+                generic.setdefault(r["name"], r)
+        if not own:
+            continue
+        out += [f"#### {titles.get(provider, provider)} (`{provider}`)", "",
+                "| magic value | kind | operations | effect | evidence |", "|---|---|---|---|---|"]
+        for r in own:
+            ops = ", ".join(f"`{o}`" for o in r["operations"]) or "every"
+            out.append(f"| `emulator_scenario={r['name']}` | {r['kind']} | {ops} | {cell(r['summary'])} | "
+                       f"{r['evidence']} |")
+        out.append("")
+    if generic:
+        out += ["#### Every provider: faults of the network and of webhook delivery", "",
+                "| magic value | kind | effect |", "|---|---|---|"]
+        for r in generic.values():
+            out.append(f"| `emulator_scenario={r['name']}` | {r['kind']} | {cell(r['summary'])} |")
+        out.append("")
+    return "\n".join(out).rstrip()
+
+
+BEGIN, END = "<!-- scenarios:begin (lipsync-emulator scenarios --markdown --write FILE) -->", "<!-- scenarios:end -->"
+
+
+def write_between_markers(path: str, table: str) -> None:
+    """Replace the generated catalogue between the markers in ``path``, so the document
+    stays true to the code (a test compares them)."""
+    with open(path, encoding="utf-8") as fh:
+        text = fh.read()
+    if BEGIN not in text or END not in text:
+        raise ValueError(f"{path} has no '{BEGIN}' ... '{END}' block")
+    head, rest = text.split(BEGIN, 1)
+    _, tail = rest.split(END, 1)
+    with open(path, "w", encoding="utf-8") as fh:
+        fh.write(f"{head}{BEGIN}\n{table}\n{END}{tail}")
 
 
 def demo(args: argparse.Namespace) -> int:
@@ -196,6 +237,8 @@ def main(argv: list[str] | None = None) -> int:
     fmt = p_scen.add_mutually_exclusive_group()
     fmt.add_argument("--json", action="store_true")
     fmt.add_argument("--markdown", action="store_true", help="a Markdown table (as in docs/readme/scenarios.md)")
+    p_scen.add_argument("--write", metavar="FILE", default=None,
+                        help="with --markdown: replace the generated block in FILE")
     p_scen.set_defaults(func=scenarios)
 
     p_demo = sub.add_parser("demo", help="the error gallery: trigger scenarios and print each exchange")
