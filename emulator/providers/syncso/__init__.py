@@ -1,16 +1,26 @@
-"""sync.so (Sync Labs) v2 API: generations (JSON and multipart), get/list, cost estimate,
-models, the error catalogue; the PENDING -> PROCESSING -> COMPLETED | FAILED | REJECTED
-lifecycle; signed ``Sync-Signature`` webhooks.
+"""sync.so (Sync Labs) v2 API: generations (JSON and multipart, ``Idempotency-Key``), get
+(long poll, progress), list, cancel (legacy), delete, cost estimate, models, the error
+catalogue, batches (JSONL, lifecycle, result file, webhook), the asset library; the
+PENDING -> PROCESSING -> COMPLETED | FAILED | REJECTED (| CANCELED) lifecycle; signed
+``Sync-Signature`` webhooks.
 
 Not emulated: real lip-sync (every output is the same bundled MP4), TTS audio synthesis,
 projects, voices, organisations, the Studio's cookie auth, `image` inputs and `dubParams`
-beyond their documented conflict rule.
+beyond their documented conflict rule, asset upload/registration/update/delete, the
+``IDEMPOTENCY_OUTCOME_UNKNOWN`` answer, ``GET /v2/generations/{id}`` and ``/count``.
 """
 
-from emulator.core.runtime import Provider
-from emulator.providers.syncso import models
+from emulator.core.runtime import Provider, Runtime
+from emulator.providers.syncso import assets, batch, models
 from emulator.providers.syncso.errors import render_error
 from emulator.providers.syncso.routes import authenticate, on_violation, ops
+
+
+def setup(rt: Runtime) -> None:
+    models.setup(rt)
+    batch.setup(rt)
+    assets.setup(rt)
+
 
 PROVIDER = Provider(
     name=models.NAME,
@@ -22,5 +32,5 @@ PROVIDER = Provider(
     on_violation=on_violation,
     defaults=models.DEFAULTS,
     schema="syncso",
-    setup=models.setup,
+    setup=setup,
 )

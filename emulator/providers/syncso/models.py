@@ -19,8 +19,9 @@ from emulator.providers.syncso.errors import message_for
 
 NAME = "syncso"
 KIND = "generation"
+# CANCELED: the legacy (2024-25) state of a canceled pending generation [doc: openapi25].
 LIFECYCLE = Lifecycle(states=("PENDING", "PROCESSING", "COMPLETED"),
-                      terminal=frozenset({"COMPLETED", "FAILED", "REJECTED"}))
+                      terminal=frozenset({"COMPLETED", "FAILED", "REJECTED", "CANCELED"}))
 FPS = 25.0
 
 # Per-plan limits [doc: docsv2 rate-limits.mdx] [doc: faq]: concurrency = PENDING + PROCESSING
@@ -55,6 +56,19 @@ DEFAULTS: dict[str, Any] = {
     # USD per output second (inferred: public price list, not an API source)
     "pricing_per_second": {"lipsync-1.9.0-beta": 0.02, "lipsync-2": 0.04, "lipsync-2-pro": 0.067,
                            "react-1": 0.1, "sync-3": 0.1},
+    # -- issue 9: batch, long poll, idempotency, cancel (evidence in docs/readme/syncso-completeness.md)
+    "batch_plans": ["unlimited", "scale", "enterprise"],  # others get 402; 2025 docs: growth too
+    "batch_min_records": 20,  # 2026 docs; 2025: no minimum
+    "batch_max_records": 500,  # 2026 docs; 2025: 1000
+    "batch_max_bytes": 5 * 1024 * 1024,
+    "batch_max_input_seconds": 30.0,  # "inputs up to 30 s"; None: no limit
+    "batch_concurrency": None,  # active batches per key before 429; per-plan values unpublished
+    "batch_durations": {"PENDING": 5.0, "JOBS_CREATED": 5.0},  # then PROCESSING until all are done
+    "batch_webhook_keys": "snake",  # snake (field table) | camel (the page's example)
+    "batch_webhook_signature_header": "Sync-Signature",  # or X-Signature-Primary
+    "long_poll_wall_seconds": 2.0,  # virtual clock: real seconds a long poll waits; None: the timeout
+    "idempotency_ttl_seconds": 86400.0,
+    "cancelable_states": ["PENDING"],  # "cancel a generation that is still pending"
 }
 
 MODELS: tuple[dict[str, Any], ...] = (
@@ -156,6 +170,16 @@ def sign(secret: str, body: bytes, timestamp: float) -> str:
     t = int(timestamp)
     digest = hmac.new(secret.encode(), f"{t}.".encode() + body, hashlib.sha256).hexdigest()
     return f"t={t},v1={digest}"
+
+
+def start_generation(rt: Runtime, payload: dict[str, Any], *, account: str, outcome: Outcome | None,
+                     scenarios: list[str], base_url: str, namespace: str = "default",
+                     data: dict[str, Any] | None = None) -> Job:
+    """Store a new generation and start its lifecycle: a direct create and a batch line alike."""
+    return rt.engine.create(NAME, KIND, rt.ids.uuid(), durations=rt.cfg(NAME)["durations"], outcome=outcome,
+                            request=payload, account=account, namespace=namespace,
+                            webhook_url=payload.get("webhookUrl"), base_url=base_url, scenarios=scenarios,
+                            data=dict(data or {}))
 
 
 # -- lifecycle hook ------------------------------------------------------------------------------

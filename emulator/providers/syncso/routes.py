@@ -10,8 +10,10 @@ from flask import Response, g, request
 from werkzeug.wrappers import Request
 
 from emulator.core.auth import key_allowed
+from emulator.core.clock import parse_iso
 from emulator.core.errors import (
     BadRequest,
+    Conflict,
     EmulatorError,
     NotFound,
     PayloadTooLarge,
@@ -24,7 +26,7 @@ from emulator.core.jobs import Job, Outcome
 from emulator.core.media import probe_url, save_upload
 from emulator.core.openapi import SchemaViolation
 from emulator.core.runtime import Runtime, runtime
-from emulator.providers.syncso import models, rules
+from emulator.providers.syncso import assets, batch, idempotency, longpoll, models, rules
 from emulator.providers.syncso.errors import MESSAGES, catalog
 
 ops = Operations(models.NAME, __name__)
@@ -53,11 +55,12 @@ def on_violation(v: SchemaViolation, operation_id: str) -> EmulatorError:
         # or non-string script is a plain validation failure
         code = None
     if v.location == "path":
-        return BadRequest(f"Invalid generation id {v.value!r}: expected a UUID", code="invalid_generation_id",
-                          field=v.field)
+        code = code or "invalid_generation_id"
+        noun = "asset" if code == "invalid_asset_id_format" else "generation"
+        return BadRequest(f"Invalid {noun} id {v.value!r}: expected a UUID", code=code, field=v.field)
     if v.keyword == "content_type":
-        return BadRequest("Content-Type must be application/json or multipart/form-data", field="Content-Type",
-                          code=rules.INVALID)
+        kinds = "multipart/form-data" if operation_id == "createBatch" else "application/json or multipart/form-data"
+        return BadRequest(f"Content-Type must be {kinds}", field="Content-Type", code=rules.INVALID)
     if code == "generation_unsupported_model":
         return BadRequest(f"The requested model is not supported for this operation. {v.describe()}",
                           code=code, field=v.field)
@@ -149,7 +152,9 @@ def _limits(rt: Runtime, account: str, payload: dict[str, Any]) -> None:
                                   headers={"Retry-After": str(retry)})
         rt.store.put("syncso:rate", account, hits + [now])
     plan = models.PLANS.get(cfg.get("plan") or "unlimited", models.PLANS["unlimited"])
-    mine = list(rt.engine.jobs(models.NAME, models.KIND, lambda j: j.account == account))
+    # batch generations bypass the per-generation concurrency limit [doc: batch26]
+    mine = list(rt.engine.jobs(models.NAME, models.KIND,
+                               lambda j: j.account == account and not j.data.get("batch_id")))
     if plan["monthly"] is not None:
         month = [j for j in mine if j.created_at > now - 30 * 86400]
         if len(month) >= plan["monthly"]:
@@ -191,17 +196,38 @@ def create_generation() -> Response:
     rt = runtime()
     cfg = rt.cfg(models.NAME)
     payload = _payload()
-    rules.check(payload, cfg)
-    rules.check_media(payload)
-    _limits(rt, g.account, payload)
-    outcome = chosen_outcome() or _media_outcome(payload, cfg)
-    job = rt.engine.create(
-        models.NAME, models.KIND, rt.ids.uuid(), durations=cfg["durations"], outcome=outcome,
-        request=payload, account=g.account, namespace=request.headers.get("X-Emulator-Namespace", "default"),
-        webhook_url=payload.get("webhookUrl"), base_url=base_url(),
-        scenarios=[s.name for s in g.scenarios])
+    _check_rules(payload, cfg)
+    with idempotency.claim(rt, g.account, request, payload) as claim:
+        if claim.replay is not None:
+            g.job_id = claim.replay.id
+            return json_response(models.generation(claim.replay), 201)
+        _limits(rt, g.account, payload)
+        outcome = chosen_outcome() or _media_outcome(payload, cfg)
+        job = models.start_generation(rt, payload, account=g.account, outcome=outcome,
+                                      scenarios=[s.name for s in g.scenarios], base_url=base_url(),
+                                      namespace=request.headers.get("X-Emulator-Namespace", "default"))
+        claim.remember(job)
     g.job_id = job.id
     return json_response(models.generation(job), 201)
+
+
+def _check_rules(payload: dict[str, Any], cfg: dict[str, Any]) -> None:
+    rules.check(payload, cfg)
+    rules.check_media(payload)
+
+
+def check_line(payload: Any) -> tuple[dict[str, Any], Outcome | None]:
+    """A batch line's payload, checked by exactly what ``POST /v2/generate`` runs on a JSON body:
+    ``normalize_create``, the ``createGeneration`` schema, the cross-field rules, the media
+    checks. Returns the normalized payload and its media outcome."""
+    rt = runtime()
+    cfg = rt.cfg(models.NAME)
+    payload = normalize_create(payload)
+    violations = rt.specs[models.NAME].body_violations("createGeneration", json.dumps(payload).encode())
+    if violations:
+        raise on_violation(violations[0], "createGeneration")
+    _check_rules(payload, cfg)
+    return payload, _media_outcome(payload, cfg)
 
 
 def find(generation_id: str) -> Job:
@@ -216,8 +242,55 @@ def find(generation_id: str) -> Job:
 def get_generation(id: str) -> Response:  # noqa: A002 - the path parameter's documented name
     include = {p.strip() for p in request.args.get("include", "").split(",") if p.strip()}
     job = find(id)
+    if request.args.get("wait", "").lower() == "true":
+        if "progress" in include:
+            # "cannot be combined" [doc: get26]; the 400 is inferred
+            raise BadRequest("wait=true cannot be combined with include=progress", field="include",
+                             code=rules.INVALID)
+        rt = runtime()
+        timeout = float(request.args.get("timeout") or longpoll.DEFAULT_TIMEOUT)
+        waited = longpoll.wait(rt, lambda: rt.engine.get(models.NAME, models.KIND, job.id), timeout)
+        if waited is None:
+            raise NotFound(f"Generation {id} not found", code="generation_not_found", field="id")
+        return json_response(models.generation(waited), headers=longpoll.headers(timeout))
     now = runtime().clock.now()
     return json_response(models.generation(job, progress_at=now if "progress" in include else None))
+
+
+@ops.route("/v2/generate/<id>/cancel", "cancelGeneration", ("POST",))
+def cancel_generation(id: str) -> Response:  # noqa: A002
+    """Legacy [doc: openapi25]: "You can cancel a generation that is still pending at no cost";
+    otherwise 400 "Invalid job ID or job not cancelable". No webhook for CANCELED (inferred)."""
+    rt = runtime()
+    job = find(id)
+    if job.status not in rt.cfg(models.NAME)["cancelable_states"]:
+        raise BadRequest(f"Invalid job ID or job not cancelable: generation {id} is {job.status}", field="id")
+    rt.engine.finish_now(job, Outcome(status="CANCELED", after=job.status))
+    return json_response(models.generation(job))
+
+
+@ops.route("/v2/generate/<id>", "deleteGeneration", ("DELETE",))
+def delete_generation(id: str) -> Response:  # noqa: A002
+    return _delete(id)
+
+
+@ops.route("/v2/generations/<id>", "deleteGenerationById", ("DELETE",))
+def delete_generation_by_id(id: str) -> Response:  # noqa: A002
+    return _delete(id)
+
+
+def _delete(generation_id: str) -> Response:
+    """Only terminal generations can be deleted; one still processing -> 409 [sdk: mcp], code
+    [3p]. The 200 with the deleted generation is inferred."""
+    rt = runtime()
+    job = find(generation_id)
+    if not rt.engine.is_terminal(job):
+        raise Conflict(f"Generation {generation_id} is {job.status} and cannot be deleted while processing; "
+                       "only COMPLETED, FAILED or REJECTED generations can be deleted",
+                       code="generation_not_deletable_while_processing", field="id")
+    body = models.generation(job)
+    rt.engine.delete(job)
+    return json_response(body)
 
 
 @ops.route("/v2/generations", "listGenerations")
@@ -245,6 +318,67 @@ def list_generations() -> Response:
         if limit is not None and len(rows) >= limit:
             break
     return json_response(rows)
+
+
+@ops.route("/v2/batch", "createBatch", ("POST",))
+def create_batch() -> Response:
+    rt = runtime()
+    cfg = rt.cfg(models.NAME)
+    batch.check_plan(cfg)
+    upload = request.files.get("input")
+    data = upload.read() if upload is not None else request.form.get("input", "").encode()
+    dry_run = batch.is_dry_run(request.form.get("dry_run"))
+    lines = batch.parse(rt, data, cfg, check_line, account=g.account, select=not dry_run)
+    if dry_run:
+        return json_response({"status": "VALIDATED"})
+    batch.check_concurrency(rt, g.account, cfg)
+    job = batch.create(rt, lines, account=g.account, webhook_url=request.form.get("webhook_url") or None,
+                       base_url=base_url(), namespace=request.headers.get("X-Emulator-Namespace", "default"),
+                       scenarios=[s.name for s in g.scenarios])
+    g.job_id = job.id
+    return json_response(batch.response(job))
+
+
+@ops.route("/v2/batch", "listBatches")
+def list_batches() -> Response:
+    bounds: dict[str, float | None] = {}
+    for name in ("created_after", "created_before"):
+        raw = request.args.get(name)
+        try:
+            bounds[name] = parse_iso(raw) if raw else None
+        except ValueError:
+            raise BadRequest(f"{name} must be an ISO 8601 date-time (got {raw!r})", field=name,
+                             code=rules.INVALID) from None
+    return json_response(batch.listing(runtime(), g.account, status=request.args.get("status") or None,
+                                       after=bounds["created_after"], before=bounds["created_before"]))
+
+
+@ops.route("/v2/batch/<id>", "getBatch")
+def get_batch(id: str) -> Response:  # noqa: A002
+    job = batch.find(runtime(), g.account, id)
+    g.job_id = job.id
+    return json_response(batch.response(job))
+
+
+@ops.route("/v2/batches/<id>/result", "getBatchResult", auth=False)
+def get_batch_result(id: str) -> Response:  # noqa: A002
+    location = batch.result_location(runtime(), id, base_url())
+    return Response(status=302, headers={"Location": location})
+
+
+@ops.route("/v2/assets", "listAssets")
+def list_assets() -> Response:
+    rt = runtime()
+    query = rt.specs[models.NAME].query(request, "listAssets")
+    return json_response(assets.page(
+        rt, g.account, project_id=query.get("projectId"), limit=query.get("limit", type=int),
+        cursor=query.get("cursor") or None, search=query.get("searchQuery"), sort_by=query.get("sortBy"),
+        types=query.getlist("types")))
+
+
+@ops.route("/v2/assets/<id>", "getAsset")
+def get_asset(id: str) -> Response:  # noqa: A002
+    return json_response(assets.get(runtime(), g.account, id))
 
 
 @ops.route("/v2/analyze/cost", "estimateCost", ("POST",), normalize=normalize_create)

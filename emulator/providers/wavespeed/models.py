@@ -14,22 +14,11 @@ import math
 from datetime import UTC, datetime
 from typing import Any
 
-from emulator.core.errors import (
-    EmulatorError,
-    Forbidden,
-    GatewayTimeout,
-    InternalError,
-    PaymentRequired,
-    ServiceUnavailable,
-    TooManyRequests,
-    Unauthorized,
-)
 from emulator.core.jobs import Job, Lifecycle, Outcome
 from emulator.core.media import AUDIO_EXT, VIDEO_EXT
 from emulator.core.runtime import Runtime
-from emulator.core.scenarios import Scenario
 from emulator.core.webhooks import RetryPolicy
-from emulator.providers.wavespeed.errors import TASK_CODES, TASK_ERRORS
+from emulator.providers.wavespeed.errors import TASK_ERRORS
 
 NAME = "wavespeed"
 KIND = "prediction"
@@ -220,11 +209,6 @@ def send_webhook(rt: Runtime, job: Job) -> None:
     # The body is the bare prediction object, no envelope [doc: D3, D4, D5].
     body = json.dumps(prediction(job, cfg, include_input=cfg["webhook_include_input"]),
                       separators=(",", ":")).encode()
-    faults: dict[str, Any] = {}
-    for name in job.scenarios:
-        found = rt.catalog.get(NAME, name)
-        if found is not None and found.kind == "webhook":
-            faults.update(found.effects)
 
     def signer(raw: bytes, ts: float, delivery_id: str) -> dict[str, str]:
         # One webhook-id per delivery, reused on its retries (inferred, like Standard Webhooks);
@@ -233,81 +217,16 @@ def send_webhook(rt: Runtime, job: Job) -> None:
         return {"webhook-id": webhook_id, "webhook-timestamp": str(int(ts)),
                 "webhook-signature": sign(secret, webhook_id, int(ts), raw)}
 
+    # job=: the dispatcher applies the job's webhook scenarios (drop, delay, duplicate...).
     rt.webhooks.send(provider=NAME, url=job.webhook_url or "", body=body, event=f"prediction.{job.status}",
-                     policy=RetryPolicy.from_dict(cfg["webhook_retry"]), signer=signer, job_id=job.id,
-                     namespace=job.namespace, faults=faults)
+                     policy=RetryPolicy.from_dict(cfg["webhook_retry"]), signer=signer, job=job)
 
 
-# -- scenarios ---------------------------------------------------------------------------------
+# -- task failures -----------------------------------------------------------------------------
 
 def task_failure(code: int, error: str | None = None, status: str = "failed") -> Outcome:
+    """How a task ends with task code ``code`` [doc: D11] (``data.code`` and ``data.error``)."""
     return Outcome(status=status, data={"code": code, "error": error or TASK_ERRORS[code]})
-
-
-FAILURE_SCENARIOS: dict[int, str] = {
-    1200: "failed_content_moderation", 1400: "failed_missing_parameter", 1401: "failed_invalid_parameter",
-    1402: "failed_media_access", 1403: "failed_task_execution", 1405: "failed_task",
-    5000: "failed_internal_error", 5003: "failed_service_unavailable", 5004: "failed_timeout",
-}
-
-
-def _error(factory: type[EmulatorError], message: str, **kwargs: Any) -> Any:
-    return lambda: factory(message, **kwargs)
-
-
-def scenarios() -> list[Scenario]:
-    submit = tuple(SUBMIT_OPS.values())
-    out = [
-        Scenario("failed", NAME, submit, "The task ends failed with data.code 1403 (Task Execution Failed)",
-                 "documented", "outcome", outcome=task_failure(1403)),
-        Scenario("cancelled", NAME, submit, "The task ends with status cancelled (terminal for the SDKs)",
-                 "sdk", "outcome", outcome=Outcome(status="cancelled", data={"error": "Task cancelled."})),
-        Scenario("timeout", NAME, submit, "The task ends with status timeout and data.code 5004", "sdk",
-                 "outcome", outcome=task_failure(5004, status="timeout")),
-        Scenario("deleted", NAME, submit, "The task ends with status deleted (terminal for SDK 2.0.5)", "sdk",
-                 "outcome", outcome=Outcome(status="deleted", data={"error": "Task deleted."})),
-        Scenario("pending", NAME, submit, "The task shows status pending and never finishes (a "
-                 "non-terminal status the SDK keeps polling)", "sdk", "outcome", outcome=Outcome(stuck=True)),
-        Scenario("stuck", NAME, submit, "The task never leaves processing (the SDK has no overall "
-                 "timeout and polls forever)", "inferred", "outcome", outcome=Outcome(stuck=True)),
-        Scenario("slow", NAME, submit, "Every state lasts 10x longer (past the sync-mode timeout)",
-                 "inferred", "outcome", outcome=Outcome(slow=10.0)),
-        Scenario("sync_timeout", NAME, submit, "A sync-mode submit answers the sync-timeout shape "
-                 "(status processing, code 5004); the task then completes", "sdk", "response"),
-        Scenario("gateway_timeout", NAME, submit, "The submit answers HTTP 504 after creating the task, "
-                 "which still completes and can be read back", "documented", "response"),
-        Scenario("invalid_key", NAME, (), "401 Unauthorized (envelope body inferred)", "documented",
-                 "response", error=_error(Unauthorized, "Unauthorized")),
-        Scenario("forbidden", NAME, (), "403 naming the key's role and a role that would work", "sdk",
-                 "response", error=_error(Forbidden, "Permission denied: this API key was created by role "
-                                          "'viewer'; use an API key created by role 'owner' or 'developer'.")),
-        Scenario("no_balance", NAME, submit, "402 insufficient balance (status and body inferred)",
-                 "inferred", "response", error=_error(PaymentRequired, "insufficient balance")),
-        Scenario("rate_limited", NAME, (), "429 rate limit exceeded (body inferred)", "documented", "response",
-                 error=_error(TooManyRequests, "Too many requests: rate limit exceeded for your account level.")),
-        Scenario("internal_error", NAME, (), "500 internal server error", "sdk", "response",
-                 error=_error(InternalError, "Internal Server Error")),
-        Scenario("bad_gateway", NAME, (), "502 bad gateway", "sdk", "response",
-                 error=_error(EmulatorError, "Bad Gateway", status=502)),
-        Scenario("service_unavailable", NAME, (), "503 service unavailable", "sdk", "response",
-                 error=_error(ServiceUnavailable, "Service Unavailable")),
-        Scenario("gateway_error", NAME, ("getPredictionResult", "getPrediction"), "504 on a read", "sdk",
-                 "response", error=_error(GatewayTimeout, "Gateway Timeout")),
-        Scenario("upload_rejected", NAME, ("createUpload",), "HTTP 200 with code 500 'Upload failed: invalid "
-                 "file type' (the SDK test fixture; the only answer whose code differs from its status)",
-                 "sdk", "response", error=_error(EmulatorError, "Upload failed: invalid file type", status=200,
-                                                 code=500)),
-        Scenario("webhook_dropped", NAME, submit, "The webhook is never delivered", "inferred", "webhook",
-                 effects={"drop": True}),
-        Scenario("webhook_duplicate", NAME, submit, "The webhook is delivered twice (handle duplicates "
-                 "idempotently [doc: D3])", "documented", "webhook", effects={"duplicate": 1}),
-        Scenario("webhook_bad_signature", NAME, submit, "The webhook carries a signature that does not verify",
-                 "inferred", "webhook", effects={"bad_signature": True}),
-    ]
-    for code, name in FAILURE_SCENARIOS.items():
-        out.append(Scenario(name, NAME, submit, f"The task ends failed with data.code {code} "
-                            f"({TASK_CODES[code]})", "documented", "outcome", outcome=task_failure(code)))
-    return out
 
 
 # -- lifecycle hook ----------------------------------------------------------------------------
@@ -326,5 +245,9 @@ def setup(rt: Runtime) -> None:
             send_webhook(rt, job)
 
     rt.engine.declare(NAME, KIND, LIFECYCLE, on_enter)
-    for scenario in scenarios():
+    from emulator.providers.wavespeed.scenarios import catalogue, probes
+
+    for scenario in catalogue():
         rt.catalog.add(scenario)
+    for probe in probes():
+        rt.catalog.add_probe(probe)

@@ -56,6 +56,9 @@ def on_violation(v: SchemaViolation, operation_id: str) -> EmulatorError:
         return BadRequest("Content-Type must be application/json", field="Content-Type")
     if v.field == "body" and v.keyword in ("type", "missing_body"):
         return BadRequest("request body must be a JSON object", field="body")
+    if v.keyword == "format":
+        kind = "an ISO-8601 date-time" if v.expected == "date-time" else f"a valid {v.expected}"
+        return BadRequest(f"{v.field} must be {kind} (got {v.value!r})", field=v.field)
     return BadRequest(v.describe(), field=v.field)
 
 
