@@ -19,12 +19,11 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from emulator.core.errors import EmulatorError
-from emulator.core.jobs import Job, Lifecycle, Outcome
+from emulator.core.jobs import Job, Lifecycle
+from emulator.core.media import probe_url
 from emulator.core.runtime import Runtime
-from emulator.core.scenarios import Scenario
 from emulator.core.webhooks import RetryPolicy
-from emulator.providers.kling.errors import CONCURRENCY_MESSAGE, NAME, kling_error
+from emulator.providers.kling.errors import NAME, kling_error
 
 KIND = "advanced-lip-sync"
 # [doc: S1, S2, S5] the legacy spelling "succeed" (never "succeeded").
@@ -56,7 +55,11 @@ DEFAULTS: dict[str, Any] = {
     "session_ttl_seconds": 86400,  # 24 h [doc: S8]; None: sessions never expire [inferred]
     "no_face": "error",  # error (1201 "The model did not detect a human") | empty (face_data: []) [inferred]
     "unknown_video_id": "reject",  # reject (1201) | accept (as a 10 s video) [inferred]
-    "legacy_identify_path": True,  # also answer /v1/videos/Identify-face [doc: S8] [inferred tolerance]
+    "legacy_identify_path": True,
+    # Emulator-only: sessions that exist for every account without an identify-face call and
+    # never expire ({session_id: video_url}), so one request can create a task (the scenario
+    # probes and contract suites use it). Not a Kling feature; null turns it off.
+    "fixture_sessions": {"emulator-fixture-session": "https://example.com/emulator-fixture.mp4"},  # also answer /v1/videos/Identify-face [doc: S8] [inferred tolerance]
     "identify_face_deduction": {"units": "0", "quota": "0", "list_price": "0"},  # values [inferred, §11.17]
     # -- advanced-lip-sync (§4.2, §8) --
     "face_choose_extra": "reject",  # reject (1201) | ignore (only face_choose[0] is used) [inferred, §11.5]
@@ -219,6 +222,17 @@ def open_session(rt: Runtime, account: str, video: Video, face_data: list[dict[s
     return session
 
 
+def fixture_session(rt: Runtime, session_id: str, video_url: str, account: str) -> dict[str, Any]:
+    """A configured fixture session, as identify-face would have opened it for ``video_url``
+    (its faces follow the URL's hints; media facts default like any URL's)."""
+    duration = probe_url(video_url).duration or 10.0
+    video = Video(id=numeric_id("video", video_url), url=video_url, duration_ms=int(round(duration * 1000)),
+                  hints_url=video_url)
+    base = rt.settings.public_url or ""
+    return {"session_id": session_id, "account": account, "created_at": rt.clock.now(), "video": video,
+            "faces": faces(rt, video, base.rstrip("/"))}
+
+
 # -- tasks -------------------------------------------------------------------------------------
 
 def deduction(units: str) -> dict[str, str]:
@@ -345,80 +359,11 @@ def signer(cfg: dict[str, Any], started: float, clock: Any) -> Any:
 
 
 def send_callback(rt: Runtime, job: Job, cfg: dict[str, Any], sign_with: Any) -> None:
-    faults: dict[str, Any] = {}
-    for name in job.scenarios:
-        found = rt.catalog.get(NAME, name)
-        if found is not None and found.kind == "webhook":
-            faults.update(found.effects)
+    """job=: the dispatcher applies the task's webhook scenarios (webhook_drop, ...) itself."""
     body = json.dumps(callback(job), separators=(",", ":"), ensure_ascii=False).encode()
     rt.webhooks.send(provider=NAME, url=job.webhook_url or "", body=body, event=f"task.{job.status}",
-                     policy=RetryPolicy.from_dict(cfg["webhook_retry"]), signer=sign_with, job_id=job.id,
-                     namespace=job.namespace, headers={"Content-Type": "application/json; charset=utf-8"},
-                     faults=faults)
-
-
-# -- scenarios ---------------------------------------------------------------------------------
-
-def _respond(code: int, message: str | None = None) -> Any:
-    def make() -> EmulatorError:
-        return kling_error(code, message)
-    return make
-
-
-def scenarios() -> list[Scenario]:
-    every: tuple[str, ...] = ()
-    return [
-        # outcomes: how a task ends
-        Scenario("failed", NAME, CREATE_OPS, f"The task fails: task_status_msg {NO_HUMAN!r}, 0 units",
-                 "3p", "outcome", outcome=Outcome(status="failed", data={"task_status_msg": NO_HUMAN})),
-        Scenario("failed_risk_control", NAME, CREATE_OPS,
-                 f"The task fails on content risk control: task_status_msg {RISK_CONTROL!r}", "documented",
-                 "outcome", outcome=Outcome(status="failed", data={"task_status_msg": RISK_CONTROL})),
-        Scenario("failed_internal", NAME, CREATE_OPS, "The task fails with an internal error message (text "
-                 "inferred)", "inferred", "outcome",
-                 outcome=Outcome(status="failed", data={"task_status_msg": "Internal error, please try again"})),
-        Scenario("stuck", NAME, CREATE_OPS, "The task never leaves processing", "inferred", "outcome",
-                 outcome=Outcome(stuck=True)),
-        Scenario("slow", NAME, CREATE_OPS, "Every state lasts 10x longer than configured", "inferred", "outcome",
-                 outcome=Outcome(slow=10.0)),
-        # responses: an error answer instead of the normal one [doc: S7]
-        Scenario("no_face", NAME, IDENTIFY_OPS, f"identify-face answers 1201 {NO_HUMAN!r} (placement inferred)",
-                 "inferred", "response", error=lambda: kling_error(1201, NO_HUMAN, field="video_url",
-                                                                   rule="kling.C9")),
-        Scenario("auth_failed", NAME, every, "401 code 1000 Authentication failed", "documented", "response",
-                 error=_respond(1000)),
-        Scenario("account_exception", NAME, every, "429 code 1100 Account exception", "documented", "response",
-                 error=_respond(1100)),
-        Scenario("arrears", NAME, every, "429 code 1101 account in arrears", "documented", "response",
-                 error=_respond(1101)),
-        Scenario("pack_depleted", NAME, every, "429 code 1102 resource pack depleted or expired (balance)",
-                 "documented", "response", error=_respond(1102)),
-        Scenario("no_permission", NAME, every, "403 code 1103 no access to the API/model", "documented",
-                 "response", error=_respond(1103)),
-        Scenario("content_rejected", NAME, CREATE_OPS, f"400 code 1301 {RISK_CONTROL!r} (audio content check, "
-                 "C21; placement inferred)", "inferred", "response", error=_respond(1301, RISK_CONTROL)),
-        Scenario("rate_limited", NAME, every, "429 code 1302 request too fast (Kling sets no QPS limit, so only "
-                 "on demand)", "documented", "response", error=_respond(1302)),
-        Scenario("concurrency_limit", NAME, CREATE_OPS, f"429 code 1303 {CONCURRENCY_MESSAGE!r}", "documented",
-                 "response", error=_respond(1303, CONCURRENCY_MESSAGE)),
-        Scenario("ip_whitelist", NAME, every, "429 code 1304 IP whitelisting policy", "documented", "response",
-                 error=_respond(1304)),
-        Scenario("internal_error", NAME, every, "500 code 5000 Server internal error", "documented", "response",
-                 error=_respond(5000)),
-        Scenario("service_unavailable", NAME, every, "503 code 5001 temporarily unavailable (maintenance)",
-                 "documented", "response", error=_respond(5001)),
-        Scenario("server_timeout", NAME, every, "504 code 5002 internal timeout (backlog)", "documented",
-                 "response", error=_respond(5002)),
-        # webhook faults, applied to every callback of the task
-        Scenario("webhook_dropped", NAME, CREATE_OPS, "Callbacks are never sent", "inferred", "webhook",
-                 effects={"drop": True}),
-        Scenario("webhook_duplicate", NAME, CREATE_OPS, "Each callback is sent twice (receivers should accept "
-                 "repeats [3p: S26])", "3p", "webhook", effects={"duplicate": 1}),
-        Scenario("webhook_delayed", NAME, CREATE_OPS, "Each callback is sent 30 s late", "inferred", "webhook",
-                 effects={"delay": 30}),
-        Scenario("webhook_bad_signature", NAME, CREATE_OPS, "Callbacks carry a webhook-signature that does not "
-                 "verify", "inferred", "webhook", effects={"bad_signature": True}),
-    ]
+                     policy=RetryPolicy.from_dict(cfg["webhook_retry"]), signer=sign_with, job=job,
+                     headers={"Content-Type": "application/json; charset=utf-8"})
 
 
 # -- setup -------------------------------------------------------------------------------------
@@ -434,5 +379,9 @@ def setup(rt: Runtime) -> None:
             send_callback(rt, job, cfg, sign_with)
 
     rt.engine.declare(NAME, KIND, LIFECYCLE, on_enter)
-    for scenario in scenarios():
+    from emulator.providers.kling.scenarios import catalogue, probes  # it builds on this module
+
+    for scenario in catalogue():
         rt.catalog.add(scenario)
+    for probe in probes():
+        rt.catalog.add_probe(probe)

@@ -151,7 +151,11 @@ def check_create(rt: Runtime, cfg: dict[str, Any], surface: models.Surface, acco
 
 
 def _session(rt: Runtime, cfg: dict[str, Any], account: str, session_id: str) -> dict[str, Any]:
-    """C10 (issued by identify-face, to this account) and C11 (24 h [doc: S8]; code inferred)."""
+    """C10 (issued by identify-face, to this account) and C11 (24 h [doc: S8]; code inferred).
+    A ``fixture_sessions`` id exists for every account and never expires (emulator-only)."""
+    fixtures = cfg.get("fixture_sessions") or {}
+    if session_id in fixtures:
+        return models.fixture_session(rt, session_id, str(fixtures[session_id]), account)
     session = rt.store.get(models.SESSIONS, session_id) if session_id else None
     if session is None or session["account"] != account:
         raise bad("C10", "session_id", f"session_id '{session_id}' does not exist: create one with "
