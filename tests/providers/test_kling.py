@@ -392,12 +392,42 @@ def test_item_37_no_rate_limit_unless_a_scenario_says_so(emulator):
 def test_scenarios_are_declared_in_the_catalogue(emulator):
     catalog = requests.get(f"{emulator.url}/_emulator/scenarios", params={"provider": "kling"},
                            timeout=10).json()["catalog"]
-    kinds = {s["name"]: s["kind"] for s in catalog}
-    assert {"failed", "failed_risk_control", "stuck", "slow"} <= {n for n, k in kinds.items() if k == "outcome"}
-    assert set(SCENARIO_STATUS) | {"no_face", "concurrency_limit", "content_rejected"} <= {
+    by_name = {s["name"]: s for s in catalog}
+    kinds = {name: s["kind"] for name, s in by_name.items()}
+    assert {"failed", "failed_risk_control", "failed_internal", "stuck", "slow"} == {
+        n for n, k in kinds.items() if k == "outcome"}
+    assert set(SCENARIO_STATUS) | {"no_face", "concurrency_limit", "content_rejected"} == {
         n for n, k in kinds.items() if k == "response"}
-    assert {"webhook_dropped", "webhook_duplicate", "webhook_delayed", "webhook_bad_signature"} <= {
+    # the webhook faults are the generic ones, applied to Kling's callbacks
+    assert {"webhook_drop", "webhook_duplicate", "webhook_delay", "webhook_bad_signature"} <= {
         n for n, k in kinds.items() if k == "webhook"}
+    for name, s in by_name.items():
+        if s["kind"] in ("outcome", "response"):
+            assert s["expect"], name  # the effect on the wire, for the catalogue tooling
+    assert by_name["concurrency_limit"]["expect"]["body"]["message"] == "parallel task over resource pack limit"
+
+
+def test_probes_reach_every_operation(emulator):
+    """The probes the catalogue tooling uses make valid requests on both surfaces, the create
+    probe with the fixture session (no identify-face call needed)."""
+    from emulator.core.scenarios import ProbeContext
+
+    catalog, cfg = emulator.runtime.catalog, emulator.runtime.cfg("kling")
+    submit = catalog.probe("kling")
+    assert submit.operation == "createAdvancedLipSync" and submit.poll == "getAdvancedLipSync"
+    ops = ("identifyFace", "identifyFaceLegacyPath", "createAdvancedLipSync", "getAdvancedLipSync",
+           "listAdvancedLipSync", "relayIdentifyFace", "relayCreateAdvancedLipSync", "relayGetAdvancedLipSync",
+           "relayListAdvancedLipSync")
+    job_ids: dict[str, str] = {}
+    for op in ops:
+        probe = catalog.probe("kling", op)
+        surface = "relay" if op.startswith("relay") else "official"
+        kwargs = probe.build(ProbeContext(cfg=cfg, job_id=job_ids.get(surface)))
+        method, path = kwargs.pop("method"), kwargs.pop("path")
+        resp = requests.request(method, f"{emulator.url}{path}", timeout=10, **kwargs)
+        assert resp.status_code == 200 and resp.json()["code"] == 0, (op, resp.text)
+        if probe.job_id is not None:
+            job_ids[surface] = probe.job_id(resp.json())
 
 
 def test_credentials_are_in_the_public_config(emulator):

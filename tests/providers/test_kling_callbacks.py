@@ -301,7 +301,8 @@ def test_callbacks_only_to_loopback_and_only_when_asked(emulator, webhook_receiv
 # -- webhook scenarios -------------------------------------------------------------------------
 
 def test_webhook_scenarios(signed, webhook_receiver):
-    dropped = start(signed, callback_url=webhook_receiver.url, scenario="webhook_dropped")
+    """The generic webhook faults apply to Kling's callbacks (chosen at create)."""
+    dropped = start(signed, callback_url=webhook_receiver.url, scenario="webhook_drop")
     signed.advance(60)
     assert webhook_receiver.received == []
     assert {d["status"] for d in signed.control.webhooks(job_id=dropped)} == {"skipped"}
@@ -314,11 +315,13 @@ def test_webhook_scenarios(signed, webhook_receiver):
     copies = webhook_receiver.wait_for(2)
     assert [r.json()["task_status"] for r in copies] == ["submitted", "submitted"]
     assert copies[0].body == copies[1].body
+    assert lower(copies[0].headers)["webhook-id"] == lower(copies[1].headers)["webhook-id"]  # one message
+    assert all(verify(SECRET, r.headers, r.body) for r in copies)
     signed.advance(60)
     assert len(webhook_receiver.wait_for(6)) == 6
     webhook_receiver.clear()
-    start(signed, callback_url=webhook_receiver.url, scenario="webhook_delayed,stuck")
-    signed.advance(29)
+    start(signed, callback_url=webhook_receiver.url, scenario="webhook_delay,stuck")
+    signed.advance(299)
     assert webhook_receiver.received == []
     signed.advance(1)
     assert webhook_receiver.wait_for(1)[0].json()["task_status"] == "submitted"

@@ -124,6 +124,24 @@ def test_c10_session_id_required_and_a_string(emulator):
                  "is invalid", field="session_id")
 
 
+def test_c10_fixture_session_exists_for_every_account(emulator):
+    """Emulator-only: ``fixture_sessions`` ids need no identify-face call and never expire."""
+    body = {"session_id": "emulator-fixture-session", "face_choose": [choice()]}
+    assert create(emulator, body).status_code == 200
+    relay_body = {"session_id": "emulator-fixture-session", "face_choose": [SEED_CHOICE]}
+    assert create(emulator, relay_body, prefix="/kling", headers=RELAY).status_code == 200
+    emulator.advance(30 * 86400)
+    assert create(emulator, body).status_code == 200
+    assert_error(create(emulator, {**body, "face_choose": [choice(face_id="1")]}), 400, 1201,
+                 field="face_choose[0].face_id")
+
+
+def test_c10_fixture_sessions_can_be_switched_off(make_emulator):
+    emu = make_emulator({"kling": {"fixture_sessions": None}})
+    body = {"session_id": "emulator-fixture-session", "face_choose": [choice()]}
+    assert_error(create(emu, body), 400, 1201, "does not exist", field="session_id")
+
+
 def test_item_18_c11_session_expires_after_24_hours(emulator):
     body = valid(emulator)
     emulator.advance(86399)
