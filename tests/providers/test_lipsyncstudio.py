@@ -20,6 +20,7 @@ MULTI = {"image": "https://e.x/f.png", "left_audio": "https://e.x/l.mp3", "right
 ENDPOINTS = {"lipsync-video": VIDEO, "lipsync-image": IMAGE, "lipsync-image-multi": MULTI}
 UUID4 = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
 PROCESSING_SECONDS = 12.345  # the default; makes executionTime 12345 like the seed's example
+ULP = 0.001  # spare time: advancing in two steps may land one float ulp short of the planned instant
 JOB_KEYS = ["id", "model", "status", "output", "error", "executionTime", "timings"]
 
 
@@ -238,7 +239,7 @@ def test_item_17_completed_job_has_endpoint_model_mp4_and_ms_execution_time(emul
     ids = {endpoint: submit(emulator, endpoint) for endpoint in ENDPOINTS}
     emulator.advance(PROCESSING_SECONDS - 0.05)
     assert {job(emulator, i)["status"] for i in ids.values()} == {"processing"}
-    emulator.advance(0.05)
+    emulator.advance(0.05 + ULP)
     for endpoint, job_id in ids.items():
         body = job(emulator, job_id)
         assert list(body) == JOB_KEYS
@@ -405,7 +406,7 @@ def test_item_31_no_webhook_while_processing(emulator, webhook_receiver):
     emulator.advance(PROCESSING_SECONDS - 1)
     assert webhook_receiver.received == []
     assert emulator.control.webhooks(provider="lipsyncstudio") == []
-    emulator.advance(1)
+    emulator.advance(1 + ULP)
     assert [h.json()["status"] for h in webhook_receiver.wait_for(1)] == ["completed"]
 
 

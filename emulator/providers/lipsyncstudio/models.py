@@ -12,10 +12,12 @@ from __future__ import annotations
 import json
 import math
 import threading
+from collections.abc import Callable
 from typing import Any
 
 from emulator.core.clock import iso
 from emulator.core.errors import (
+    EmulatorError,
     InternalError,
     PaymentRequired,
     ServiceUnavailable,
@@ -25,7 +27,7 @@ from emulator.core.errors import (
 from emulator.core.jobs import Job, Lifecycle, Outcome
 from emulator.core.media import probe_url
 from emulator.core.runtime import Runtime
-from emulator.core.scenarios import Scenario
+from emulator.core.scenarios import ANY, Expect, Probe, ProbeContext, Scenario
 from emulator.core.webhooks import RetryPolicy
 from emulator.providers.lipsyncstudio import errors
 
@@ -70,33 +72,88 @@ DEFAULTS: dict[str, Any] = {
 }
 
 
-# -- scenarios -----------------------------------------------------------------------------------
+# -- scenarios and probes ----------------------------------------------------------------------------
+# Each scenario declares its effect on the wire (``Expect``), and the probes tell the catalogue
+# tooling (catalogue test, ``lipsync-emulator demo``) how to reach each operation.
 
 def failed_outcome(message: str) -> Outcome:
     return Outcome(status="failed", after="processing", data={"error": message})
 
 
+def _error(name: str, operations: tuple[str, ...], summary: str, make: Callable[[], EmulatorError]) -> Scenario:
+    err = make()
+    return Scenario(name, NAME, operations, summary, "inferred", "response", error=make,
+                    expect=Expect(status=err.status, body={"error": err.message}, headers=err.headers))
+
+
 def scenarios(cfg: dict[str, Any]) -> list[Scenario]:
     create = CREATE_OPERATIONS
+    message = str(cfg["failure_message"])
+    done = float(cfg["durations"]["processing"])
+    # Checkpoints 1 s either side of a transition: the tooling advances the clock in steps.
     return [
-        Scenario("failed", NAME, create, f"The job ends failed with error {cfg['failure_message']!r} "
-                 "(the seed's failed example; text set by failure_message)", "documented", "outcome",
-                 outcome=failed_outcome(str(cfg["failure_message"]))),
+        Scenario("failed", NAME, create, f"The job ends failed with error {message!r} (the seed's failed "
+                 "example; text set by failure_message); the webhook carries the failed job object",
+                 "documented", "outcome", outcome=failed_outcome(message),
+                 expect=Expect(status=200, body={"id": ANY, "status": "processing"},
+                               job=((done - 1, {"status": "processing", "model": "lipsync", "error": ""}),
+                                    (done + 1, {"status": "failed", "error": message, "output": None,
+                                                "executionTime": None, "timings": None})),
+                               webhooks=({"status": "failed", "error": message, "output": None},))),
         Scenario("stuck", NAME, create, "The job never leaves processing", "inferred", "outcome",
-                 outcome=Outcome(stuck=True)),
-        Scenario("slow", NAME, create, "Processing lasts 10x longer than configured", "inferred", "outcome",
-                 outcome=Outcome(slow=10.0)),
-        Scenario("unauthorized", NAME, (), '401 {"error":"Unauthorized"} even with a valid key', "inferred",
-                 "response", error=lambda: Unauthorized(errors.UNAUTHORIZED)),
-        Scenario("insufficient_credits", NAME, create, '402 {"error":"Insufficient API credits"} whatever the '
-                 "balance", "inferred", "response", error=lambda: PaymentRequired(errors.INSUFFICIENT_CREDITS)),
-        Scenario("rate_limited", NAME, (), '429 {"error":"Too many requests"} with Retry-After', "inferred",
-                 "response", error=lambda: TooManyRequests(errors.TOO_MANY_REQUESTS, headers={"Retry-After": "10"})),
-        Scenario("internal_error", NAME, (), '500 {"error":"Internal server error"}', "inferred", "response",
-                 error=lambda: InternalError(errors.INTERNAL)),
-        Scenario("service_unavailable", NAME, (), '503 {"error":"Service temporarily unavailable"}', "inferred",
-                 "response", error=lambda: ServiceUnavailable(errors.UNAVAILABLE, headers={"Retry-After": "5"})),
+                 outcome=Outcome(stuck=True),
+                 expect=Expect(status=200, job=((done * 100, {"status": "processing", "output": None}),),
+                               webhooks=())),
+        Scenario("slow", NAME, create, f"Processing lasts {SLOW:g}x longer than configured", "inferred", "outcome",
+                 outcome=Outcome(slow=SLOW),
+                 expect=Expect(status=200, job=((done * SLOW - 1, {"status": "processing"}),
+                                                (done * SLOW + 1, {"status": "completed", "output": ANY,
+                                                                   "executionTime": round(done * SLOW * 1000)})),
+                               webhooks=({"status": "completed", "output": ANY},))),
+        _error("unauthorized", (), '401 {"error":"Unauthorized"} even with a valid key',
+               lambda: Unauthorized(errors.UNAUTHORIZED)),
+        _error("insufficient_credits", create, '402 {"error":"Insufficient API credits"} whatever the balance',
+               lambda: PaymentRequired(errors.INSUFFICIENT_CREDITS)),
+        _error("rate_limited", (), '429 {"error":"Too many requests"} with Retry-After: 10',
+               lambda: TooManyRequests(errors.TOO_MANY_REQUESTS, headers={"Retry-After": "10"})),
+        _error("internal_error", (), '500 {"error":"Internal server error"}', lambda: InternalError(errors.INTERNAL)),
+        _error("service_unavailable", (), '503 {"error":"Service temporarily unavailable"} with Retry-After: 5',
+               lambda: ServiceUnavailable(errors.UNAVAILABLE, headers={"Retry-After": "5"})),
     ]
+
+
+SLOW = 10.0
+PROBE_FORMS: dict[str, dict[str, str]] = {
+    "lipsync-video": {"video": "https://example.com/speaker.mp4", "audio": "https://example.com/voice.mp3"},
+    "lipsync-image": {"image": "https://example.com/face.png", "audio": "https://example.com/voice.mp3"},
+    "lipsync-image-multi": {"image": "https://example.com/face.png", "left_audio": "https://example.com/left.mp3",
+                            "right_audio": "https://example.com/right.mp3", "order": "meanwhile"},
+}
+
+
+def _auth(ctx: ProbeContext) -> dict[str, str]:
+    keys = ctx.cfg.get("api_keys") or []
+    return {"Authorization": f"Bearer {keys[0] if keys else 'sk_emulator_demo'}"}
+
+
+def _submit_probe(operation: str) -> Probe:
+    endpoint = ENDPOINTS[operation]
+
+    def build(ctx: ProbeContext) -> dict[str, Any]:
+        # The magic token rides on an audio URL, where an unmodified client would carry it.
+        form = {k: ctx.media(v) if "audio" in k else v for k, v in PROBE_FORMS[endpoint].items()}
+        body: dict[str, Any] = {"formState": form}
+        if ctx.webhook_url:
+            body["webhook"] = ctx.webhook_url
+        return {"method": "POST", "path": f"/api/v1/{endpoint}", "headers": _auth(ctx), "json": body}
+
+    return Probe(NAME, operation, build, job_id=lambda body: str(body["id"]), poll="getJob")
+
+
+def probes() -> list[Probe]:
+    return [*(_submit_probe(op) for op in CREATE_OPERATIONS),
+            Probe(NAME, "getJob", lambda ctx: {"method": "GET", "path": f"/api/v1/jobs/{ctx.job_id}",
+                                               "headers": _auth(ctx)})]
 
 
 # -- the job object --------------------------------------------------------------------------------
@@ -254,18 +311,17 @@ def setup(rt: Runtime) -> None:
     rt.engine.declare(NAME, KIND, LIFECYCLE, on_enter)
     for scenario in scenarios(cfg):
         rt.catalog.add(scenario)
+    # Deliveries are unsigned (§12.32): a corrupted signature means nothing here.
+    rt.catalog.remove(NAME, "webhook_bad_signature")
+    for probe in probes():
+        rt.catalog.add_probe(probe)
 
 
 def send_webhook(rt: Runtime, job: Job) -> None:
     """POST the job object as it is now, ``Content-Type: application/json``, unsigned: no
-    signature or auth header is documented (inferred, §12.32)."""
+    signature or auth header is documented (inferred, §12.32). ``job=``: the dispatcher applies
+    the job's webhook scenarios (drop, delay, duplicate...)."""
     cfg = rt.cfg(NAME)
     body = json.dumps(job_object(job, cfg), separators=(",", ":")).encode()
-    faults: dict[str, Any] = {}
-    for name in job.scenarios:
-        found = rt.catalog.get(NAME, name)
-        if found is not None and found.kind == "webhook":
-            faults.update(found.effects)
     rt.webhooks.send(provider=NAME, url=job.webhook_url or "", body=body, event=f"job.{job.status}",
-                     policy=RetryPolicy.from_dict(cfg["webhook_retry"]), job_id=job.id,
-                     namespace=job.namespace, faults=faults)
+                     policy=RetryPolicy.from_dict(cfg["webhook_retry"]), job=job)
