@@ -76,6 +76,8 @@ DEFAULTS: dict[str, Any] = {
 # Each scenario declares its effect on the wire (``Expect``), and the probes tell the catalogue
 # tooling (catalogue test, ``lipsync-emulator demo``) how to reach each operation.
 
+SLOW = 10.0  # the `slow` scenario's duration factor
+
 def failed_outcome(message: str) -> Outcome:
     return Outcome(status="failed", after="processing", data={"error": message})
 
@@ -122,7 +124,6 @@ def scenarios(cfg: dict[str, Any]) -> list[Scenario]:
     ]
 
 
-SLOW = 10.0
 PROBE_FORMS: dict[str, dict[str, str]] = {
     "lipsync-video": {"video": "https://example.com/speaker.mp4", "audio": "https://example.com/voice.mp3"},
     "lipsync-image": {"image": "https://example.com/face.png", "audio": "https://example.com/voice.mp3"},
