@@ -156,7 +156,8 @@ def _await_sync(rt: Runtime, job: Job, *, force_timeout: bool = False) -> dict[s
         deadline = time.monotonic() + timeout
         while not rt.engine.is_terminal(job) and time.monotonic() < deadline:
             time.sleep(0.02)  # the server waits, not a test: this is the documented behaviour
-            rt.tick()
+            # Re-read: the scheduler thread moves the stored job (a shared store hands out copies).
+            job = rt.engine.get(models.NAME, models.KIND, job.id) or job
         return models.prediction(job, cfg) if rt.engine.is_terminal(job) else models.sync_timeout(job, cfg)
     queued = job.started_at is None
     if job.outcome.stuck or queued:
@@ -252,6 +253,7 @@ def delete_predictions() -> Response:
         job = rt.engine.get(models.NAME, models.KIND, prediction_id)
         if job is not None and _visible(rt, job):
             job.data["deleted"] = True
+            rt.store.put(rt.engine.collection(models.NAME, models.KIND), job.id, job)
     return json_response(envelope(None))
 
 
