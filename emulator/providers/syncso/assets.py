@@ -62,7 +62,7 @@ def _register(rt: Runtime, job: Job, url: str, kind: str, output: bool = False) 
     if output:
         size = len(sample_mp4())
     now = rt.clock.now()
-    asset = {
+    asset: dict[str, Any] = {
         "id": rt.ids.uuid(), "createdAt": iso(now), "updatedAt": iso(now), "name": name, "url": url,
         "size": size, "format": info.format or None, "type": kind.upper(),
         "inputType": input_type,
