@@ -152,6 +152,8 @@ def test_item_41_other_failure_outcomes_and_magic_token(emulator):
     assert get(emulator, risk)["task_status_msg"] == "Failure to pass the risk control system"
     assert get(emulator, magic)["task_status"] == "failed"
     assert get(emulator, magic)["task_status_msg"]
+    [entry] = emulator.control.requests(job_id=magic, operation="createAdvancedLipSync")
+    assert entry["scenario"] == ["failed_internal"] and entry["scenario_source"] == {"failed_internal": "session"}
 
 
 def test_stuck_and_slow_outcomes(emulator):

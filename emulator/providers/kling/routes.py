@@ -132,7 +132,10 @@ def create_task(surface: models.Surface) -> Response:
     plan = rules.check_create(rt, cfg, surface, g.account, body)
     rules.check_concurrency(rt, cfg, g.account)
     video: models.Video = plan.session["video"]
-    g.scenarios = session_scenarios(rt, video.url, g.operation, g.scenarios) + g.scenarios
+    inherited = session_scenarios(rt, video.url, g.operation, g.scenarios)
+    if inherited:
+        g.scenarios = inherited + g.scenarios
+        g.scenario_sources = {**(g.get("scenario_sources") or {}), **{s.name: "session" for s in inherited}}
     stored = dict(body)
     if plan.audio.source == "base64":  # keep the record small: the bytes are not needed again
         stored["face_choose"] = [{**plan.choice, "sound_file": f"<base64: {plan.audio.size} bytes>"}]
