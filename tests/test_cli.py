@@ -40,12 +40,16 @@ def test_scenarios_json_carries_magic_values_and_expectations(capsys):
     assert limited["expect"]["status"] == 429 and limited["expect"]["headers"] == {"Retry-After": "60"}
 
 
-def test_scenarios_markdown_is_a_table(capsys):
+def test_scenarios_markdown_is_a_magic_value_table_per_provider(capsys):
     code, out = run(capsys, "scenarios", "--markdown")
-    lines = out.strip().splitlines()
-    assert code == 0 and lines[0].startswith("| provider | scenario")
-    assert all(line.startswith("| ") and line.endswith(" |") for line in lines[2:])
-    assert "| syncso | `failed_timeout` | outcome | `createGeneration` |" in out
+    assert code == 0
+    assert "#### sync.so (`syncso`)\n\n| magic value | kind | operations | effect | evidence |" in out
+    assert "| `emulator_scenario=failed_timeout` | outcome | `createGeneration` |" in out
+    # the generic faults once, not once per provider
+    assert out.count("| `emulator_scenario=connection_reset` |") == 1
+    assert "#### Every provider: faults of the network and of webhook delivery" in out
+    rows = [line for line in out.splitlines() if line.startswith("|")]
+    assert all(line.endswith(" |") or line.endswith("|---|") for line in rows)
 
 
 def test_unknown_provider_is_an_error(capsys):
@@ -102,3 +106,16 @@ def test_serve_chaos_flag_reaches_the_settings():
 def test_serve_rejects_bad_chaos_before_listening(capsys, spec):
     assert main(["serve", "--port", "0", "--chaos", spec]) == 2
     assert "chaos" in capsys.readouterr().err
+
+
+def test_docs_catalogue_is_the_code_s(capsys):
+    """docs/readme/scenarios.md shows the catalogue as the code has it. If this fails, run:
+    lipsync-emulator scenarios --markdown --write docs/readme/scenarios.md"""
+    from pathlib import Path
+
+    from emulator.cli import BEGIN, END
+
+    text = (Path(__file__).resolve().parents[1] / "docs" / "readme" / "scenarios.md").read_text(encoding="utf-8")
+    documented = text.split(BEGIN, 1)[1].split(END, 1)[0].strip()
+    code, out = run(capsys, "scenarios", "--markdown")
+    assert code == 0 and documented == out.strip()
