@@ -1,60 +1,197 @@
 """Where state lives. Every provider keeps its records in named collections of one ``Store``,
-so ``POST /_emulator/reset`` is one call and a persistent store can replace the memory one.
+so ``POST /_emulator/reset`` is one call and a persistent store (``SqliteStore``) can replace
+the memory one.
+
+Namespaces isolate tenants of one shared emulator (parallel CI jobs): a request runs in the
+namespace of its ``X-Emulator-Namespace`` header, else of its API key (``scope``), and sees
+only that namespace's records. Outside any scope (the control plane, start-up) ``get`` finds
+a key in whichever namespace holds it and ``newest`` lists every namespace, newest first.
 
     >>> s = MemoryStore()
     >>> s.put("syncso:generation", "g1", {"id": "g1"})
     >>> s.get("syncso:generation", "g1")
     {'id': 'g1'}
+    >>> with scope("ci-7"):
+    ...     s.put("syncso:generation", "g2", {"id": "g2"})
+    ...     [r["id"] for r in s.newest("syncso:generation")]
+    ['g2']
     >>> [r["id"] for r in s.newest("syncso:generation")]
-    ['g1']
+    ['g2', 'g1']
+    >>> s.clear(namespace="ci-7"); s.count("syncso:generation")
+    1
 """
 
 from __future__ import annotations
 
+import contextlib
+import heapq
+import itertools
 import threading
 from collections.abc import Callable, Iterator
+from contextvars import ContextVar
 from typing import Any, Protocol
+
+DEFAULT_NAMESPACE = "default"
+NAMESPACE_HEADER = "X-Emulator-Namespace"
+
+_scope: ContextVar[str | None] = ContextVar("emulator_namespace", default=None)
+
+
+@contextlib.contextmanager
+def scope(namespace: str | None) -> Iterator[None]:
+    """Run the block in ``namespace`` (``None``: unscoped)."""
+    token = _scope.set(namespace)
+    try:
+        yield
+    finally:
+        _scope.reset(token)
+
+
+def current_namespace() -> str | None:
+    return _scope.get()
+
+
+def set_namespace(namespace: str | None) -> Any:
+    """Enter ``namespace`` for the rest of this context (a request); returns the reset token."""
+    return _scope.set(namespace)
+
+
+def reset_namespace(token: Any) -> None:
+    _scope.reset(token)
+
+
+def record_namespace(record: Any) -> str | None:
+    value = getattr(record, "namespace", None)
+    return value if isinstance(value, str) and value else None
 
 
 class Store(Protocol):
-    def put(self, collection: str, key: str, record: Any) -> None: ...
+    shared: bool
+
+    def put(self, collection: str, key: str, record: Any, *, due: float | None = None) -> None: ...
     def get(self, collection: str, key: str) -> Any | None: ...
     def delete(self, collection: str, key: str) -> bool: ...
     def newest(self, collection: str, where: Callable[[Any], bool] | None = None) -> Iterator[Any]: ...
     def count(self, collection: str) -> int: ...
-    def clear(self, prefix: str = "") -> None: ...
+    def clear(self, prefix: str = "", namespace: str | None = None) -> None: ...
+    def transaction(self) -> contextlib.AbstractContextManager[None]: ...
+    def namespace_of(self, collection: str, key: str) -> str | None: ...
+    def due(self, now: float, limit: int = 100) -> list[tuple[str, str, str]]: ...
+    def next_due(self) -> float | None: ...
 
 
 class MemoryStore:
     """Dicts keep insertion order, so iterating a collection backwards is newest first, and a
-    page costs O(page) rather than a sort of the whole collection."""
+    page costs O(page) rather than a sort of the whole collection.
+
+    ``shared`` is False: state lives in this process only, and timed work runs on the
+    in-process scheduler (a ``SqliteStore`` is shared by worker processes)."""
+
+    shared = False
 
     def __init__(self) -> None:
-        self._data: dict[str, dict[str, Any]] = {}
+        # collection -> namespace -> key -> (seq, record); owner: collection -> key -> namespace
+        self._data: dict[str, dict[str, dict[str, tuple[int, Any]]]] = {}
+        self._owner: dict[str, dict[str, str]] = {}
+        self._seq = itertools.count()
         self._lock = threading.RLock()
 
-    def put(self, collection: str, key: str, record: Any) -> None:
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[None]:
+        """Everything in the block is atomic with respect to other threads."""
         with self._lock:
-            self._data.setdefault(collection, {})[key] = record
+            yield
+
+    def _ns_for_read(self, collection: str, key: str) -> str | None:
+        ns = _scope.get()
+        return ns if ns is not None else self._owner.get(collection, {}).get(key)
+
+    def _ns_for_write(self, collection: str, key: str, record: Any) -> str:
+        ns = _scope.get()
+        if ns is not None:
+            return ns
+        return record_namespace(record) or self._owner.get(collection, {}).get(key) or DEFAULT_NAMESPACE
+
+    def put(self, collection: str, key: str, record: Any, *, due: float | None = None) -> None:
+        """``due``: when the record next needs timed work (used by shared stores; the memory
+        store's timed work is on the in-process scheduler)."""
+        with self._lock:
+            ns = self._ns_for_write(collection, key, record)
+            spaces = self._data.setdefault(collection, {})
+            owner = self._owner.setdefault(collection, {})
+            previous = owner.get(key)
+            if previous is not None and previous != ns:
+                spaces.get(previous, {}).pop(key, None)
+            rows = spaces.setdefault(ns, {})
+            old = rows.get(key)
+            rows[key] = (old[0] if old is not None else next(self._seq), record)
+            owner[key] = ns
 
     def get(self, collection: str, key: str) -> Any | None:
-        return self._data.get(collection, {}).get(key)
+        ns = self._ns_for_read(collection, key)
+        if ns is None:
+            return None
+        row = self._data.get(collection, {}).get(ns, {}).get(key)
+        return None if row is None else row[1]
+
+    def namespace_of(self, collection: str, key: str) -> str | None:
+        return self._owner.get(collection, {}).get(key)
 
     def delete(self, collection: str, key: str) -> bool:
         with self._lock:
-            return self._data.get(collection, {}).pop(key, None) is not None
+            ns = self._ns_for_read(collection, key)
+            if ns is None:
+                return False
+            found = self._data.get(collection, {}).get(ns, {}).pop(key, None) is not None
+            if found and self._owner.get(collection, {}).get(key) == ns:
+                del self._owner[collection][key]
+            return found
 
     def newest(self, collection: str, where: Callable[[Any], bool] | None = None) -> Iterator[Any]:
+        ns = _scope.get()
         with self._lock:
-            records = list(reversed(self._data.get(collection, {}).values()))
-        for record in records:
+            spaces = self._data.get(collection, {})
+            if ns is not None:
+                rows = [r for _, r in reversed(spaces.get(ns, {}).values())]
+            else:
+                merged = heapq.merge(*(reversed(rows.values()) for rows in spaces.values()),
+                                     key=lambda row: row[0], reverse=True)
+                rows = [r for _, r in merged]
+        for record in rows:
             if where is None or where(record):
                 yield record
 
     def count(self, collection: str) -> int:
-        return len(self._data.get(collection, {}))
+        ns = _scope.get()
+        spaces = self._data.get(collection, {})
+        if ns is not None:
+            return len(spaces.get(ns, {}))
+        return sum(len(rows) for rows in spaces.values())
 
-    def clear(self, prefix: str = "") -> None:
+    def clear(self, prefix: str = "", namespace: str | None = None) -> None:
+        """Drop every collection starting with ``prefix``, in ``namespace`` only if given."""
         with self._lock:
             for name in [n for n in self._data if n.startswith(prefix)]:
-                del self._data[name]
+                if namespace is None:
+                    del self._data[name]
+                    self._owner.pop(name, None)
+                    continue
+                rows = self._data[name].pop(namespace, {})
+                owner = self._owner.get(name, {})
+                for key in rows:
+                    if owner.get(key) == namespace:
+                        del owner[key]
+
+    def namespaces(self) -> list[str]:
+        with self._lock:
+            return sorted({ns for spaces in self._data.values() for ns in spaces})
+
+    # Timed work lives on the in-process scheduler for a memory store.
+    def due(self, now: float, limit: int = 100) -> list[tuple[str, str, str]]:
+        return []
+
+    def next_due(self) -> float | None:
+        return None
+
+    def close(self) -> None:
+        pass
