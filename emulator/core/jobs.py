@@ -15,18 +15,26 @@ send webhooks). Four copies of "advance status on poll" is what this module repl
     'PENDING'
     >>> _ = clock.advance(3); _ = sched.run_due(); engine.get("demo", "job", "j1").status
     'COMPLETED'
+
+With a shared store (``SqliteStore``, several worker processes) the engine also works from
+the store alone: every step re-reads the job inside a store transaction (the atomic claim:
+exactly one process enters a state and runs its hook, e.g. sends the terminal webhook),
+``get`` catches a job up on transitions already due (so a poll answered by any worker is
+current), and ``run_due`` steps the jobs any process left due (``Store.due``). The
+concurrency queue is a store record too, so its limit holds across workers.
 """
 
 from __future__ import annotations
 
 import threading
-from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from emulator.core.clock import Clock, Scheduler
-from emulator.core.store import Store
+from emulator.core.store import Store, current_namespace, scope
+
+QUEUES = "_engine:queue"
 
 
 @dataclass(frozen=True)
@@ -95,6 +103,10 @@ class Job:
                 return at
         return None
 
+    def next_due(self) -> float | None:
+        """When the job next moves (the store indexes it for the workers' sweepers)."""
+        return self.plan[0][1] if self.plan else None
+
 
 EnterHook = Callable[[Job, str], None]
 
@@ -105,13 +117,13 @@ class JobEngine:
         self.scheduler = scheduler
         self.store = store
         self._declared: dict[tuple[str, str], tuple[Lifecycle, EnterHook | None]] = {}
-        self._queues: dict[str, deque[tuple[str, str, str]]] = {}
-        self._active: dict[str, int] = {}
+        self._collections: dict[str, tuple[str, str]] = {}
         self._lock = threading.RLock()
         self._observers: list[EnterHook] = []
 
     def declare(self, provider: str, kind: str, lifecycle: Lifecycle, on_enter: EnterHook | None = None) -> None:
         self._declared[(provider, kind)] = (lifecycle, on_enter)
+        self._collections[self.collection(provider, kind)] = (provider, kind)
 
     def observe(self, observer: EnterHook) -> None:
         """Also call ``observer(job, state)`` after every state entry of every job, after the
@@ -124,6 +136,13 @@ class JobEngine:
     @staticmethod
     def collection(provider: str, kind: str) -> str:
         return f"{provider}:{kind}"
+
+    @property
+    def _shared(self) -> bool:
+        return bool(getattr(self.store, "shared", False))
+
+    def _transaction(self) -> Any:
+        return self.store.transaction()  # type: ignore[attr-defined]
 
     def create(
         self,
@@ -138,56 +157,126 @@ class JobEngine:
     ) -> Job:
         """Store a new job in the initial state and schedule its transitions. With ``queue``
         (key, limit), a job beyond ``limit`` active jobs of that key waits in the initial
-        state until one of them finishes."""
+        state until one of them finishes. Inside a request the job belongs to the request's
+        namespace (``emulator.core.store.scope``)."""
         lifecycle, _ = self._declared[(provider, kind)]
         now = self.clock.now()
+        if (ns := current_namespace()) is not None:
+            fields["namespace"] = ns
         job = Job(provider=provider, kind=kind, id=job_id, status=lifecycle.initial, created_at=now,
                   updated_at=now, outcome=outcome or Outcome(), durations=dict(durations), **fields)
-        with self._lock:
-            self.store.put(self.collection(provider, kind), job_id, job)
+        with self._lock, self._transaction():
+            self._save(job)
             self._enter(job, lifecycle.initial, now)
             if queue is not None:
                 job.queue_key, limit = queue
-                if self._active.get(job.queue_key, 0) >= limit:
-                    self._queues.setdefault(job.queue_key, deque()).append((provider, kind, job_id))
+                state = self._queue(job.queue_key)
+                if state["active"] >= limit:
+                    state["waiting"].append([provider, kind, job_id])
+                    self._save_queue(job.queue_key, state)
+                    self._save(job)
                     return job
-                self._active[job.queue_key] = self._active.get(job.queue_key, 0) + 1
+                state["active"] += 1
+                self._save_queue(job.queue_key, state)
             self._start(job, now)
+            self._save(job)
         return job
 
     def get(self, provider: str, kind: str, job_id: str) -> Job | None:
         job = self.store.get(self.collection(provider, kind), job_id)
-        return job if isinstance(job, Job) else None
+        if not isinstance(job, Job):
+            return None
+        if self._shared and job.plan and job.plan[0][1] <= self.clock.now():
+            # Another worker (or none, after a restart) owned the timer: catch up now, so a
+            # read never shows a state the clock has already left.
+            self._catch_up(job)
+        return job
 
     def jobs(self, provider: str, kind: str, where: Callable[[Job], bool] | None = None) -> Iterator[Job]:
         """Jobs newest first."""
-        return self.store.newest(self.collection(provider, kind), where)
+        if not self._shared:
+            return self.store.newest(self.collection(provider, kind), where)
+        return self._caught_up(provider, kind, where)
+
+    def _caught_up(self, provider: str, kind: str, where: Callable[[Job], bool] | None) -> Iterator[Job]:
+        now = self.clock.now()
+        for job in self.store.newest(self.collection(provider, kind)):
+            if job.plan and job.plan[0][1] <= now:
+                self._catch_up(job)
+            if where is None or where(job):
+                yield job
 
     def delete(self, job: Job) -> None:
-        with self._lock:
+        with self._lock, self._transaction():
             job.plan.clear()
-            self.store.delete(self.collection(job.provider, job.kind), job.id)
+            with scope(self._namespace(job)):
+                self.store.delete(self.collection(job.provider, job.kind), job.id)
 
     def is_terminal(self, job: Job) -> bool:
         return job.status in self._declared[(job.provider, job.kind)][0].terminal
 
     def finish_now(self, job: Job, outcome: Outcome) -> Job:
         """Drive a job to ``outcome`` at the current time (the control plane's force-complete)."""
-        with self._lock:
+        with self._lock, self._transaction():
+            self._refresh(job)
             if self.is_terminal(job):
                 return job
             job.outcome = outcome
             self._start(job, self.clock.now(), immediate=True)
+            self._save(job)
             while job.plan and not self.is_terminal(job):
-                self._step(job.provider, job.kind, job.id)
+                self._step(job.provider, job.kind, job.id, holder=job, namespace=self._namespace(job))
         return job
 
     def reset(self) -> None:
-        with self._lock:
-            self._queues.clear()
-            self._active.clear()
+        """Queues are store records: ``Store.clear`` empties them with everything else."""
+
+    def run_due(self, limit: int = 500) -> int:
+        """Step every job the store says is due (a shared store: jobs whose timer lives in
+        another worker, or in none after a restart). Returns how many steps ran."""
+        if not self._shared:
+            return 0
+        ran = 0
+        for ns, coll, key in self.store.due(self.clock.now(), limit):  # type: ignore[attr-defined]
+            declared = self._collections.get(coll)
+            if declared is not None:
+                self._step(declared[0], declared[1], key, namespace=ns)
+                ran += 1
+        return ran
+
+    def active(self, key: str) -> int:
+        return int(self._queue(key)["active"])
 
     # -- internals -------------------------------------------------------------------------
+
+    def _namespace(self, job: Job) -> str | None:
+        return job.namespace or None
+
+    def _save(self, job: Job) -> None:
+        with scope(self._namespace(job) or current_namespace()):
+            self.store.put(self.collection(job.provider, job.kind), job.id, job)
+
+    def _queue(self, key: str) -> dict[str, Any]:
+        state = self.store.get(QUEUES, key)
+        return state if isinstance(state, dict) else {"active": 0, "waiting": []}
+
+    def _save_queue(self, key: str, state: dict[str, Any]) -> None:
+        self.store.put(QUEUES, key, state)
+
+    def _refresh(self, job: Job) -> None:
+        """Make ``job`` the stored state (a shared store hands out copies)."""
+        if not self._shared:
+            return
+        with scope(self._namespace(job)):
+            fresh = self.store.get(self.collection(job.provider, job.kind), job.id)
+        if isinstance(fresh, Job) and fresh is not job:
+            job.__dict__.update(fresh.__dict__)
+
+    def _catch_up(self, job: Job) -> None:
+        for _ in range(len(job.plan) + 1):
+            if not job.plan or job.plan[0][1] > self.clock.now():
+                return
+            self._step(job.provider, job.kind, job.id, holder=job, namespace=self._namespace(job))
 
     def _path(self, lifecycle: Lifecycle, outcome: Outcome) -> list[str]:
         states = list(lifecycle.states)
@@ -215,11 +304,22 @@ class JobEngine:
 
     def _schedule(self, job: Job, when: float) -> None:
         key = (job.provider, job.kind, job.id)
-        self.scheduler.call_at(when, lambda: self._step(*key))
+        ns = self._namespace(job)
+        self.scheduler.call_at(when, lambda: self._step(*key, namespace=ns))
 
-    def _step(self, provider: str, kind: str, job_id: str) -> None:
-        with self._lock:
-            job = self.get(provider, kind, job_id)
+    def _step(self, provider: str, kind: str, job_id: str, *, holder: Job | None = None,
+              namespace: str | None = None) -> None:
+        """Enter the job's next state if it is due: re-read inside a store transaction, so
+        of all the workers that try, exactly one does."""
+        with self._lock, scope(namespace or current_namespace()), self._transaction():
+            if self._shared:
+                stored = self.store.get(self.collection(provider, kind), job_id)
+                job = stored if isinstance(stored, Job) else None
+                if job is not None and holder is not None and holder is not job:
+                    holder.__dict__.update(job.__dict__)
+                    job = holder
+            else:
+                job = self.get(provider, kind, job_id)
             if job is None or not job.plan:
                 return
             state, at = job.plan[0]
@@ -241,7 +341,7 @@ class JobEngine:
             job.data.update(job.outcome.data)
         if hook is not None:
             hook(job, state)
-        self.store.put(self.collection(job.provider, job.kind), job.id, job)
+        self._save(job)
         for observer in self._observers:
             observer(job, state)
 
@@ -249,14 +349,14 @@ class JobEngine:
         key = job.queue_key
         if key is None:
             return
-        queue = self._queues.get(key)
-        while queue:
-            provider, kind, job_id = queue.popleft()
+        state = self._queue(key)
+        while state["waiting"]:
+            provider, kind, job_id = state["waiting"].pop(0)
             waiting = self.get(provider, kind, job_id)
             if waiting is not None and not self.is_terminal(waiting):
                 self._start(waiting, self.clock.now())
+                self._save(waiting)
+                self._save_queue(key, state)
                 return
-        self._active[key] = max(0, self._active.get(key, 0) - 1)
-
-    def active(self, key: str) -> int:
-        return self._active.get(key, 0)
+        state["active"] = max(0, int(state["active"]) - 1)
+        self._save_queue(key, state)
