@@ -192,7 +192,7 @@ class ScenarioClient:
             **{k: v for k, v in kwargs.items() if k in ("headers", "json", "params", "data", "files")}))
         exchange = Exchange(provider=provider, scenario=scenario.name, way=way, operation=probe.operation,
                             method=prepared.method or "", url=prepared.url or "",
-                            request_headers=dict(prepared.headers), request_body=_text(prepared.body),
+                            request_headers={k: str(v) for k, v in prepared.headers.items()}, request_body=_text(prepared.body),
                             job_id=job_id)
         self._exchange(exchange, prepared)
         if probe.job_id is not None and exchange.status is not None and 200 <= exchange.status < 300:

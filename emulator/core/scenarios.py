@@ -27,6 +27,7 @@ any scenario of any provider can be triggered without provider-specific test cod
 
 from __future__ import annotations
 
+import builtins
 import random
 import re
 import threading
@@ -115,9 +116,9 @@ class Scenario:
         return not self.operations or operation in self.operations
 
     def describe(self) -> dict[str, Any]:
-        out = {"name": self.name, "provider": self.provider, "operations": list(self.operations),
-               "kind": self.kind, "summary": self.summary, "evidence": self.evidence,
-               "magic": f"emulator_scenario={self.name}"}
+        out: dict[str, Any] = {"name": self.name, "provider": self.provider, "operations": list(self.operations),
+                               "kind": self.kind, "summary": self.summary, "evidence": self.evidence,
+                               "magic": f"emulator_scenario={self.name}"}
         if self.expect is not None:
             out["expect"] = self.expect.describe()
         return out
@@ -190,8 +191,8 @@ class ScenarioCatalog:
     def list(self, provider: str | None = None) -> list[Scenario]:
         return [s for (p, _), s in self._items.items() if provider in (None, p)]
 
-    def providers(self) -> list[str]:
-        return list(dict.fromkeys(p for p, _ in self._items))
+    def providers(self) -> builtins.list[str]:
+        return builtins.list(dict.fromkeys(p for p, _ in self._items))
 
     def add_probe(self, probe: Probe) -> None:
         self._probes[(probe.provider, probe.operation)] = probe
