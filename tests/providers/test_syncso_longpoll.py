@@ -137,6 +137,7 @@ def test_item_39_unknown_generation_is_404_without_waiting(emulator):
     ("wait=true&timeout=11", "timeout must be less than or equal to 10 (got 11"),
     ("wait=true&timeout=0", "timeout must be greater than or equal to 1"),
     ("wait=true&timeout=soon", "timeout"),
+    ("wait=true&timeout=nan", "timeout must be a number from 1 to 10 (got 'nan')"),
     ("wait=maybe", "wait"),
     ("wait=true&include=progress", "wait=true cannot be combined with include=progress"),
     ("wait=true&include=foo,progress", "cannot be combined"),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import re
 from typing import Any
 
@@ -249,6 +250,9 @@ def get_generation(id: str) -> Response:  # noqa: A002 - the path parameter's do
                              code=rules.INVALID)
         rt = runtime()
         timeout = float(request.args.get("timeout") or longpoll.DEFAULT_TIMEOUT)
+        if not math.isfinite(timeout):  # NaN slips past minimum/maximum
+            raise BadRequest(f"timeout must be a number from 1 to 10 (got {request.args['timeout']!r})",
+                             field="timeout", code=rules.INVALID)
         waited = longpoll.wait(rt, lambda: rt.engine.get(models.NAME, models.KIND, job.id), timeout)
         if waited is None:
             raise NotFound(f"Generation {id} not found", code="generation_not_found", field="id")
