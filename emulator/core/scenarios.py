@@ -204,6 +204,10 @@ class ScenarioCatalog:
         probes = [p for (name, _), p in self._probes.items() if name == provider]
         return next((p for p in probes if p.job_id is not None), probes[0] if probes else None)
 
+    def submit_operations(self, provider: str) -> set[str]:
+        """The operations whose probe creates a job (empty if the provider has no probes)."""
+        return {p.operation for (name, _), p in self._probes.items() if name == provider and p.job_id is not None}
+
     def probe_for(self, scenario: Scenario) -> Probe | None:
         """The probe the tooling uses to trigger ``scenario``: its first operation that has a
         probe; for scenarios of every operation, the provider's first submit probe."""
@@ -427,8 +431,11 @@ class ScenarioBook:
         rng = random.Random(f"{chaos.seed}:{provider}:{operation}:{n}")
         if rng.random() >= chaos.rate:
             return None
+        # A webhook fault drawn for a poll would do nothing: draw those for job-creating operations.
+        submits = self.catalog.submit_operations(provider)
         candidates = sorted((s for s in self.catalog.list(provider)
-                             if s.kind in chaos.kinds and s.name not in chaos.exclude and s.applies_to(operation)),
+                             if s.kind in chaos.kinds and s.name not in chaos.exclude and s.applies_to(operation)
+                             and not (s.kind == "webhook" and submits and operation not in submits)),
                             key=lambda s: s.name)
         return rng.choice(candidates) if candidates else None
 

@@ -340,3 +340,12 @@ def test_magic_goes_to_the_query_string_when_the_request_has_no_media(emulator):
     client = ScenarioClient.for_server(emulator)
     ex = client.trigger(client.scenario("syncso", "internal_error"), "magic", operation="getGeneration")
     assert ex.status == 500 and ex.url.endswith("?emulator_scenario=internal_error")
+
+
+def test_chaos_draws_webhook_faults_only_for_job_creating_operations(make_emulator):
+    emu = make_emulator({"chaos": {"seed": 5, "rate": 1.0, "kinds": ["webhook"]}})
+    gid = create(emu).json()["id"]
+    assert journal(emu)[0]["scenario"][0].startswith("webhook_")
+    for _ in range(5):
+        assert get(emu, gid).status_code == 200
+    assert [r["scenario"] for r in journal(emu)[1:]] == [[]] * 5
