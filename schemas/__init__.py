@@ -34,7 +34,9 @@ def text(name: str) -> str:
 
 @functools.cache
 def _load(name: str) -> dict[str, Any]:
-    return yaml.safe_load(text(name))
+    # libyaml's loader when present: 10x faster, and start-up time is a product feature here
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    return yaml.load(text(name), Loader=loader)  # noqa: S506 - a safe loader
 
 
 def load(name: str) -> dict[str, Any]:
