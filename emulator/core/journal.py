@@ -1,7 +1,7 @@
 """The request journal: every request the emulator answered, newest last, bounded in size.
 
     >>> j = RequestJournal(limit=2)
-    >>> for n in range(3): j.record({"n": n, "provider": "syncso"})
+    >>> for n in range(3): _ = j.record({"n": n, "provider": "syncso"})
     >>> [e["n"] for e in j.query()]
     [1, 2]
 """
@@ -14,12 +14,20 @@ from typing import Any
 
 
 class RequestJournal:
-    def __init__(self, limit: int = 5000) -> None:
+    """``store``: a shared store with a journal table (``SqliteStore``): entries then survive
+    restarts and every worker sees every worker's requests."""
+
+    def __init__(self, limit: int = 5000, store: Any = None) -> None:
         self._entries: deque[dict[str, Any]] = deque(maxlen=limit)
         self._lock = threading.Lock()
         self._seq = 0
+        self.limit = limit
+        self.store = store if getattr(store, "shared", False) and hasattr(store, "journal_append") else None
 
     def record(self, entry: dict[str, Any]) -> dict[str, Any]:
+        if self.store is not None:
+            seq = self.store.journal_append(entry, entry.get("namespace"), self.limit)
+            return {"seq": seq, **entry}
         with self._lock:
             self._seq += 1
             entry = {"seq": self._seq, **entry}
@@ -29,13 +37,26 @@ class RequestJournal:
     def query(self, limit: int | None = None, **filters: Any) -> list[dict[str, Any]]:
         """Entries matching every given filter (``None`` filters are ignored), oldest first."""
         wanted = {k: v for k, v in filters.items() if v is not None}
-        with self._lock:
-            rows = [e for e in self._entries if all(_matches(e.get(k), v) for k, v in wanted.items())]
+        if self.store is not None:
+            entries = self.store.journal_rows(self.limit, wanted.get("namespace"))
+        else:
+            with self._lock:
+                entries = list(self._entries)
+        rows = [e for e in entries if all(_matches(e.get(k), v) for k, v in wanted.items())]
         return rows[-limit:] if limit else rows
 
-    def clear(self) -> None:
+    def clear(self, namespace: str | None = None) -> None:
+        """Forget every entry (of ``namespace`` only, if given)."""
+        if self.store is not None:
+            self.store.journal_clear(namespace)
+            return
         with self._lock:
-            self._entries.clear()
+            if namespace is None:
+                self._entries.clear()
+            else:
+                kept = [e for e in self._entries if e.get("namespace") != namespace]
+                self._entries.clear()
+                self._entries.extend(kept)
 
 
 def _matches(value: Any, wanted: Any) -> bool:
