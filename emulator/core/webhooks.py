@@ -10,6 +10,12 @@ Webhook scenarios (``webhook_drop``, ``webhook_delay``, ``webhook_duplicate``,
 pass ``job=`` and the dispatcher reads the scenarios chosen when the job was submitted, plus
 control-plane rules matched at send time, so no provider repeats that logic.
 
+With a shared store (``attach``; ``lipsync-emulator serve`` with a data directory) every
+delivery is also an outbox record (``OUTBOX``): written in the transaction that decided to
+send it (the job's state entry), updated after each attempt, and picked up by any worker's
+sweeper when its attempt is due (``run_due``), so pending deliveries resume after a restart.
+An attempt is claimed first (a lease in the record), so exactly one worker makes it.
+
     >>> RetryPolicy(max_attempts=4, backoff=2, factor=3).delays()
     [2.0, 6.0, 18.0]
 """
@@ -25,10 +31,12 @@ from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-import requests
-
 from emulator.core.clock import Clock, Scheduler, iso
 from emulator.core.ids import IdSource
+from emulator.core.store import scope
+
+OUTBOX = "_webhooks"
+LEASE_SECONDS = 30.0  # wall-clock time a claimed attempt is reserved for one worker
 
 if TYPE_CHECKING:
     from emulator.core.jobs import Job
@@ -107,6 +115,24 @@ class Delivery:
         return out
 
 
+@dataclass
+class OutboxEntry:
+    """A delivery as the shared store keeps it: with what its retries and signatures need."""
+
+    delivery: Delivery
+    policy: RetryPolicy
+    signer: Signer | None
+    claimed_until: float = 0.0  # wall clock; an attempt in flight in some worker until then
+
+    @property
+    def namespace(self) -> str:
+        return self.delivery.namespace
+
+    def next_due(self) -> float | None:
+        d = self.delivery
+        return d.next_attempt_at if d.status == "pending" and not self.claimed_until else None
+
+
 def is_loopback(url: str) -> bool:
     host = (urlsplit(url).hostname or "").lower()
     if host == "localhost" or host.endswith(".localhost"):
@@ -137,6 +163,82 @@ class WebhookDispatcher:
         self._generation = 0  # bumped on reset so stale scheduled attempts do nothing
         self._tokens: dict[str, int] = {}  # delivery id -> its current schedule (older ones are void)
         self._held: dict[str, Delivery] = {}  # out-of-order deliveries waiting for a later one
+        self.store: Any = None  # a shared store once attached: the outbox lives there
+
+    def attach(self, store: Any) -> None:
+        """Keep every delivery in ``store`` too (a shared ``SqliteStore``): see the module doc."""
+        self.store = store if getattr(store, "shared", False) else None
+
+    # -- the outbox (shared store only) -------------------------------------------------------
+
+    def _persist(self, delivery: Delivery, *, claimed_until: float = 0.0) -> None:
+        if self.store is None:
+            return
+        entry = OutboxEntry(delivery, self._policies.get(delivery.id) or RetryPolicy(),
+                            self._signers.get(delivery.id), claimed_until)
+        with scope(delivery.namespace):
+            try:
+                self.store.put(OUTBOX, delivery.id, entry)
+            except Exception:  # noqa: BLE001 - a signer that cannot be encoded: keep the rest
+                entry.signer = None
+                delivery.note = delivery.note or "signer kept in this process only (could not be stored)"
+                self.store.put(OUTBOX, delivery.id, entry)
+
+    def _entry(self, delivery_id: str, namespace: str | None = None) -> OutboxEntry | None:
+        if self.store is None:
+            return None
+        with scope(namespace):
+            entry = self.store.get(OUTBOX, delivery_id)
+        return entry if isinstance(entry, OutboxEntry) else None
+
+    def _adopt(self, entry: OutboxEntry) -> Delivery:
+        """This process's copy of a stored delivery (with its policy and signer)."""
+        delivery = entry.delivery
+        with self._lock:
+            local = self._deliveries.get(delivery.id)
+            if local is not None and local is not delivery:
+                local.__dict__.update(delivery.__dict__)
+                delivery = local
+            else:
+                self._deliveries[delivery.id] = delivery
+            self._policies[delivery.id] = entry.policy
+            if entry.signer is not None or delivery.id not in self._signers:
+                self._signers[delivery.id] = entry.signer
+        return delivery
+
+    def _claim(self, delivery_id: str, namespace: str) -> Delivery | None:
+        """Reserve the delivery's due attempt for this worker; None if it is not due, is
+        done, or another worker holds it."""
+        with scope(namespace), self.store.transaction():
+            entry = self._entry(delivery_id, namespace)
+            if entry is None:
+                return None
+            d = entry.delivery
+            if d.status != "pending" or d.next_attempt_at is None or d.next_attempt_at > self.clock.now():
+                return None
+            if entry.claimed_until and entry.claimed_until > time.time():
+                return None
+            entry.claimed_until = time.time() + self.timeout + LEASE_SECONDS
+            self.store.put(OUTBOX, delivery_id, entry)
+        return self._adopt(entry)
+
+    def run_due(self, limit: int = 200) -> int:
+        """Claim and launch every stored attempt that is due (another worker's, or one left
+        pending by a restart). Returns how many were launched."""
+        if self.store is None:
+            return 0
+        launched = 0
+        for ns, coll, key in self.store.due(self.clock.now(), limit):
+            if coll != OUTBOX:
+                continue
+            delivery = self._claim(key, ns)
+            if delivery is None:
+                continue
+            with self._lock:
+                self._in_flight += 1
+            self._pool.submit(self._attempt, delivery)
+            launched += 1
+        return launched
 
     def send(self, *, provider: str, url: str, body: bytes, event: str, policy: RetryPolicy,
              signer: Signer | None = None, job_id: str | None = None, namespace: str = "default",
@@ -192,6 +294,7 @@ class WebhookDispatcher:
             self._schedule(delivery, when + float(faults["out_of_order"]))
         else:
             self._schedule(delivery, when)
+        self._persist(delivery)
         # The copies are neither held nor duplicated again: with out_of_order, a copy is
         # "the later one" that overtakes the original.
         extra = {k: v for k, v in faults.items() if k not in ("duplicate", "out_of_order")}
@@ -203,7 +306,8 @@ class WebhookDispatcher:
 
     def redeliver(self, delivery_id: str) -> Delivery | None:
         """Send a recorded delivery again, as a new delivery with a fresh signature."""
-        old = self._deliveries.get(delivery_id)
+        entry = self._entry(delivery_id)
+        old = self._adopt(entry) if entry is not None else self._deliveries.get(delivery_id)
         if old is None:
             return None
         return self._send(provider=old.provider, url=old.url, body=old.body.encode(), event=old.event,
@@ -213,6 +317,9 @@ class WebhookDispatcher:
     def signature(self, delivery_id: str, timestamp: float) -> dict[str, str]:
         """The headers the delivery's signer gives for an attempt at ``timestamp``, before any
         fault: what a receiver verifying it should compute (``{}`` if it is unsigned)."""
+        entry = self._entry(delivery_id)
+        if entry is not None:
+            self._adopt(entry)
         delivery, signer = self._deliveries.get(delivery_id), self._signers.get(delivery_id)
         if delivery is None or signer is None:
             return {}
@@ -220,11 +327,19 @@ class WebhookDispatcher:
 
     def deliveries(self, **filters: Any) -> list[Delivery]:
         wanted = {k: v for k, v in filters.items() if v is not None}
-        with self._lock:
-            rows = list(self._deliveries.values())
+        if self.store is not None:
+            # every worker's deliveries, oldest first (in a namespace when the caller is scoped)
+            rows = [e.delivery for e in reversed(list(self.store.newest(OUTBOX)))
+                    if isinstance(e, OutboxEntry)]
+        else:
+            with self._lock:
+                rows = list(self._deliveries.values())
         return [d for d in rows if all(str(getattr(d, k)) == str(v) for k, v in wanted.items())]
 
     def get(self, delivery_id: str) -> Delivery | None:
+        entry = self._entry(delivery_id)
+        if entry is not None:
+            return entry.delivery
         return self._deliveries.get(delivery_id)
 
     def wait_idle(self, timeout: float = 10.0) -> bool:
@@ -239,8 +354,16 @@ class WebhookDispatcher:
                 self._idle.wait(left)
         return True
 
-    def reset(self) -> None:
+    def reset(self, namespace: str | None = None) -> None:
+        """Forget every delivery (of ``namespace`` only, if given); scheduled attempts of the
+        forgotten ones do nothing. The outbox records go with ``Store.clear``."""
         self.wait_idle()
+        if namespace is not None:
+            with self._lock:
+                for delivery_id in [i for i, d in self._deliveries.items() if d.namespace == namespace]:
+                    for table in (self._deliveries, self._signers, self._policies, self._tokens, self._held):
+                        table.pop(delivery_id, None)  # type: ignore[attr-defined]
+            return
         with self._lock:
             self._generation += 1
             self._deliveries.clear()
@@ -257,6 +380,8 @@ class WebhookDispatcher:
             token = self._tokens.get(delivery.id, 0) + 1
             self._tokens[delivery.id] = token
             generation = self._generation
+        # the stored copy says when, before any worker's timer can look for it
+        self._persist(delivery)
         self.scheduler.call_at(when, lambda: self._launch(delivery, generation, token))
 
     def _launch(self, delivery: Delivery, generation: int, token: int = 0) -> None:
@@ -265,6 +390,12 @@ class WebhookDispatcher:
                 return  # reset since, or rescheduled (a held delivery released early)
             if self._held.pop(delivery.id, None) is not None:
                 delivery.note = "held back (out of order): sent when the hold expired"
+        if self.store is not None:
+            claimed = self._claim(delivery.id, delivery.namespace)
+            if claimed is None:
+                return  # done already, or another worker holds this attempt
+            delivery = claimed
+        with self._lock:
             self._in_flight += 1
         self._pool.submit(self._attempt, delivery)
 
@@ -292,6 +423,8 @@ class WebhookDispatcher:
             status_code: int | None = None
             error: str | None = None
             text = ""
+            import requests  # imported on the first attempt: 60 ms of start-up otherwise
+
             try:
                 session = getattr(self._session, "s", None) or requests.Session()
                 self._session.s = session
@@ -311,6 +444,7 @@ class WebhookDispatcher:
                 self._schedule(delivery, self.clock.now() + policy.delay(attempt.number))
             else:
                 delivery.status, delivery.next_attempt_at = "failed", None
+            self._persist(delivery)  # the attempt is recorded, the lease released
             self._release_held(delivery)
         finally:
             with self._idle:
