@@ -20,7 +20,16 @@ from emulator.core.control import render_control_error
 from emulator.core.errors import EmulatorError, InternalError, error_for_status
 from emulator.core.faults import FaultMiddleware
 from emulator.core.runtime import EXTENSION, Runtime, runtime
-from emulator.core.store import Store
+from emulator.core.store import (
+    NAMESPACE_HEADER,
+    Store,
+    current_namespace,
+    current_tenant,
+    reset_namespace,
+    reset_tenant,
+    set_namespace,
+    set_tenant,
+)
 from emulator.providers import REGISTRY
 
 JOURNAL_BODY_LIMIT = 4096
@@ -42,10 +51,30 @@ def create_app(config: dict[str, Any] | Settings | None = None, *, store: Store 
     for provider in REGISTRY:
         app.register_blueprint(provider.blueprint)
 
+    unit = getattr(rt.store, "unit", None)
+
     @app.before_request
     def _before() -> None:
         g.started = time.perf_counter()
+        # The request's namespace (a partition) is the header's; its records are tagged with
+        # the header, else (set after auth) with its API key.
+        header = request.headers.get(NAMESPACE_HEADER) or None
+        g.namespace_tokens = (set_namespace(header), set_tenant(header))
+        if unit is not None:
+            # a shared store: one identity map per request, in-place changes written back
+            g.unit = unit()
+            g.unit.__enter__()
         rt.tick()
+
+    @app.teardown_request
+    def _teardown(exc: BaseException | None) -> None:
+        work = g.pop("unit", None)
+        if work is not None:
+            work.__exit__(None, None, None)
+        tokens = g.pop("namespace_tokens", None)
+        if tokens is not None:
+            reset_namespace(tokens[0])
+            reset_tenant(tokens[1])
 
     @app.after_request
     def _journal(response: Response) -> Response:
@@ -66,6 +95,7 @@ def create_app(config: dict[str, Any] | Settings | None = None, *, store: Store 
             "faults": g.get("faults") or None,
             "job_id": g.get("job_id"),
             "account": g.get("account") or None,
+            "namespace": current_tenant() or current_namespace(),
             "duration_ms": round((time.perf_counter() - g.get("started", time.perf_counter())) * 1000, 3),
             "request_headers": {k: v for k, v in request.headers.items() if k.lower() not in _SECRET_HEADERS},
             "request_body": _snippet(request),

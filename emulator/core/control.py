@@ -20,6 +20,7 @@ from emulator.core.jobs import Job, Outcome
 from emulator.core.media import sample_mp4
 from emulator.core.runtime import runtime
 from emulator.core.scenarios import WEBHOOK_OPERATION, Chaos, UnknownScenario
+from emulator.core.store import NAMESPACE_HEADER, current_namespace, scope
 
 bp = Blueprint("control", __name__, url_prefix="/_emulator")
 
@@ -52,13 +53,18 @@ def job_view(job: Job) -> dict[str, Any]:
 def health() -> Response:
     rt = runtime()
     return json_response({"status": "ok", "providers": sorted(rt.providers), "clock": rt.settings.clock,
-                          "now": iso(rt.clock.now())})
+                          "now": iso(rt.clock.now()), "store": "sqlite" if rt.shared else "memory"})
 
 
 @bp.post("/reset")
 def reset() -> Response:
-    runtime().reset()
-    return json_response({"status": "reset"})
+    """Everything, or one namespace (``{"namespace": ...}``, ``?namespace=`` or the
+    ``X-Emulator-Namespace`` header): a parallel CI job resets only its own state."""
+    namespace = _body().get("namespace") or request.args.get("namespace") or request.headers.get(NAMESPACE_HEADER)
+    if namespace is not None and not isinstance(namespace, str):
+        raise BadRequest("'namespace' must be a string", field="namespace")
+    runtime().reset(namespace or None)
+    return json_response({"status": "reset", "namespace": namespace or None})
 
 
 @bp.get("/clock")
@@ -88,7 +94,8 @@ def requests_journal() -> Response:
     limit = args.get("limit", type=int)
     rows = runtime().journal.query(limit=limit, provider=args.get("provider"), operation=args.get("operation"),
                                    job_id=args.get("job_id"), status=args.get("status"),
-                                   scenario=args.get("scenario"), method=args.get("method"))
+                                   scenario=args.get("scenario"), method=args.get("method"),
+                                   namespace=args.get("namespace") or current_namespace())
     return json_response(rows)
 
 
@@ -96,7 +103,8 @@ def requests_journal() -> Response:
 def webhooks() -> Response:
     args = request.args
     rows = runtime().webhooks.deliveries(provider=args.get("provider"), job_id=args.get("job_id"),
-                                         status=args.get("status"), event=args.get("event"))
+                                         status=args.get("status"), event=args.get("event"),
+                                         namespace=args.get("namespace") or current_namespace())
     return json_response([d.to_dict() for d in rows])
 
 
@@ -113,10 +121,12 @@ def jobs() -> Response:
     rt = runtime()
     provider = request.args.get("provider")
     status = request.args.get("status")
+    namespace = request.args.get("namespace") or current_namespace()
     rows = []
-    for (name, kind) in list(rt.engine._declared):
-        if provider in (None, name):
-            rows += [job_view(j) for j in rt.engine.jobs(name, kind) if status in (None, j.status)]
+    with scope(namespace):
+        for (name, kind) in list(rt.engine._declared):
+            if provider in (None, name):
+                rows += [job_view(j) for j in rt.engine.jobs(name, kind) if status in (None, j.status)]
     return json_response(rows)
 
 

@@ -19,12 +19,15 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any
 
+import orjson
 from flask import Blueprint, Response, g, request
 
 from emulator.core.errors import BadRequest
 from emulator.core.faults import BAD_GATEWAY_HTML, request_plan, sleep
+from emulator.core.openapi_fast import LONG_NUMBER, MISSING
 from emulator.core.runtime import runtime
 from emulator.core.scenarios import HEADER, Scenario, UnknownScenario
+from emulator.core.store import NAMESPACE_HEADER, set_tenant
 
 Normalizer = Callable[[Any], Any]
 
@@ -50,17 +53,19 @@ class Operations:
                 # magic-token scanning and the view can all see the same bytes.
                 request.get_data(cache=True)
                 g.account = provider.authenticate(rt, request) if auth else ""
+                if g.account and not request.headers.get(NAMESPACE_HEADER):
+                    set_tenant(g.account)  # what this request writes is this key's (reset per key)
                 g.scenarios = select_scenarios(self.provider, operation_id, kwargs)
                 if (answer := apply_request_effects(g.scenarios)) is not None:
                     return answer
-                body = None
+                parsed: Any = MISSING
                 if is_json(request):
                     g.body = parse_json_body()
                     if normalize is not None:
                         g.body = normalize(g.body)
-                    body = json.dumps(g.body).encode()
+                    parsed = g.body  # validated as json.dumps(g.body) would be, without the dump
                 if validate and provider.schema:
-                    violations = rt.specs[self.provider].violations(request, operation_id, body)
+                    violations = rt.specs[self.provider].violations(request, operation_id, parsed=parsed)
                     if violations:
                         raise provider.on_violation(violations[0], operation_id)
                 return view(**kwargs)
@@ -82,6 +87,11 @@ def parse_json_body() -> Any:
     raw = request.get_data(cache=True)
     if not raw.strip():
         return None
+    if not LONG_NUMBER.search(raw):
+        try:
+            return orjson.loads(raw)  # 5-10x faster; it accepts a subset of what json does...
+        except orjson.JSONDecodeError:
+            pass  # ...so anything else (NaN, bad UTF-8...) gets json's own answer or error
     try:
         return json.loads(raw)
     except UnicodeDecodeError as exc:
