@@ -15,16 +15,16 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from dataclasses import field as dataclass_field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urljoin
 
-from jsonschema.exceptions import ValidationError as SchemaError
-from jsonschema.exceptions import best_match
 from werkzeug.datastructures import Headers, ImmutableMultiDict
-from werkzeug.test import EnvironBuilder
 from werkzeug.wrappers import Request
 
 import schemas
+
+if TYPE_CHECKING:  # jsonschema is imported when a violation is explained, not at start-up
+    from jsonschema.exceptions import ValidationError as SchemaError
 from emulator.core.openapi_fast import MISSING, FastSpec, fast_loads, finite
 
 # openapi-core (0.7 s to import, 0.25 s to build a spec) is loaded on the first request the
@@ -113,6 +113,9 @@ def _from_schema_error(err: SchemaError, location: str, prefix: str = "") -> Sch
 
 
 def _best(errors: Iterable[SchemaError]) -> SchemaError | None:
+    from jsonschema.exceptions import ValidationError as SchemaError
+    from jsonschema.exceptions import best_match
+
     errors = list(errors)
     if not errors:
         return None
@@ -149,6 +152,8 @@ def _type_failed(err: SchemaError) -> bool:
 def _discriminator_error(parent: SchemaError, context: list[SchemaError]) -> SchemaError:
     """One ``enum`` error on ``type`` listing every variant's value (instead of the first
     variant's complaint about a property the value never meant to have)."""
+    from jsonschema.exceptions import ValidationError as SchemaError
+
     allowed: list[Any] = []
     for err in context:
         if list(err.relative_path)[:1] == ["type"] and err.validator in ("enum", "const"):
@@ -279,6 +284,8 @@ class SpecValidator:
         """Violations of ``body`` as the request body of ``operation_id`` alone, whatever
         request is being served: e.g. each line of a batch file checked as the request it
         stands for. Parameters are not checked (path parameters get a placeholder)."""
+        from werkzeug.test import EnvironBuilder
+
         method, path = self.operations[operation_id]
         environ = EnvironBuilder(path=re.sub(r"\{[^}]+\}", "_", path), method=method, data=body,
                                  content_type=content_type).get_environ()

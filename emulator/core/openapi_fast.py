@@ -56,6 +56,7 @@ _BOOL_TRUE = ("y", "yes", "t", "true", "on", "1")  # openapi_core.util.BOOLEAN_T
 _BOOL_FALSE = ("n", "no", "f", "false", "off", "0")
 _PARAM_PATTERN = r"[^/]*"  # openapi_core.templating.paths.parsers.PathParser._PARAM_PATTERN
 _MISSING = object()
+LONG_NUMBER = re.compile(rb"\d{19}")
 
 
 class Unsupported(Exception):
@@ -453,6 +454,8 @@ class FastSpec:
 def fast_loads(raw: bytes) -> Any:
     """Parse JSON with orjson when it can, else the stdlib; returns ``_MISSING`` when the
     stdlib parser was needed (the value may hold NaN, huge integers...) or parsing failed."""
+    if LONG_NUMBER.search(raw):
+        return _MISSING  # orjson reads integers beyond 64 bits as floats; json keeps them exact
     try:
         return orjson.loads(raw)
     except Exception:  # noqa: BLE001
