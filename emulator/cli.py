@@ -1,6 +1,7 @@
 """``lipsync-emulator``: serve the emulator, list its scenarios, show the error gallery.
 
     lipsync-emulator serve [--host 127.0.0.1] [--port 8080] [--clock real|virtual]
+                           [--workers N] [--threads N] [--data-dir DIR | --memory]
                            [--api-key KEY ...] [--seed N] [--config FILE] [--set a.b=VALUE ...]
                            [--chaos seed=N,rate=R[,kinds=a+b][,exclude=x+y][,providers=p+q]]
     lipsync-emulator scenarios [--provider NAME] [--kind KIND] [--json | --markdown]
@@ -12,7 +13,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import socket
 import sys
+from dataclasses import asdict
 from typing import Any
 
 from emulator.config import Settings, set_dotted
@@ -53,21 +57,73 @@ def _banner(settings: Settings, url: str) -> str:
     return "\n".join(lines)
 
 
-def serve(args: argparse.Namespace) -> int:
-    from waitress import create_server
+SERVE_ENV = "LIPSYNC_EMULATOR_SERVE"  # the serve settings, handed to the worker processes
+DATA_DIR_ENV = "LIPSYNC_EMULATOR_DATA_DIR"
+DEFAULT_DATA_DIR = ".lipsync-emulator"
 
+
+def _free_port(host: str) -> int:
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
+
+
+def wsgi_app() -> Any:
+    """The app of one ``serve`` worker (granian's factory): the settings and data directory
+    chosen on the command line, the SQLite store shared with the other workers."""
     from emulator.app import create_app
+    from emulator.core.sqlite_store import SqliteStore
+
+    spec = json.loads(os.environ[SERVE_ENV])
+    settings = Settings(**spec["settings"])
+    store = SqliteStore(spec["database"]) if spec["database"] else None
+    return create_app(settings, store=store)
+
+
+def serve(args: argparse.Namespace) -> int:
+    """granian (Rust HTTP, measured fastest: bench/README) with ``--workers`` processes of
+    ``--threads`` threads, sharing state through SQLite in ``--data-dir``; ``--memory``: one
+    process, nothing kept. ``--server waitress`` is the pure-Python fallback (one process)."""
+    import emulator.app  # noqa: F401 - imported before the workers fork
+    from emulator.core.faults import Faults
+    from emulator.core.scenarios import Chaos
+    from emulator.core.sqlite_store import SqliteStore
 
     settings = _settings(args)
-    app = create_app(settings)
-    server = create_server(app, host=settings.host, port=settings.port, threads=args.threads,
-                           ident="lipsync-emulator", clear_untrusted_proxy_headers=True)
-    port = server.effective_port  # type: ignore[union-attr]
-    print(_banner(settings, f"http://{settings.host}:{port}"), flush=True)
-    try:
-        server.run()
-    except KeyboardInterrupt:
-        pass
+    if args.memory and args.workers > 1:
+        raise ValueError("--memory keeps state in one process: use --workers 1, or a --data-dir")
+    if args.server == "waitress" and args.workers > 1:
+        raise ValueError("--server waitress runs one process: use --workers 1 (or granian)")
+    database = None
+    if not args.memory:
+        data_dir = os.path.abspath(args.data_dir or os.environ.get(DATA_DIR_ENV) or DEFAULT_DATA_DIR)
+        os.makedirs(data_dir, exist_ok=True)
+        database = os.path.join(data_dir, "state.db")
+        SqliteStore(database).close()  # create it, and refuse a directory in another format, now
+    # Bad settings fail here, before listening (the rest of the app is built by each worker,
+    # forked with every module already imported: start-up to first answer is ~0.4 s).
+    Chaos.parse(settings.chaos)
+    Faults(settings.faults, settings.seed)
+    if settings.port == 0:
+        settings.port = _free_port(settings.host)
+    os.environ[SERVE_ENV] = json.dumps({"settings": asdict(settings), "database": database})
+    url = f"http://{'[' + settings.host + ']' if ':' in settings.host else settings.host}:{settings.port}"
+    store_line = f"  state           {database} (SQLite, {args.workers} worker(s) x {args.threads} threads)" \
+        if database else "  state           in memory (--memory): gone when the server stops"
+    print(_banner(settings, url) + "\n" + store_line, flush=True)
+    if args.server == "waitress":
+        from waitress import serve as waitress_serve
+
+        waitress_serve(wsgi_app(), host=settings.host, port=settings.port, threads=args.threads,
+                       ident="lipsync-emulator", clear_untrusted_proxy_headers=True, _quiet=True)
+        return 0
+    from granian import Granian
+    from granian.constants import Interfaces
+
+    Granian("emulator.cli:wsgi_app", address=settings.host, port=settings.port, interface=Interfaces.WSGI,
+            workers=args.workers, blocking_threads=args.threads, backlog=2048, factory=True,
+            log_enabled=args.log_level != "off", log_level=args.log_level if args.log_level != "off" else "error",
+            respawn_failed_workers=True).serve()
     return 0
 
 
@@ -228,7 +284,17 @@ def main(argv: list[str] | None = None) -> int:
     p_serve.add_argument("--config", default=None, help="a JSON file of settings")
     p_serve.add_argument("--set", action="append", metavar="KEY=VALUE",
                          help="override one setting, e.g. syncso.durations.PENDING=2 (repeatable)")
-    p_serve.add_argument("--threads", type=int, default=16, help="worker threads")
+    p_serve.add_argument("--workers", type=int, default=1,
+                         help="worker processes sharing the SQLite state (default 1)")
+    p_serve.add_argument("--threads", type=int, default=4, help="threads per worker (default 4)")
+    p_serve.add_argument("--data-dir", default=None,
+                         help=f"where state is kept across restarts (default ./{DEFAULT_DATA_DIR}, "
+                              f"or ${DATA_DIR_ENV})")
+    p_serve.add_argument("--memory", action="store_true", help="keep state in memory only (one worker)")
+    p_serve.add_argument("--server", choices=("granian", "waitress"), default="granian",
+                         help="the WSGI server (default granian)")
+    p_serve.add_argument("--log-level", choices=("off", "error", "warning", "info", "debug"), default="warning",
+                         help="server log level (default warning)")
     p_serve.add_argument("--chaos", default=None, metavar="seed=N,rate=R",
                          help="seeded random scenarios for soak runs (kinds=, exclude=, providers= optional)")
     p_serve.set_defaults(func=serve)
