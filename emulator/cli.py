@@ -304,7 +304,7 @@ def main(argv: list[str] | None = None) -> int:
     p_scen.add_argument("--kind", choices=("outcome", "response", "transport", "webhook"), default=None)
     fmt = p_scen.add_mutually_exclusive_group()
     fmt.add_argument("--json", action="store_true")
-    fmt.add_argument("--markdown", action="store_true", help="a Markdown table (as in docs/readme/scenarios.md)")
+    fmt.add_argument("--markdown", action="store_true", help="a Markdown table (as in README.md)")
     p_scen.add_argument("--write", metavar="FILE", default=None,
                         help="with --markdown: replace the generated block in FILE")
     p_scen.set_defaults(func=scenarios)

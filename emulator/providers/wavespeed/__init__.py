@@ -5,7 +5,7 @@ balance, models, price, the webhook secret; the ``{code, message, data}`` envelo
 created -> processing -> completed | failed lifecycle (plus cancelled / timeout / deleted);
 signed ``webhook-signature: v3,...`` webhooks; account levels (per-minute 429, concurrency
 queue). Reference: shared/reference/wavespeed.md; inferred choices are listed in
-docs/readme/wavespeed.md and are settings in ``models.DEFAULTS``.
+the README (WaveSpeed fidelity table) and are settings in ``models.DEFAULTS``.
 
 Not emulated: real lip-sync (every output is the same bundled MP4), other WaveSpeed models
 (any other ``POST /api/v3/...`` is 404 "model not found"), the legacy ``/api/v2`` paths,
