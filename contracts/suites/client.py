@@ -46,6 +46,7 @@ from contracts.strategies import Invalid, compact, for_provider
 from contracts.targets import Control, ControlError, Target, connect, parse_time
 
 STEP = 30.0  # seconds the suite advances the clock at a time while waiting for webhooks
+BUSY_REQUESTS = 150  # requests without a single env.sleep: the client does not pause between polls
 
 
 class PollBudgetExceeded(BaseException):  # noqa: N818 - named for what the client did
@@ -202,12 +203,20 @@ class _Call:
     value: Any = None
     error: BaseException | None = None
     hung: bool = False
+    busy: int = 0  # requests made without pausing before the suite stopped the client
+
+    @property
+    def failed(self) -> bool:
+        return self.error is not None or self.hung or bool(self.busy)
 
     @property
     def raised(self) -> bool:
-        return self.error is not None and not isinstance(self.error, PollBudgetExceeded)
+        return self.error is not None and not isinstance(self.error, PollBudgetExceeded) and not self.busy
 
     def describe(self) -> str:
+        if self.busy:
+            return (f"sent {self.busy} requests without ever pausing (env.sleep) and was stopped: "
+                    "it polls without an interval")
         if self.hung:
             return "did not return within the wall-clock limit (does it wait with env.sleep / env.now?)"
         if isinstance(self.error, PollBudgetExceeded):
@@ -222,11 +231,12 @@ class ClientContract:
 
     ``timeout``: the job timeout handed to clients (``env.timeout``); ``examples``: how many
     generated requests the property scenarios try; ``wall_timeout``: seconds any one adapter
-    call may take for real."""
+    call may take for real; ``shrink_seconds``: how long a failing property may spend making its
+    example smaller (each try runs the client)."""
 
     def __init__(self, where: Any, receiver: Receiver | None = None, *, api_key: str | None = None,
                  timeout: float = 600.0, examples: int = 6, wall_timeout: float = 30.0,
-                 webhook_secret: str | None = None) -> None:
+                 webhook_secret: str | None = None, shrink_seconds: float = 4.0) -> None:
         self.target: Target = connect(where)
         self.control = Control(self.target)
         self.has_control = self.control.available()
@@ -236,6 +246,7 @@ class ClientContract:
         self.timeout = timeout
         self.examples = examples
         self.wall_timeout = wall_timeout
+        self.shrink_seconds = shrink_seconds
         self.webhook_secret = webhook_secret
         self._minimal: dict[str, Any] = {}
 
@@ -360,6 +371,9 @@ class _Run:
     # -- calling the client ------------------------------------------------------------------
 
     def call(self, fn: Callable[..., Any], *args: Any) -> _Call:
+        """Run one adapter call in a thread, bounded by the wall-clock limit. A client that
+        hammers the emulator without ever pausing (``env.sleep``) is stopped: its requests
+        start failing with 5xx and its env raises, so the thread ends."""
         out = _Call()
 
         def target() -> None:
@@ -369,13 +383,37 @@ class _Run:
                 out.error = exc
 
         thread = threading.Thread(target=target, name="contract-client", daemon=True)
+        sleeps = sum(e.sleeps for e in self.envs)
+        start = self._seq()
         thread.start()
-        thread.join(self.suite.wall_timeout)
+        deadline = time.monotonic() + self.suite.wall_timeout
+        while thread.is_alive() and time.monotonic() < deadline:
+            thread.join(0.2)
+            made, paused = self._seq() - start, sum(e.sleeps for e in self.envs) - sleeps
+            if thread.is_alive() and made > BUSY_REQUESTS and paused * 20 < made:
+                out.busy = made
+                self._stop_client(thread)
+                break
         if thread.is_alive():
             out.hung = True
-            for env in self.envs:
-                env.dead = True
+            self._stop_client(thread)
         return out
+
+    def _seq(self) -> int:
+        if not self.suite.has_control:
+            return 0
+        rows = self.control.requests(limit=1)
+        return int(rows[-1]["seq"]) if rows else 0
+
+    def _stop_client(self, thread: threading.Thread) -> None:
+        for env in self.envs:
+            env.dead = True
+        name = self.profile.scenarios.get("server_error")
+        if not self.suite.has_control or not name or name not in self.catalog():
+            return
+        self.control.scenario(self.provider, name)
+        thread.join(5.0)
+        self.control.clear_scenarios()
 
     def violation(self, expectation: str, detail: str, example: Any = None) -> None:
         self.result.violations.append(Violation(self.scenario.name, expectation, detail, example))
@@ -455,7 +493,7 @@ def _success(run: _Run) -> None:
     request = run.suite.minimal_request(run.provider)
     adapter, env = run.fresh()
     submitted = run.call(adapter.submit, request)
-    if submitted.error is not None or submitted.hung:
+    if submitted.failed:
         run.violation("submit() returns the job id of an accepted request", submitted.describe(), request)
         return
     created = [r for r in run.submits() if r["status"] < 300]
@@ -464,7 +502,7 @@ def _success(run: _Run) -> None:
                       f"returned {submitted.value!r}, the provider created {created[-1]['job_id']!r}", request)
     waited = run.call(adapter.wait, submitted.value)
     job = run.job(str(submitted.value))
-    if waited.error is not None or waited.hung:
+    if waited.failed:
         run.violation("wait() returns once the job succeeds", waited.describe(), request)
     elif job is not None and run.profile.status(job) != run.profile.lifecycle.success:
         run.violation("wait() returns only once the job succeeded",
@@ -475,32 +513,25 @@ def _success(run: _Run) -> None:
 
 
 def _valid_requests(run: _Run) -> None:
-    failures: list[tuple[Any, str]] = []
     strategy = run.strategies.client_requests() if hasattr(run.strategies, "client_requests") \
         else run.strategies.create_requests()
 
-    @_settings(run.suite.examples)
-    @given(strategy)
-    def accepted(request: Any) -> None:
+    def accepted(request: Any) -> str | None:
         adapter, env = run.fresh()
         submitted = run.call(adapter.submit, request)
         rows = run.submits()
-        problem = None
-        if submitted.error is not None or submitted.hung:
+        if submitted.failed:
             refused = [r for r in rows if r["status"] >= 400]
             said = f" — the provider answered {refused[-1]['status']}: {_message(run.profile, refused[-1])}" \
                 if refused else ""
-            problem = f"submit() {submitted.describe()}{said}"
-        elif run.suite.has_control and not any(r["status"] < 300 for r in rows):
-            problem = "submit() returned, but the provider never accepted a request"
-        if problem:
-            failures.append((request, problem))
-            raise AssertionError(problem)
+            return f"submit() {submitted.describe()}{said}"
+        if run.suite.has_control and not any(r["status"] < 300 for r in rows):
+            return "submit() returned, but the provider never accepted a request"
+        return None
 
-    try:
-        accepted()
-    except AssertionError:
-        request, problem = failures[-1]  # Hypothesis replays the minimal failing example last
+    found = _falsify(strategy, run.suite.examples, accepted, run.suite.shrink_seconds)
+    if found:
+        request, problem = found
         run.violation("every valid request is sent as valid and accepted", problem, request)
 
 
@@ -508,44 +539,65 @@ def _validation_errors(run: _Run) -> None:
     if not run.suite.has_control:
         raise ScenarioSkipped("needs the emulator's journal to read the provider's answers")
     for rule in [*run.strategies.rule_ids(), "schema"]:
-        failures: list[tuple[Invalid, str]] = []
-        try:
-            _surfaced(run, rule, failures)()
-        except AssertionError:
-            bad, problem = failures[-1]  # the minimal failing example comes last
+        found = _falsify(run.strategies.invalid_requests(rule), max(1, run.suite.examples // 3),
+                         lambda bad: _surfaced(run, bad), run.suite.shrink_seconds / 4)
+        if found:
+            bad, problem = found
             run.violation(f"rule {bad.rule}: the provider's {bad.expected.status} error is raised with its message, "
                           "once, not retried", problem, bad.request)
 
 
-def _surfaced(run: _Run, rule: str, failures: list[tuple[Invalid, str]]) -> Callable[[], None]:
-    @_settings(max(1, run.suite.examples // 3))
-    @given(run.strategies.invalid_requests(rule))
-    def surfaced(bad: Invalid) -> None:
-        adapter, env = run.fresh()
-        submitted = run.call(adapter.submit, bad.request)
-        rows = run.submits()
-        refused = [r for r in rows if r["status"] >= 400]
-        problem = None
-        if not refused:
-            problem = ("the provider never answered an error: the client changed the request before sending "
-                       f"it ({len(rows)} request(s) sent)")
-        elif submitted.hung or isinstance(submitted.error, PollBudgetExceeded):
-            problem = f"submit() {submitted.describe()}"
-        elif submitted.error is None:
-            problem = (f"submit() {submitted.describe()} although the provider answered {refused[-1]['status']}: "
-                       f"{_message(run.profile, refused[-1])}")
-        elif len(rows) > 1:
-            problem = f"the request was sent {len(rows)} times: a {refused[-1]['status']} must not be retried"
-        else:
-            message = _message(run.profile, refused[-1])
-            if message and message not in str(submitted.error):
-                problem = (f"the error raised does not carry the provider's message {message!r}: "
-                           f"{type(submitted.error).__name__}: {str(submitted.error)[:200]}")
+def _surfaced(run: _Run, bad: Invalid) -> str | None:
+    adapter, env = run.fresh()
+    submitted = run.call(adapter.submit, bad.request)
+    rows = run.submits()
+    refused = [r for r in rows if r["status"] >= 400]
+    if not refused:
+        return ("the provider never answered an error: the client changed the request before sending "
+                f"it ({len(rows)} request(s) sent)")
+    if submitted.hung or isinstance(submitted.error, PollBudgetExceeded):
+        return f"submit() {submitted.describe()}"
+    if submitted.error is None:
+        return (f"submit() {submitted.describe()} although the provider answered {refused[-1]['status']}: "
+                f"{_message(run.profile, refused[-1])}")
+    if len(rows) > 1:
+        return f"the request was sent {len(rows)} times: a {refused[-1]['status']} must not be retried"
+    message = _message(run.profile, refused[-1])
+    if message and message not in str(submitted.error):
+        return (f"the error raised does not carry the provider's message {message!r}: "
+                f"{type(submitted.error).__name__}: {str(submitted.error)[:200]}")
+    return None
+
+
+class _StopShrinking(BaseException):  # noqa: N818 - a BaseException ends Hypothesis' run at once
+    pass
+
+
+def _falsify(strategy: Any, examples: int, check: Callable[[Any], str | None],
+             shrink_seconds: float) -> tuple[Any, str] | None:
+    """Look for an example ``check`` complains about; shrink it for at most ``shrink_seconds``
+    (each try runs the client against the emulator); return the smallest failure found."""
+    failures: list[tuple[Any, str]] = []
+    first: list[float] = []
+
+    @_settings(examples)
+    @given(strategy)
+    def prop(value: Any) -> None:
+        if first and time.perf_counter() - first[0] > shrink_seconds:
+            raise _StopShrinking()
+        problem = check(value)
         if problem:
-            failures.append((bad, problem))
+            failures.append((value, problem))
+            first[:] = first or [time.perf_counter()]
             raise AssertionError(problem)
 
-    return surfaced
+    try:
+        prop()
+    except (AssertionError, _StopShrinking):
+        pass
+    if not failures:
+        return None
+    return min(failures, key=lambda f: len(compact(getattr(f[0], "request", f[0]))))
 
 
 def _job_ends_badly(role: str) -> Callable[[_Run], None]:
@@ -554,7 +606,7 @@ def _job_ends_badly(role: str) -> Callable[[_Run], None]:
         adapter, env = run.fresh()
         run.scenario_rule(role, run.profile.submit_operation)
         submitted = run.call(adapter.submit, request)
-        if submitted.error is not None or submitted.hung:
+        if submitted.failed:
             run.violation("submit() returns the job id", submitted.describe(), request)
             return
         waited = run.call(adapter.wait, submitted.value)
@@ -577,7 +629,7 @@ def _timeout(run: _Run) -> None:
     adapter, env = run.fresh()
     run.scenario_rule("stuck", run.profile.submit_operation)
     submitted = run.call(adapter.submit, request)
-    if submitted.error is not None or submitted.hung:
+    if submitted.failed:
         run.violation("submit() returns the job id", submitted.describe(), request)
         return
     started = env.now()
@@ -601,13 +653,13 @@ def _retry_after(operation_role: str) -> Callable[[_Run], None]:
         if operation_role == "submit":
             run.scenario_rule("rate_limited", operation)
         submitted = run.call(adapter.submit, request)
-        if submitted.error is not None or submitted.hung:
+        if submitted.failed:
             run.violation("a 429 on submit is retried after Retry-After, then succeeds", submitted.describe(), request)
             return
         if operation_role == "poll":
             run.scenario_rule("rate_limited", operation)
             waited = run.call(adapter.wait, submitted.value)
-            if waited.error is not None or waited.hung:
+            if waited.failed:
                 run.violation("a 429 while polling is retried after Retry-After; wait() still succeeds",
                               waited.describe(), request)
                 return
@@ -633,14 +685,14 @@ def _transient(operation_role: str) -> Callable[[_Run], None]:
         if operation_role == "submit":
             run.scenario_rule("unavailable", run.profile.submit_operation)
         submitted = run.call(adapter.submit, request)
-        if submitted.error is not None or submitted.hung:
+        if submitted.failed:
             run.violation("a transient 5xx on submit is retried (with a pause), then succeeds", submitted.describe(),
                           request)
             return
         if operation_role == "poll":
             run.scenario_rule("server_error", run.profile.poll_operation)
         waited = run.call(adapter.wait, submitted.value)
-        if waited.error is not None or waited.hung:
+        if waited.failed:
             run.violation("a transient 5xx while polling does not end the wait; wait() succeeds",
                           waited.describe(), request)
         rows = run.requests(run.profile.submit_operation)
@@ -657,7 +709,7 @@ def _submit_and_finish(run: _Run, adapter: ClientAdapter, request: Any, rules: S
     for name in rules:
         run.scenario_rule(name, run.profile.submit_operation)
     submitted = run.call(adapter.submit, request)
-    if submitted.error is not None or submitted.hung:
+    if submitted.failed:
         run.violation("submit() returns the job id", submitted.describe(), request)
         return None
     return str(submitted.value)
@@ -785,7 +837,7 @@ def _webhook_late(run: _Run) -> None:
     if job_id is None:
         return
     waited = run.call(adapter.wait, job_id)
-    if waited.error is not None or waited.hung:
+    if waited.failed:
         run.violation("wait() returns once the job succeeds (its webhook is late)", waited.describe(), request)
         return
     hooks = _terminal_deliveries(run, job_id)
