@@ -9,4 +9,20 @@ run against the emulator in-process, on a port, or against the real provider.
   adapter and prove it builds valid requests, surfaces errors, survives every async path and
   handles webhooks safely.
 * ``contracts.pytest_plugin`` — fixtures and markers (registered through ``pytest11``).
+
+    from contracts import ClientContract, scenario_names
 """
+
+from contracts.suites.client import (
+    ClientAdapter,
+    ClientContract,
+    ContractEnv,
+    ContractViolation,
+    PollBudgetExceeded,
+    Report,
+    scenario_names,
+)
+from contracts.suites.conformance import SelfContract
+
+__all__ = ["ClientAdapter", "ClientContract", "ContractEnv", "ContractViolation", "PollBudgetExceeded", "Report",
+           "SelfContract", "scenario_names"]

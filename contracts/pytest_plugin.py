@@ -1,0 +1,115 @@
+"""pytest plugin of the contract harness (registered through ``pytest11``).
+
+Fixtures:
+
+* ``contract_target`` — where contract requests go: the ``emulator`` fixture's live server
+  (requested by name, so this plugin imports nothing from the emulator), or the URL given
+  with ``--contract-target URL``.
+* ``client_contract`` — runs the client contract suite on that target:
+  ``client_contract.check("syncso", make_adapter, "webhook_duplicate")`` (one scenario; a
+  violation fails the test with the scenario, the broken expectation and the minimal
+  example) or ``client_contract.run("syncso", make_adapter).assert_ok()`` (all of them).
+* ``self_contract`` — ``self_contract("syncso")``: the emulator conformance checks.
+* ``contract_receiver`` — a loopback webhook receiver (session-wide).
+
+Marker ``@pytest.mark.contract("syncso")``: a contract test of that provider; skipped when the
+target does not serve it. Options: ``--contract-target URL``, ``--contract-api-key KEY``,
+``--contract-examples N`` (generated requests per property, default 6).
+
+    import pytest
+    from contracts import scenario_names
+
+    @pytest.mark.contract("syncso")
+    @pytest.mark.parametrize("scenario", scenario_names())
+    def test_my_client(client_contract, scenario):
+        client_contract.check("syncso", MyAdapter, scenario)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+from contracts.receiver import Receiver
+from contracts.suites.client import AdapterFactory, ClientContract, Report, ScenarioResult, ScenarioSkipped
+from contracts.suites.conformance import SelfContract
+from contracts.targets import Control, Target, connect
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("lipsync-contracts", "lip-sync provider contract tests")
+    group.addoption("--contract-target", default=None, metavar="URL",
+                    help="run contract tests against this live URL instead of the in-process emulator")
+    group.addoption("--contract-api-key", default=None, metavar="KEY", help="API key for the contract target")
+    group.addoption("--contract-examples", type=int, default=None, metavar="N",
+                    help="generated requests per property scenario (default 6)")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "contract(provider): a contract test of a lip-sync provider; skipped "
+                                       "when the contract target does not serve that provider")
+
+
+@pytest.fixture(scope="session")
+def contract_receiver() -> Iterator[Receiver]:
+    receiver = Receiver()
+    yield receiver
+    receiver.close()
+
+
+@pytest.fixture
+def contract_target(request: pytest.FixtureRequest) -> Target:
+    """The live target: ``--contract-target`` or the ``emulator`` fixture (reset per test)."""
+    url = request.config.getoption("--contract-target")
+    if url:
+        return connect(url)
+    return connect(request.getfixturevalue("emulator"))
+
+
+@pytest.fixture(autouse=True)
+def _contract_marker(request: pytest.FixtureRequest) -> None:
+    marker = request.node.get_closest_marker("contract")
+    if marker is None or not marker.args:
+        return
+    provider = str(marker.args[0])
+    target: Target = request.getfixturevalue("contract_target")
+    control = Control(target)
+    if control.available() and provider not in control.health().get("providers", []):
+        pytest.skip(f"the contract target does not serve {provider}")
+
+
+class PytestClientContract:
+    """``ClientContract`` for tests: ``check`` skips scenarios that do not apply."""
+
+    def __init__(self, suite: ClientContract) -> None:
+        self.suite = suite
+
+    def check(self, provider: str, make_adapter: AdapterFactory, scenario: str) -> ScenarioResult:
+        try:
+            return self.suite.check(provider, make_adapter, scenario)
+        except ScenarioSkipped as exc:
+            pytest.skip(str(exc))
+            raise
+
+    def run(self, provider: str, make_adapter: AdapterFactory, scenarios: list[str] | None = None) -> Report:
+        return self.suite.run(provider, make_adapter, scenarios)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.suite, name)
+
+
+@pytest.fixture
+def client_contract(request: pytest.FixtureRequest, contract_target: Target,
+                    contract_receiver: Receiver) -> PytestClientContract:
+    examples = request.config.getoption("--contract-examples") or 6
+    suite = ClientContract(contract_target, contract_receiver, api_key=request.config.getoption("--contract-api-key"),
+                           examples=examples)
+    return PytestClientContract(suite)
+
+
+@pytest.fixture
+def self_contract(request: pytest.FixtureRequest, contract_target: Target) -> Callable[[str], SelfContract]:
+    key = request.config.getoption("--contract-api-key")
+    return lambda provider: SelfContract(provider, contract_target, api_key=key)
