@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from emulator.core.clock import Clock, Scheduler
-from emulator.core.store import Store, current_namespace, scope
+from emulator.core.store import DEFAULT_NAMESPACE, Store, current_namespace, current_tenant, scope, tenant
 
 QUEUES = "_engine:queue"
 
@@ -252,6 +252,12 @@ class JobEngine:
     def _namespace(self, job: Job) -> str | None:
         return job.namespace or None
 
+    @staticmethod
+    def _tenant(job: Job) -> str | None:
+        if job.namespace and job.namespace != DEFAULT_NAMESPACE:
+            return job.namespace
+        return job.account or None
+
     def _save(self, job: Job) -> None:
         with scope(self._namespace(job) or current_namespace()):
             self.store.put(self.collection(job.provider, job.kind), job.id, job)
@@ -326,7 +332,9 @@ class JobEngine:
             if at > self.clock.now():
                 return
             job.plan.pop(0)
-            self._enter(job, state, at)
+            # what the hook writes (a webhook, an output record) belongs to the job's tenant
+            with tenant(current_tenant() or self._tenant(job)):
+                self._enter(job, state, at)
             if job.plan:
                 self._schedule(job, job.plan[0][1])
             if self.is_terminal(job):

@@ -2,10 +2,16 @@
 so ``POST /_emulator/reset`` is one call and a persistent store (``SqliteStore``) can replace
 the memory one.
 
-Namespaces isolate tenants of one shared emulator (parallel CI jobs): a request runs in the
-namespace of its ``X-Emulator-Namespace`` header, else of its API key (``scope``), and sees
-only that namespace's records. Outside any scope (the control plane, start-up) ``get`` finds
-a key in whichever namespace holds it and ``newest`` lists every namespace, newest first.
+Parallel CI jobs sharing one emulator are kept apart two ways:
+
+* a request with an ``X-Emulator-Namespace`` header runs in that namespace (``scope``) and
+  sees only its records: a hard partition, for jobs that share an API key. Outside any scope
+  (the control plane, start-up) ``get`` finds a key in whichever namespace holds it and
+  ``newest`` lists every namespace, newest first;
+* every record is also tagged with the *tenant* that wrote it (``tenant``): the namespace
+  header, else the request's API key. Providers already show each key only its own jobs,
+  as the real services do; the tag lets ``clear(namespace=...)`` — ``POST /_emulator/reset``
+  for one namespace — forget one API key's state, or one namespace's, and nothing else.
 
     >>> s = MemoryStore()
     >>> s.put("syncso:generation", "g1", {"id": "g1"})
@@ -17,7 +23,9 @@ a key in whichever namespace holds it and ``newest`` lists every namespace, newe
     ['g2']
     >>> [r["id"] for r in s.newest("syncso:generation")]
     ['g2', 'g1']
-    >>> s.clear(namespace="ci-7"); s.count("syncso:generation")
+    >>> with tenant("sk_team_a"):
+    ...     s.put("syncso:generation", "g3", {"id": "g3"})
+    >>> s.clear(namespace="ci-7"); s.clear(namespace="sk_team_a"); s.count("syncso:generation")
     1
 """
 
@@ -35,6 +43,7 @@ DEFAULT_NAMESPACE = "default"
 NAMESPACE_HEADER = "X-Emulator-Namespace"
 
 _scope: ContextVar[str | None] = ContextVar("emulator_namespace", default=None)
+_tenant: ContextVar[str | None] = ContextVar("emulator_tenant", default=None)
 
 
 @contextlib.contextmanager
@@ -58,6 +67,29 @@ def set_namespace(namespace: str | None) -> Any:
 
 def reset_namespace(token: Any) -> None:
     _scope.reset(token)
+
+
+@contextlib.contextmanager
+def tenant(name: str | None) -> Iterator[None]:
+    """Tag what the block writes as ``name``'s (an API key or a namespace)."""
+    token = _tenant.set(name)
+    try:
+        yield
+    finally:
+        _tenant.reset(token)
+
+
+def current_tenant() -> str | None:
+    return _tenant.get()
+
+
+def set_tenant(name: str | None) -> Any:
+    """Tag this context's writes (a request's, once authenticated); returns the reset token."""
+    return _tenant.set(name)
+
+
+def reset_tenant(token: Any) -> None:
+    _tenant.reset(token)
 
 
 def record_namespace(record: Any) -> str | None:
@@ -90,8 +122,8 @@ class MemoryStore:
     shared = False
 
     def __init__(self) -> None:
-        # collection -> namespace -> key -> (seq, record); owner: collection -> key -> namespace
-        self._data: dict[str, dict[str, dict[str, tuple[int, Any]]]] = {}
+        # collection -> namespace -> key -> (seq, record, tag); owner: collection -> key -> namespace
+        self._data: dict[str, dict[str, dict[str, tuple[int, Any, str]]]] = {}
         self._owner: dict[str, dict[str, str]] = {}
         self._seq = itertools.count()
         self._lock = threading.RLock()
@@ -124,7 +156,8 @@ class MemoryStore:
                 spaces.get(previous, {}).pop(key, None)
             rows = spaces.setdefault(ns, {})
             old = rows.get(key)
-            rows[key] = (old[0] if old is not None else next(self._seq), record)
+            tag = _tenant.get() or (old[2] if old is not None else ns)
+            rows[key] = (old[0] if old is not None else next(self._seq), record, tag)
             owner[key] = ns
 
     def get(self, collection: str, key: str) -> Any | None:
@@ -152,11 +185,11 @@ class MemoryStore:
         with self._lock:
             spaces = self._data.get(collection, {})
             if ns is not None:
-                rows = [r for _, r in reversed(spaces.get(ns, {}).values())]
+                rows = [row[1] for row in reversed(spaces.get(ns, {}).values())]
             else:
                 merged = heapq.merge(*(reversed(rows.values()) for rows in spaces.values()),
                                      key=lambda row: row[0], reverse=True)
-                rows = [r for _, r in merged]
+                rows = [row[1] for row in merged]
         for record in rows:
             if where is None or where(record):
                 yield record
@@ -169,18 +202,20 @@ class MemoryStore:
         return sum(len(rows) for rows in spaces.values())
 
     def clear(self, prefix: str = "", namespace: str | None = None) -> None:
-        """Drop every collection starting with ``prefix``, in ``namespace`` only if given."""
+        """Drop every collection starting with ``prefix``; with ``namespace``, only the
+        records in that namespace or written by that tenant."""
         with self._lock:
             for name in [n for n in self._data if n.startswith(prefix)]:
                 if namespace is None:
                     del self._data[name]
                     self._owner.pop(name, None)
                     continue
-                rows = self._data[name].pop(namespace, {})
                 owner = self._owner.get(name, {})
-                for key in rows:
-                    if owner.get(key) == namespace:
-                        del owner[key]
+                for ns, rows in self._data[name].items():
+                    for key in [k for k, row in rows.items() if ns == namespace or row[2] == namespace]:
+                        del rows[key]
+                        if owner.get(key) == ns:
+                            del owner[key]
 
     def namespaces(self) -> list[str]:
         with self._lock:
