@@ -8,6 +8,8 @@
 
 from __future__ import annotations
 
+import atexit
+import logging
 import threading
 from collections import deque
 from typing import Any
@@ -15,7 +17,12 @@ from typing import Any
 
 class RequestJournal:
     """``store``: a shared store with a journal table (``SqliteStore``): entries then survive
-    restarts and every worker sees every worker's requests."""
+    restarts and every worker sees every worker's requests. They are written in batches
+    (every ``FLUSH_SECONDS``, by a background thread), so a request pays no write of its
+    own for the journal: another worker's latest entries show up within that delay, and a
+    ``kill -9`` can lose that last moment of the journal (never a job or a webhook)."""
+
+    FLUSH_SECONDS = 0.05
 
     def __init__(self, limit: int = 5000, store: Any = None) -> None:
         self._entries: deque[dict[str, Any]] = deque(maxlen=limit)
@@ -23,11 +30,33 @@ class RequestJournal:
         self._seq = 0
         self.limit = limit
         self.store = store if getattr(store, "shared", False) and hasattr(store, "journal_append") else None
+        self._pending: list[dict[str, Any]] = []
+        self._wake = threading.Event()
+        if self.store is not None:
+            threading.Thread(target=self._flush_loop, name="emulator-journal", daemon=True).start()
+            atexit.register(self.flush)
+
+    def flush(self) -> None:
+        """Write the batched entries now."""
+        with self._lock:
+            batch, self._pending = self._pending, []
+        if batch and self.store is not None:
+            self.store.journal_append(batch, self.limit)
+
+    def _flush_loop(self) -> None:
+        while True:
+            self._wake.wait(self.FLUSH_SECONDS)
+            self._wake.clear()
+            try:
+                self.flush()
+            except Exception:  # noqa: BLE001 - keep journaling; the next batch retries the store
+                logging.getLogger("emulator").exception("journal flush failed")
 
     def record(self, entry: dict[str, Any]) -> dict[str, Any]:
         if self.store is not None:
-            seq = self.store.journal_append(entry, entry.get("namespace"), self.limit)
-            return {"seq": seq, **entry}
+            with self._lock:
+                self._pending.append(entry)
+            return entry
         with self._lock:
             self._seq += 1
             entry = {"seq": self._seq, **entry}
@@ -38,6 +67,7 @@ class RequestJournal:
         """Entries matching every given filter (``None`` filters are ignored), oldest first."""
         wanted = {k: v for k, v in filters.items() if v is not None}
         if self.store is not None:
+            self.flush()
             entries = self.store.journal_rows(self.limit, wanted.get("namespace"))
         else:
             with self._lock:
@@ -48,6 +78,7 @@ class RequestJournal:
     def clear(self, namespace: str | None = None) -> None:
         """Forget every entry (of ``namespace`` only, if given)."""
         if self.store is not None:
+            self.flush()
             self.store.journal_clear(namespace)
             return
         with self._lock:
