@@ -3,6 +3,8 @@ are available as soon as the package is installed).
 
 * ``emulator`` — a running emulator (virtual clock, real loopback port), reset before each
   test. ``emulator.url``, ``emulator.advance(seconds)``, ``emulator.control.requests()``...
+  Mark a test, class or module with ``@pytest.mark.emulator_config({...})`` to get one with
+  those settings (one server per distinct configuration for the whole session, reset per test).
 * ``make_emulator`` — build one with its own configuration:
   ``make_emulator({"syncso": {"api_keys": ["sk_ci"]}})``; stopped after the test.
 * ``webhook_receiver`` — a loopback server that records what it is sent.
@@ -15,6 +17,7 @@ are available as soon as the package is installed).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -23,18 +26,29 @@ import pytest
 from emulator.testing import EmulatorServer, WebhookReceiver
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "emulator_config(settings): run the `emulator` fixture with these settings")
+
+
 @pytest.fixture(scope="session")
-def _emulator_session() -> Iterator[EmulatorServer]:
-    server = EmulatorServer().start()
-    yield server
-    server.stop()
+def _emulator_servers() -> Iterator[dict[str, EmulatorServer]]:
+    servers: dict[str, EmulatorServer] = {}
+    yield servers
+    for server in servers.values():
+        server.stop()
 
 
 @pytest.fixture
-def emulator(_emulator_session: EmulatorServer) -> EmulatorServer:
-    """The shared emulator, with all state reset before the test."""
-    _emulator_session.reset()
-    return _emulator_session
+def emulator(request: pytest.FixtureRequest, _emulator_servers: dict[str, EmulatorServer]) -> EmulatorServer:
+    """A shared emulator for this test's settings (``emulator_config`` marker), reset first."""
+    marker = request.node.get_closest_marker("emulator_config")
+    settings: dict[str, Any] = dict(marker.args[0]) if marker and marker.args else {}
+    key = json.dumps(settings, sort_keys=True)
+    server = _emulator_servers.get(key)
+    if server is None:
+        server = _emulator_servers[key] = EmulatorServer(settings).start()
+    server.reset()
+    return server
 
 
 @pytest.fixture
