@@ -127,7 +127,8 @@ class SchemaStrategies:
         return self.components[name]
 
     def resolve(self, node: Mapping[str, Any]) -> tuple[dict[str, Any], str | None]:
-        """Follow ``$ref`` chains; returns the node and the last component name seen."""
+        """Follow ``$ref`` chains and merge ``allOf``; returns the node and the last component
+        name seen."""
         name = None
         seen = 0
         while isinstance(node, Mapping) and "$ref" in node:
@@ -136,7 +137,29 @@ class SchemaStrategies:
             seen += 1
             if seen > 20:
                 raise ValueError(f"$ref cycle at {name}")
-        return dict(node), name
+        out = dict(node)
+        if "allOf" in out:
+            parts = out.pop("allOf")
+            merged: dict[str, Any] = {}
+            for part in parts:
+                sub, sub_name = self.resolve(part)
+                name = name or sub_name
+                props = {**merged.get("properties", {}), **sub.get("properties", {})}
+                required = [*merged.get("required", []), *sub.get("required", [])]
+                merged.update(sub)
+                if props:
+                    merged["properties"] = props
+                if required:
+                    merged["required"] = list(dict.fromkeys(required))
+            props = {**merged.get("properties", {}), **out.get("properties", {})}
+            required = list(dict.fromkeys([*merged.get("required", []), *out.get("required", [])]))
+            merged.update(out)
+            if props:
+                merged["properties"] = props
+            if required:
+                merged["required"] = required
+            out = merged
+        return out, name
 
     def is_valid(self, schema: Mapping[str, Any] | str, value: JSON) -> bool:
         """Whether ``value`` is valid against a component name or a schema node."""
@@ -159,11 +182,11 @@ class SchemaStrategies:
 
     def _strategy(self, node: Mapping[str, Any], owner: str | None, *, exclude: tuple[str, ...] = (),
                   require: tuple[str, ...] = ()) -> st.SearchStrategy[Any]:
-        if "$ref" in node:
+        if "$ref" in node or "allOf" in node:
             resolved, name = self.resolve(node)
             if name in self.overrides and not exclude and not require:
                 return self.overrides[name]
-            return self._strategy(resolved, name, exclude=exclude, require=require)
+            return self._strategy(resolved, name or owner, exclude=exclude, require=require)
         base = self._base(node, owner, exclude=exclude, require=require)
         if node.get("nullable") and self.nulls:
             return st.one_of(base, st.none())
@@ -219,8 +242,13 @@ class SchemaStrategies:
         high = min(high, low + self.max_text)
         if "pattern" in node:
             pattern = node["pattern"]
-            return st.from_regex(pattern, fullmatch=True, alphabet=TEXT_ALPHABET).filter(
-                lambda s: low <= len(s) <= high)
+            try:
+                base = st.from_regex(pattern, fullmatch=True, alphabet=TEXT_ALPHABET)
+                base.validate()
+            except Exception:  # the pattern needs more than letters and digits (a URL...)
+                base = st.from_regex(pattern, fullmatch=True, alphabet=st.characters(min_codepoint=33,
+                                                                                     max_codepoint=126))
+            return base.filter(lambda s: low <= len(s) <= high)
         return st.text(TEXT_ALPHABET, min_size=low, max_size=high)
 
     def _number(self, node: Mapping[str, Any], *, integer: bool) -> st.SearchStrategy[Any]:
