@@ -38,6 +38,13 @@ class RealClock:
         return time.time()
 
 
+def quantize(ts: float) -> float:
+    """Times to the microsecond. Unix times near 1.8e9 leave floats ~2e-7 s of precision, so
+    ``t + 17.5 + 12.5`` and ``t + 30`` may differ in the last bit; rounding every virtual time
+    and every planned transition makes "advance 30 s" land exactly on a 30 s job."""
+    return round(ts, 6)
+
+
 class VirtualClock:
     """A clock that stands still until advanced. Starts at the wall-clock time of its creation
     (so tokens and signatures made by real clients look current) unless ``start`` is given."""
@@ -45,7 +52,7 @@ class VirtualClock:
     virtual = True
 
     def __init__(self, start: float | None = None) -> None:
-        self._now = time.time() if start is None else float(start)
+        self._now = round(time.time(), 3) if start is None else quantize(float(start))
         self._lock = threading.Lock()
 
     def now(self) -> float:
@@ -55,11 +62,12 @@ class VirtualClock:
         if seconds < 0:
             raise ValueError("the clock never goes backwards")
         with self._lock:
-            self._now += seconds
+            self._now = quantize(self._now + seconds)
             return self._now
 
     def set(self, when: float) -> None:
         with self._lock:
+            when = quantize(when)
             if when < self._now:
                 raise ValueError("the clock never goes backwards")
             self._now = when

@@ -31,7 +31,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from emulator.core.clock import Clock, Scheduler
+from emulator.core.clock import Clock, Scheduler, quantize
 from emulator.core.store import DEFAULT_NAMESPACE, Store, current_namespace, current_tenant, scope, tenant
 
 QUEUES = "_engine:queue"
@@ -303,7 +303,7 @@ class JobEngine:
         at = now
         for prev, nxt in zip(path[start:], path[start + 1 :], strict=False):
             if not immediate:
-                at += float(durations.get(prev, 0)) * job.outcome.slow
+                at = quantize(at + float(durations.get(prev, 0)) * job.outcome.slow)
             job.plan.append((nxt, at))
         for _, when in job.plan[:1]:
             self._schedule(job, when)
@@ -358,11 +358,17 @@ class JobEngine:
         if key is None:
             return
         state = self._queue(key)
+        entry = [job.provider, job.kind, job.id]
+        if entry in state["waiting"]:
+            # finished while still queued (the control plane's finish): it never held a slot
+            state["waiting"].remove(entry)
+            self._save_queue(key, state)
+            return
         while state["waiting"]:
             provider, kind, job_id = state["waiting"].pop(0)
             waiting = self.get(provider, kind, job_id)
             if waiting is not None and not self.is_terminal(waiting):
-                self._start(waiting, self.clock.now())
+                self._start(waiting, job.updated_at)  # the slot frees when the job finished
                 self._save(waiting)
                 self._save_queue(key, state)
                 return

@@ -18,7 +18,7 @@ from flask import Blueprint, Response, current_app
 from werkzeug.wrappers import Request
 
 from emulator.config import Settings
-from emulator.core.clock import RealClock, Scheduler, VirtualClock, iso
+from emulator.core.clock import RealClock, Scheduler, VirtualClock, iso, quantize
 from emulator.core.errors import EmulatorError
 from emulator.core.faults import Faults, generic_scenarios
 from emulator.core.ids import IdSource
@@ -180,7 +180,7 @@ class Runtime:
             raise ValueError("the clock is real; start with --clock virtual to advance it")
         with self._advance_lock:
             self._sync_clock()
-            target = self.clock.now() + seconds
+            target = quantize(self.clock.now() + seconds)
             ran = 0
             while True:
                 ran_now = self._run_due()

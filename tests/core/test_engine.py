@@ -123,3 +123,26 @@ def test_iso_round_trip():
     assert iso(1.5, millis=False) == "1970-01-01T00:00:01Z"
     assert parse_iso("2024-01-01T00:00:00Z") == 1704067200.0
     assert parse_iso("2024-01-01T01:00:00+01:00") == 1704067200.0
+
+
+def test_finishing_a_queued_job_does_not_release_a_slot_it_never_held(env):
+    engine, advance, _ = env
+    for name in "abc":
+        engine.create("p", "job", name, durations=DUR, queue=("acct", 1))
+    engine.finish_now(engine.get("p", "job", "c"), Outcome(status="failed", after="created"))
+    assert engine.active("acct") == 1
+    advance(7)  # a completes at +5 and hands its slot to b, which then runs alone
+    assert engine.get("p", "job", "b").status == "processing"
+    assert engine.active("acct") == 1
+
+
+def test_split_advances_land_exactly_on_transitions():
+    clock = VirtualClock()  # starts at the wall-clock time: a large float
+    sched = Scheduler(clock)
+    engine = JobEngine(clock, sched, MemoryStore())
+    engine.declare("p", "job", LIFE)
+    engine.create("p", "job", "a", durations={"created": 5, "processing": 25})
+    for step in (5, 12.5, 7.3, 5.2):  # 30 s in awkward pieces
+        clock.advance(step)
+        sched.run_due()
+    assert engine.get("p", "job", "a").status == "completed"

@@ -386,6 +386,7 @@ def test_item_29_list_filters(emulator):
     old = new_id(emulator)
     emulator.advance(DONE)
     middle = emulator.control.now()
+    emulator.advance(1)  # strictly after the boundary: the filter's edge semantics are not the point here
     a2v = new_id(emulator, model=A2V)
 
     def ids(**filters: Any) -> list[str]:
