@@ -21,7 +21,14 @@ def check_webhook(url: str | None, cfg: dict[str, Any]) -> None:
     ``webhook_http``: ``loopback`` (default) accepts http:// for loopback hosts only, so local
     receivers work while a plain-http production URL is refused; ``allow`` accepts any;
     ``reject`` refuses all (the 400 is inferred, reference §12.14)."""
-    if url is None or urlsplit(url).scheme.lower() == "https":
+    if url is None:
+        return
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - parsing the host and port may raise too
+    except ValueError:  # e.g. "http://[x": an unclosed IPv6 bracket (found by Schemathesis)
+        raise BadRequest("webhook must be a valid URL", field="webhook", rule=WEBHOOK_HTTPS) from None
+    if parts.scheme.lower() == "https":
         return
     policy = cfg["webhook_http"]
     if policy == "allow" or (policy == "loopback" and is_loopback(url)):
