@@ -96,7 +96,7 @@ def _fuzz_test(strategy: Any, base_url: str, headers: dict[str, str], checks: li
         report.examples += 1
         try:
             case.call_and_validate(base_url=base_url, headers=headers, checks=checks)
-        except Exception as exc:  # Schemathesis raises a FailureGroup carrying its report
+        except (Exception, BaseExceptionGroup) as exc:  # Schemathesis raises a FailureGroup (a BaseExceptionGroup)
             text = str(exc)
             failures.setdefault(text.split("\n\n")[1] if "\n\n" in text else text, text[:2500])
 
