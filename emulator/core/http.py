@@ -24,7 +24,7 @@ from flask import Blueprint, Response, g, request
 
 from emulator.core.errors import BadRequest
 from emulator.core.faults import BAD_GATEWAY_HTML, request_plan, sleep
-from emulator.core.openapi_fast import LONG_NUMBER, MISSING
+from emulator.core.openapi_fast import MISSING, orjson_safe
 from emulator.core.runtime import runtime
 from emulator.core.scenarios import HEADER, Scenario, UnknownScenario
 from emulator.core.store import NAMESPACE_HEADER, set_tenant
@@ -87,7 +87,7 @@ def parse_json_body() -> Any:
     raw = request.get_data(cache=True)
     if not raw.strip():
         return None
-    if not LONG_NUMBER.search(raw):
+    if orjson_safe(raw):
         try:
             return orjson.loads(raw)  # 5-10x faster; it accepts a subset of what json does...
         except orjson.JSONDecodeError:
@@ -101,6 +101,8 @@ def parse_json_body() -> Any:
                          field="body") from None
     except RecursionError:
         raise BadRequest("Malformed JSON in request body: nested too deeply", field="body") from None
+    except ValueError as exc:  # an integer longer than Python converts (sys.get_int_max_str_digits)
+        raise BadRequest(f"Malformed JSON in request body: {exc}", field="body") from None
 
 
 def request_texts(path_args: dict[str, Any]) -> list[str]:

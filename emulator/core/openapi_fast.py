@@ -57,6 +57,8 @@ _BOOL_FALSE = ("n", "no", "f", "false", "off", "0")
 _PARAM_PATTERN = r"[^/]*"  # openapi_core.templating.paths.parsers.PathParser._PARAM_PATTERN
 _MISSING = object()
 LONG_NUMBER = re.compile(rb"\d{19}")
+MAX_BRACKETS = 512
+MAX_DEPTH = 64  # deeper values go to openapi-core (jsonschema-rs recursion on a small thread stack)
 
 
 class Unsupported(Exception):
@@ -454,28 +456,36 @@ class FastSpec:
 def fast_loads(raw: bytes) -> Any:
     """Parse JSON with orjson when it can, else the stdlib; returns ``_MISSING`` when the
     stdlib parser was needed (the value may hold NaN, huge integers...) or parsing failed."""
-    if LONG_NUMBER.search(raw):
-        return _MISSING  # orjson reads integers beyond 64 bits as floats; json keeps them exact
+    if not orjson_safe(raw):
+        return _MISSING
     try:
         return orjson.loads(raw)
     except Exception:  # noqa: BLE001
         return _MISSING
 
 
+def orjson_safe(raw: bytes) -> bool:
+    """Whether orjson gives json's answer for ``raw`` and survives it: it reads integers
+    beyond 64 bits as floats, and deep nesting overflows the small native stacks of a
+    server's threads (a crash, not an error): bodies with many brackets go to json, which
+    stops at its recursion limit."""
+    return not LONG_NUMBER.search(raw) and raw.count(b"[") + raw.count(b"{") <= MAX_BRACKETS
+
+
 def finite(value: Any) -> bool:
     """No NaN or infinity anywhere in ``value`` (jsonschema-rs and openapi-schema-validator
     disagree on whether NaN is a number, and a ``not`` or ``oneOf`` could turn that into a
     more lenient verdict)."""
-    stack = [value]
+    stack: list[tuple[Any, int]] = [(value, 0)]
     while stack:
-        item = stack.pop()
+        item, depth = stack.pop()
         if isinstance(item, float):
             if not math.isfinite(item):
                 return False
-        elif isinstance(item, dict):
-            stack.extend(item.values())
-        elif isinstance(item, list):
-            stack.extend(item)
+        elif isinstance(item, dict | list):
+            if depth >= MAX_DEPTH:
+                return False
+            stack.extend((v, depth + 1) for v in (item.values() if isinstance(item, dict) else item))
         elif not (item is None or isinstance(item, str | int)):
             return False  # tuples, bytes...: not what a JSON parser makes
     return True
