@@ -191,6 +191,28 @@ def minimal_request() -> dict[str, Any]:
                                             {"type": "audio", "url": AUDIO_URLS[0]}]}
 
 
+def feature_examples() -> list[dict[str, Any]]:
+    """Small valid bodies, one per feature a client must carry unchanged (segments with an
+    audio crop, several voices with gaps between segments, TTS with options and an output
+    name). The client suite tries them before generated ones."""
+    video = {"type": "video", "url": VIDEO_URLS[0]}
+    return [
+        minimal_request(),
+        {"model": "lipsync-2", "input": [video, {"type": "audio", "url": AUDIO_URLS[0], "refId": "a"}],
+         "segments": [{"startTime": 0, "endTime": 5, "audioInput": {"refId": "a", "startTime": 1, "endTime": 6}}]},
+        {"model": "lipsync-2-pro", "input": [video, {"type": "audio", "url": AUDIO_URLS[0], "refId": "host"},
+                                             {"type": "text", "refId": "guest", "provider": {
+                                                 "name": "elevenlabs", "voiceId": "voice-1", "script": "Hello"}}],
+         "segments": [{"startTime": 0, "endTime": 4, "audioInput": {"refId": "host"}},
+                      {"startTime": 6, "endTime": 9, "audioInput": {"refId": "guest"},
+                       "optionsOverride": {"sync_mode": "cut_off"}}]},
+        {"model": "react-1", "input": [video, {"type": "text", "provider": {
+            "name": "elevenlabs", "voiceId": "voice-1", "script": "Hi there", "stability": 0.5}}],
+         "options": {"sync_mode": "loop", "model_mode": "face", "prompt": "happy", "temperature": 0.5},
+         "outputFileName": "greeting_01"},
+    ]
+
+
 # -- invalid requests --------------------------------------------------------------------------
 
 def _bad(rule: str, request: dict[str, Any], status: int, code: str, message: str,

@@ -529,7 +529,8 @@ def _valid_requests(run: _Run) -> None:
             return "submit() returned, but the provider never accepted a request"
         return None
 
-    found = _falsify(strategy, run.suite.examples, accepted, run.suite.shrink_seconds)
+    explicit = run.strategies.feature_examples() if hasattr(run.strategies, "feature_examples") else []
+    found = _falsify(strategy, run.suite.examples, accepted, run.suite.shrink_seconds, explicit)
     if found:
         request, problem = found
         run.violation("every valid request is sent as valid and accepted", problem, request)
@@ -574,11 +575,16 @@ class _StopShrinking(BaseException):  # noqa: N818 - a BaseException ends Hypoth
 
 
 def _falsify(strategy: Any, examples: int, check: Callable[[Any], str | None],
-             shrink_seconds: float) -> tuple[Any, str] | None:
-    """Look for an example ``check`` complains about; shrink it for at most ``shrink_seconds``
-    (each try runs the client against the emulator); return the smallest failure found."""
+             shrink_seconds: float, explicit: Sequence[Any] = ()) -> tuple[Any, str] | None:
+    """Look for an example ``check`` complains about — the ``explicit`` ones first, then
+    generated ones; shrink a generated failure for at most ``shrink_seconds`` (each try runs
+    the client against the emulator); return the smallest failure found."""
     failures: list[tuple[Any, str]] = []
     first: list[float] = []
+    for value in explicit:
+        problem = check(value)
+        if problem:
+            return value, problem
 
     @_settings(examples)
     @given(strategy)

@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as hst
 
 from contracts import checks, profiles
@@ -90,6 +90,8 @@ def properties(contract: SelfContract, *, max_examples: int = 25,
     def valid(request: Any) -> None:
         contract.check_valid(request)
 
+    for body in getattr(mod, "feature_examples", list)():
+        valid = example(body)(valid)
     out["valid"] = valid
 
     @cfg

@@ -1,0 +1,82 @@
+"""The client contract suite (issue 6 §3–4): the correct example client of each provider passes
+every scenario; each integration bug of the naive example client is caught by the scenario
+meant for it; a violation reports the scenario, the broken expectation and the minimal example."""
+
+from __future__ import annotations
+
+import pytest
+
+from contracts import ContractViolation, scenario_names
+from contracts.pytest_plugin import PytestClientContract
+from examples import syncso_client, syncso_naive
+
+CORRECT = {"syncso": syncso_client.make_adapter}
+NAIVE = {"syncso": syncso_naive}
+
+# bug -> the scenarios that must catch it (and only those: the bug-free client passes them all)
+CATCHES = {
+    "syncso": {
+        "crop_without_pair": {"valid_requests"},
+        "swallows_errors": {"validation_errors"},
+        "drops_provider_message": {"validation_errors"},
+        "retries_4xx": {"validation_errors"},
+        "ignores_failed_status": {"job_failed", "job_rejected"},
+        "polls_forever": {"timeout"},
+        "no_poll_interval": {"success", "timeout"},
+        "no_retry_after": {"rate_limited_submit", "rate_limited_poll"},
+        "gives_up_on_5xx": {"unavailable_submit", "server_error_poll"},
+        "skips_signature_check": {"webhook_bad_signature", "webhook_missing_signature"},
+        "duplicates_as_new": {"webhook_duplicate"},
+        "matches_latest_job": {"webhook_out_of_order"},
+        "rejects_known_outcomes": {"webhook_late"},
+    },
+}
+BUG_CASES = [(provider, bug) for provider, bugs in CATCHES.items() for bug in bugs]
+
+
+@pytest.fixture
+def fast_contract(client_contract: PytestClientContract) -> PytestClientContract:
+    """Fewer generated requests and a short shrink budget: these tests prove detection."""
+    client_contract.suite.examples = 4
+    client_contract.suite.shrink_seconds = 1.0
+    return client_contract
+
+
+@pytest.mark.contract("syncso")
+@pytest.mark.parametrize("scenario", scenario_names())
+def test_correct_syncso_client_passes(client_contract: PytestClientContract, scenario: str) -> None:
+    client_contract.check("syncso", CORRECT["syncso"], scenario)
+
+
+def test_every_naive_bug_has_a_catching_scenario() -> None:
+    for provider, module in NAIVE.items():
+        assert set(CATCHES[provider]) == set(module.BUGS)
+        assert set().union(*CATCHES[provider].values()) <= set(scenario_names())
+
+
+@pytest.mark.parametrize(("provider", "bug"), BUG_CASES, ids=[f"{p}-{b}" for p, b in BUG_CASES])
+def test_the_suite_catches_each_naive_bug(fast_contract: PytestClientContract, provider: str, bug: str) -> None:
+    expected = CATCHES[provider][bug]
+    report = fast_contract.run(provider, NAIVE[provider].make_adapter_with({bug}), sorted(expected))
+    assert set(report.violated()) == expected, report.text()
+
+
+def test_a_violation_names_scenario_expectation_and_minimal_example(fast_contract: PytestClientContract) -> None:
+    with pytest.raises(ContractViolation) as failure:
+        fast_contract.check("syncso", syncso_naive.make_adapter_with({"crop_without_pair"}), "valid_requests")
+    text = str(failure.value)
+    assert "VIOLATED valid_requests: generated valid requests are sent unchanged and accepted" in text
+    assert "expectation: every valid request is sent as valid and accepted" in text
+    assert "audioInput.endTime" in text and "minimal example: {'model': 'lipsync-2'" in text
+    example = text.split("minimal example: ", 1)[1]
+    assert example.count("'startTime'") <= 3, "the example is shrunk to one cropped segment"
+
+
+def test_the_naive_client_report(fast_contract: PytestClientContract) -> None:
+    """All bugs at once: the report the README shows."""
+    report = fast_contract.run("syncso", syncso_naive.make_adapter)
+    assert not report.ok
+    assert set(report.violated()) >= set().union(*CATCHES["syncso"].values())
+    text = report.text()
+    assert text.startswith("Client contract for sync.so: 16 scenarios")
+    assert "VIOLATED webhook_bad_signature" in text and "minimal example:" in text
