@@ -72,6 +72,8 @@ class WebhookSpec:
     tolerance: float = 300.0
     secret_setting: str | None = None  # key of the secret in the provider's emulator settings
     intermediate: bool = False  # whether non-terminal states send webhooks too
+    # The provider's own API for the secret (WaveSpeed: GET /api/v3/webhook/secret): (target, headers).
+    fetch_secret: Callable[[Target, dict[str, str]], str | None] | None = None
 
 
 @dataclass(frozen=True)
@@ -119,8 +121,30 @@ class Profile:
             return self.submit(target, request, headers, None)
         return self.send(target, operation, request, headers)
 
+    # Every submit operation (WaveSpeed has one per model) and which one a request goes to.
+    submit_operations: tuple[str, ...] = ()
+    submit_op_for: Callable[[Any], str] | None = None
+
     def headers(self, api_key: str | None = None) -> dict[str, str]:
         return self.auth(api_key or self.api_key)
+
+    def submit_ops(self) -> tuple[str, ...]:
+        return self.submit_operations or (self.submit_operation,)
+
+    def op_for(self, request: Any) -> str:
+        return self.submit_op_for(request) if self.submit_op_for else self.submit_operation
+
+    def secret(self, target: Target, headers: dict[str, str], config: Mapping[str, Any] | None) -> str | None:
+        """The webhook signing secret: from the provider's API, else from the emulator's
+        settings (``config``: ``GET /_emulator/config``)."""
+        spec = self.webhook
+        if spec.fetch_secret is not None:
+            return spec.fetch_secret(target, headers)
+        if spec.secret_setting and config is not None:
+            section = config.get("providers", {}).get(self.name) or config.get(self.name) or {}
+            value = section.get(spec.secret_setting)
+            return str(value) if value else None
+        return None
 
 
 def get(name: str) -> Profile:

@@ -330,7 +330,7 @@ class _Run:
         env = ContractEnv(self.provider, self.suite.target.base_url, self.suite.api_key or self.profile.api_key,
                           self.receiver.url, self.secret(), self.suite.timeout,
                           self.control if self.suite.has_control else None,
-                          virtual=self._virtual(), budget=max(7200.0, self.suite.timeout * 4 + 3600))
+                          virtual=self._virtual(), budget=self.suite.timeout * 2 + 600)
         self.envs.append(env)
         return self.make_adapter(env), env
 
@@ -349,11 +349,9 @@ class _Run:
         return self._catalog
 
     def secret(self) -> str | None:
-        if self._secret is None and self.suite.has_control and self.profile.webhook.secret_setting:
-            cfg = self.control.config()
-            section = cfg.get("providers", {}).get(self.provider) or cfg.get(self.provider) or {}
-            value = section.get(self.profile.webhook.secret_setting)
-            self._secret = str(value) if value else None
+        if self._secret is None:
+            config = self.control.config() if self.suite.has_control else None
+            self._secret = self.profile.secret(self.suite.target, self.profile.headers(self.suite.api_key), config)
         return self._secret
 
     def scenario_rule(self, role_or_name: str, operation: str, count: int = 1) -> str:
@@ -426,7 +424,11 @@ class _Run:
         return self.control.requests(provider=self.provider, operation=operation)
 
     def submits(self) -> list[dict[str, Any]]:
-        return self.requests(self.profile.submit_operation)
+        ops = self.profile.submit_ops()
+        if len(ops) == 1:
+            return self.requests(ops[0])
+        rows = self.control.requests(provider=self.provider) if self.suite.has_control else []
+        return [r for r in rows if r.get("operation") in ops]
 
     def polls(self) -> list[dict[str, Any]]:
         return self.requests(self.profile.poll_operation)
@@ -610,7 +612,7 @@ def _job_ends_badly(role: str) -> Callable[[_Run], None]:
     def scenario(run: _Run) -> None:
         request = run.suite.minimal_request(run.provider)
         adapter, env = run.fresh()
-        run.scenario_rule(role, run.profile.submit_operation)
+        run.scenario_rule(role, run.profile.op_for(request))
         submitted = run.call(adapter.submit, request)
         if submitted.failed:
             run.violation("submit() returns the job id", submitted.describe(), request)
@@ -633,7 +635,7 @@ def _job_ends_badly(role: str) -> Callable[[_Run], None]:
 def _timeout(run: _Run) -> None:
     request = run.suite.minimal_request(run.provider)
     adapter, env = run.fresh()
-    run.scenario_rule("stuck", run.profile.submit_operation)
+    run.scenario_rule("stuck", run.profile.op_for(request))
     submitted = run.call(adapter.submit, request)
     if submitted.failed:
         run.violation("submit() returns the job id", submitted.describe(), request)
@@ -655,7 +657,7 @@ def _retry_after(operation_role: str) -> Callable[[_Run], None]:
     def scenario(run: _Run) -> None:
         request = run.suite.minimal_request(run.provider)
         adapter, env = run.fresh()
-        operation = run.profile.submit_operation if operation_role == "submit" else run.profile.poll_operation
+        operation = run.profile.op_for(request) if operation_role == "submit" else run.profile.poll_operation
         if operation_role == "submit":
             run.scenario_rule("rate_limited", operation)
         submitted = run.call(adapter.submit, request)
@@ -689,7 +691,7 @@ def _transient(operation_role: str) -> Callable[[_Run], None]:
         request = run.suite.minimal_request(run.provider)
         adapter, env = run.fresh()
         if operation_role == "submit":
-            run.scenario_rule("unavailable", run.profile.submit_operation)
+            run.scenario_rule("unavailable", run.profile.op_for(request))
         submitted = run.call(adapter.submit, request)
         if submitted.failed:
             run.violation("a transient 5xx on submit is retried (with a pause), then succeeds", submitted.describe(),
@@ -701,7 +703,7 @@ def _transient(operation_role: str) -> Callable[[_Run], None]:
         if waited.failed:
             run.violation("a transient 5xx while polling does not end the wait; wait() succeeds",
                           waited.describe(), request)
-        rows = run.requests(run.profile.submit_operation)
+        rows = run.submits()
         if len([r for r in rows if r["status"] < 300]) > 1:
             run.violation("a retried submit does not create the job twice",
                           f"{len(rows)} submits, {len([r for r in rows if r['status'] < 300])} accepted", request)
@@ -713,7 +715,7 @@ def _transient(operation_role: str) -> Callable[[_Run], None]:
 
 def _submit_and_finish(run: _Run, adapter: ClientAdapter, request: Any, rules: Sequence[str] = ()) -> str | None:
     for name in rules:
-        run.scenario_rule(name, run.profile.submit_operation)
+        run.scenario_rule(name, run.profile.op_for(request))
     submitted = run.call(adapter.submit, request)
     if submitted.failed:
         run.violation("submit() returns the job id", submitted.describe(), request)

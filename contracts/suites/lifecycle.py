@@ -82,7 +82,7 @@ def machine(provider: str, where: Any, receiver: Receiver, *, api_key: str | Non
     catalog = {row["name"]: row for row in control.catalog(provider)}
     outcomes = [name for name in profile.outcomes if name in catalog]
     faults = [name for name in WEBHOOK_FAULTS if name in catalog]
-    secret = _secret(control, profile)
+    secret = _secret(control, profile, target, headers)
     bodies = requests if requests is not None else for_provider(provider).create_requests()
 
     class LifecycleMachine(RuleBasedStateMachine):
@@ -278,10 +278,5 @@ def _final(profile: Profile, job: Tracked) -> str | None:
     return "__never__" if want is None else want
 
 
-def _secret(control: Control, profile: Profile) -> str | None:
-    if not profile.webhook.secret_setting:
-        return None
-    cfg = control.config()
-    section = cfg.get("providers", {}).get(profile.name) or cfg.get(profile.name) or {}
-    value = section.get(profile.webhook.secret_setting)
-    return str(value) if value else None
+def _secret(control: Control, profile: Profile, target: Target, headers: dict[str, str]) -> str | None:
+    return profile.secret(target, headers, control.config())

@@ -8,10 +8,10 @@ import pytest
 
 from contracts import ContractViolation, scenario_names
 from contracts.pytest_plugin import PytestClientContract
-from examples import syncso_client, syncso_naive
+from examples import syncso_client, syncso_naive, wavespeed_client, wavespeed_naive
 
-CORRECT = {"syncso": syncso_client.make_adapter}
-NAIVE = {"syncso": syncso_naive}
+CORRECT = {"syncso": syncso_client.make_adapter, "wavespeed": wavespeed_client.make_adapter}
+NAIVE = {"syncso": syncso_naive, "wavespeed": wavespeed_naive}
 
 # bug -> the scenarios that must catch it (and only those: the bug-free client passes them all)
 CATCHES = {
@@ -30,6 +30,15 @@ CATCHES = {
         "matches_latest_job": {"webhook_out_of_order"},
         "rejects_known_outcomes": {"webhook_late"},
     },
+    "wavespeed": {
+        "wraps_input": {"success", "valid_requests"},
+        "trusts_http_200": {"job_failed", "job_rejected"},
+        "polls_forever": {"timeout"},
+        "first_read_is_final": {"success", "timeout"},
+        "gives_up_on_5xx": {"unavailable_submit", "server_error_poll"},
+        "base64_secret": {"webhook_valid", "webhook_duplicate"},
+        "duplicates_as_new": {"webhook_duplicate"},
+    },
 }
 BUG_CASES = [(provider, bug) for provider, bugs in CATCHES.items() for bug in bugs]
 
@@ -46,6 +55,11 @@ def fast_contract(client_contract: PytestClientContract) -> PytestClientContract
 @pytest.mark.parametrize("scenario", scenario_names())
 def test_correct_syncso_client_passes(client_contract: PytestClientContract, scenario: str) -> None:
     client_contract.check("syncso", CORRECT["syncso"], scenario)
+
+
+@pytest.mark.parametrize("provider", [p for p in CORRECT if p != "syncso"])
+def test_correct_client_passes_the_whole_suite(client_contract: PytestClientContract, provider: str) -> None:
+    client_contract.run(provider, CORRECT[provider]).assert_ok()
 
 
 def test_every_naive_bug_has_a_catching_scenario() -> None:
