@@ -255,9 +255,11 @@ class SchemaStrategies:
         step = 1 if integer else 100  # numbers with at most two decimals read well and round-trip
         low = node.get("minimum")
         high = node.get("maximum")
-        if low is None:
-            low = -1000 if high is None else high - 1000
-        if high is None:
+        if low is None and high is None:
+            low, high = -1000, 1000
+        elif low is None:
+            low = high - 1000
+        elif high is None:
             high = low + 1000
         lo, hi = int(round(low * step)), int(round(high * step))
         if node.get("exclusiveMinimum"):

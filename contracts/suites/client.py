@@ -527,8 +527,13 @@ def _valid_requests(run: _Run) -> None:
             said = f" — the provider answered {refused[-1]['status']}: {_message(run.profile, refused[-1])}" \
                 if refused else ""
             return f"submit() {submitted.describe()}{said}"
-        if run.suite.has_control and not any(r["status"] < 300 for r in rows):
+        accepted_rows = [r for r in rows if r["status"] < 300]
+        if run.suite.has_control and not accepted_rows:
             return "submit() returned, but the provider never accepted a request"
+        if accepted_rows:
+            changed = _changed(run.profile, request, accepted_rows[-1])
+            if changed:
+                return f"the request was changed on its way: {changed}"
         return None
 
     explicit = run.strategies.feature_examples() if hasattr(run.strategies, "feature_examples") else []
@@ -538,10 +543,67 @@ def _valid_requests(run: _Run) -> None:
         run.violation("every valid request is sent as valid and accepted", problem, request)
 
 
+class _Recorder:
+    """A target that records what a profile would send, and answers nothing."""
+
+    base_url = "http://recorder"
+
+    def __init__(self) -> None:
+        self.sent: tuple[str, str, Any] | None = None
+
+    def request(self, method: str, path: str, *, json: Any = None, **_: Any) -> Any:
+        self.sent = (method, path, json)
+        return None
+
+
+def _changed(profile: Profile, request: Any, row: dict[str, Any]) -> str | None:
+    """How the body the provider received differs from ``request`` (None: every field of the
+    request arrived with its value; a client may add fields, such as its webhook URL)."""
+    recorder = _Recorder()
+    profile.submit(recorder, request, {}, None)  # type: ignore[arg-type]
+    if recorder.sent is None or recorder.sent[2] is None:
+        return None
+    text = row.get("request_body") or ""
+    try:
+        received = json.loads(text)
+    except ValueError:
+        return None  # multipart, or cut by the journal's size limit
+    if recorder.sent[1] != row.get("path"):
+        return f"sent to {row.get('path')}, not {recorder.sent[1]}"
+    return _missing(recorder.sent[2], received, "")
+
+
+def _missing(want: Any, got: Any, where: str) -> str | None:
+    if isinstance(want, dict):
+        if not isinstance(got, dict):
+            return f"{where or 'the body'} is {type(got).__name__}, not an object"
+        for key, value in want.items():
+            path = f"{where}.{key}" if where else str(key)
+            if key not in got:
+                return f"{path} was dropped"
+            found = _missing(value, got[key], path)
+            if found:
+                return found
+        return None
+    if isinstance(want, list):
+        if not isinstance(got, list) or len(got) != len(want):
+            return f"{where} has {len(got) if isinstance(got, list) else 'no'} items, not {len(want)}"
+        for n, (a, b) in enumerate(zip(want, got, strict=True)):
+            found = _missing(a, b, f"{where}[{n}]")
+            if found:
+                return found
+        return None
+    if want != got and not (isinstance(want, int | float) and isinstance(got, int | float) and want == got):
+        return f"{where} was {got!r}, not {want!r}"
+    return None
+
+
 def _validation_errors(run: _Run) -> None:
     if not run.suite.has_control:
         raise ScenarioSkipped("needs the emulator's journal to read the provider's answers")
-    for rule in [*run.strategies.rule_ids(), "schema"]:
+    rules = run.strategies.client_rule_ids() if hasattr(run.strategies, "client_rule_ids") \
+        else run.strategies.rule_ids()
+    for rule in [*rules, "schema"]:
         found = _falsify(run.strategies.invalid_requests(rule), max(1, run.suite.examples // 3),
                          lambda bad: _surfaced(run, bad), run.suite.shrink_seconds / 4)
         if found:
@@ -555,6 +617,8 @@ def _surfaced(run: _Run, bad: Invalid) -> str | None:
     submitted = run.call(adapter.submit, bad.request)
     rows = run.submits()
     refused = [r for r in rows if r["status"] >= 400]
+    if not rows and submitted.raised:
+        return None  # the client refused the request itself, before sending it: nothing to surface
     if not refused:
         return ("the provider never answered an error: the client changed the request before sending "
                 f"it ({len(rows)} request(s) sent)")

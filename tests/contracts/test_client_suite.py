@@ -8,10 +8,18 @@ import pytest
 
 from contracts import ContractViolation, scenario_names
 from contracts.pytest_plugin import PytestClientContract
-from examples import syncso_client, syncso_naive, wavespeed_client, wavespeed_naive
+from examples import (
+    lipsyncstudio_client,
+    lipsyncstudio_naive,
+    syncso_client,
+    syncso_naive,
+    wavespeed_client,
+    wavespeed_naive,
+)
 
-CORRECT = {"syncso": syncso_client.make_adapter, "wavespeed": wavespeed_client.make_adapter}
-NAIVE = {"syncso": syncso_naive, "wavespeed": wavespeed_naive}
+CORRECT = {"syncso": syncso_client.make_adapter, "wavespeed": wavespeed_client.make_adapter,
+           "lipsyncstudio": lipsyncstudio_client.make_adapter}
+NAIVE = {"syncso": syncso_naive, "wavespeed": wavespeed_naive, "lipsyncstudio": lipsyncstudio_naive}
 
 # bug -> the scenarios that must catch it (and only those: the bug-free client passes them all)
 CATCHES = {
@@ -38,6 +46,16 @@ CATCHES = {
         "gives_up_on_5xx": {"unavailable_submit", "server_error_poll"},
         "base64_secret": {"webhook_valid", "webhook_duplicate"},
         "duplicates_as_new": {"webhook_duplicate"},
+    },
+    "lipsyncstudio": {
+        "reads_request_id": {"success", "webhook_valid"},
+        "drops_optional_fields": {"valid_requests"},
+        "ignores_failed_status": {"job_failed"},
+        "polls_forever": {"timeout"},
+        "no_retry_after": {"rate_limited_submit", "rate_limited_poll"},
+        "gives_up_on_5xx": {"unavailable_submit", "server_error_poll"},
+        "duplicates_as_new": {"webhook_duplicate"},
+        "matches_latest_job": {"webhook_out_of_order"},
     },
 }
 BUG_CASES = [(provider, bug) for provider, bugs in CATCHES.items() for bug in bugs]

@@ -19,7 +19,7 @@ from contracts.checks import ContractFailure
 from contracts.receiver import Receiver
 from contracts.suites.lifecycle import machine, settle_settings
 
-PROVIDERS = ["syncso", "wavespeed"]
+PROVIDERS = ["syncso", "wavespeed", "lipsyncstudio"]
 
 
 def mutant_settings(max_examples: int, steps: int) -> settings:

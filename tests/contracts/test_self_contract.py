@@ -12,7 +12,7 @@ import pytest
 from contracts.strategies import ExpectedError, Invalid
 from contracts.suites.conformance import SelfContract, properties
 
-PROVIDERS = ["syncso", "wavespeed"]
+PROVIDERS = ["syncso", "wavespeed", "lipsyncstudio"]
 
 
 @pytest.fixture(scope="module", params=PROVIDERS)
