@@ -113,8 +113,8 @@ class Store(Protocol):
 
 
 class MemoryStore:
-    """Dicts keep insertion order, so iterating a collection backwards is newest first, and a
-    page costs O(page) rather than a sort of the whole collection.
+    """Rows keep insertion order, so listing a collection backwards is newest first and a
+    page costs O(page), however many rows there are; ``get`` is a dict lookup.
 
     ``shared`` is False: state lives in this process only, and timed work runs on the
     in-process scheduler (a ``SqliteStore`` is shared by worker processes)."""
@@ -122,8 +122,10 @@ class MemoryStore:
     shared = False
 
     def __init__(self) -> None:
-        # collection -> namespace -> key -> (seq, record, tag); owner: collection -> key -> namespace
-        self._data: dict[str, dict[str, dict[str, tuple[int, Any, str]]]] = {}
+        # collection -> namespace -> key -> [seq, record, tag, position in the order list]
+        self._data: dict[str, dict[str, dict[str, list[Any]]]] = {}
+        # collection -> namespace -> keys in insertion order (a deleted key stays, skipped)
+        self._order: dict[str, dict[str, list[str]]] = {}
         self._owner: dict[str, dict[str, str]] = {}
         self._seq = itertools.count()
         self._lock = threading.RLock()
@@ -155,9 +157,14 @@ class MemoryStore:
             if previous is not None and previous != ns:
                 spaces.get(previous, {}).pop(key, None)
             rows = spaces.setdefault(ns, {})
-            old = rows.get(key)
-            tag = _tenant.get() or (old[2] if old is not None else ns)
-            rows[key] = (old[0] if old is not None else next(self._seq), record, tag)
+            row = rows.get(key)
+            if row is not None:
+                row[1] = record
+                row[2] = _tenant.get() or row[2]
+            else:
+                order = self._order.setdefault(collection, {}).setdefault(ns, [])
+                rows[key] = [next(self._seq), record, _tenant.get() or ns, len(order)]
+                order.append(key)
             owner[key] = ns
 
     def get(self, collection: str, key: str) -> Any | None:
@@ -180,19 +187,28 @@ class MemoryStore:
                 del self._owner[collection][key]
             return found
 
+    def _rows_newest(self, collection: str, ns: str) -> Iterator[list[Any]]:
+        """A namespace's rows newest first, lazily: a page costs O(page)."""
+        rows = self._data.get(collection, {}).get(ns, {})
+        order = self._order.get(collection, {}).get(ns, [])
+        i = len(order) - 1
+        while i >= 0:
+            row = rows.get(order[i])
+            if row is not None and row[3] == i:  # not deleted, nor re-added further on
+                yield row
+            i -= 1
+
     def newest(self, collection: str, where: Callable[[Any], bool] | None = None) -> Iterator[Any]:
         ns = _scope.get()
-        with self._lock:
-            spaces = self._data.get(collection, {})
-            if ns is not None:
-                rows = [row[1] for row in reversed(spaces.get(ns, {}).values())]
-            else:
-                merged = heapq.merge(*(reversed(rows.values()) for rows in spaces.values()),
-                                     key=lambda row: row[0], reverse=True)
-                rows = [row[1] for row in merged]
-        for record in rows:
-            if where is None or where(record):
-                yield record
+        if ns is not None:
+            rows: Iterator[list[Any]] = self._rows_newest(collection, ns)
+        else:
+            spaces = list(self._data.get(collection, {}))
+            rows = heapq.merge(*(self._rows_newest(collection, space) for space in spaces),
+                               key=lambda row: row[0], reverse=True)
+        for row in rows:
+            if where is None or where(row[1]):
+                yield row[1]
 
     def count(self, collection: str) -> int:
         ns = _scope.get()
@@ -208,6 +224,7 @@ class MemoryStore:
             for name in [n for n in self._data if n.startswith(prefix)]:
                 if namespace is None:
                     del self._data[name]
+                    self._order.pop(name, None)
                     self._owner.pop(name, None)
                     continue
                 owner = self._owner.get(name, {})
@@ -216,6 +233,12 @@ class MemoryStore:
                         del rows[key]
                         if owner.get(key) == ns:
                             del owner[key]
+                    # compact the order list (positions change)
+                    old = self._order.get(name, {}).get(ns, [])
+                    order = [k for i, k in enumerate(old) if k in rows and rows[k][3] == i]
+                    for pos, key in enumerate(order):
+                        rows[key][3] = pos
+                    self._order.setdefault(name, {})[ns] = order
 
     def namespaces(self) -> list[str]:
         with self._lock:
