@@ -241,6 +241,7 @@ class SpecValidator:
         self._working = working
         self._openapi_instance: Any = None
         self.fast = FastSpec(working)
+        self._found: dict[tuple[Any, ...], Any] = {}
 
     @property
     def _openapi(self) -> Any:
@@ -307,7 +308,17 @@ class SpecValidator:
         op = self.fast.operation(operation_id)
         if op is None:
             return False
-        found = self.fast.find(request.method.lower(), urljoin(request.host_url, request.root_path + request.path))
+        env = request.environ
+        # the operation openapi-core would pick depends on the URL alone: remembered per URL
+        # (bounded), so a poll repeated on one job costs a dict lookup
+        key = (request.method, env.get("wsgi.url_scheme"), env.get("HTTP_HOST"), env.get("SERVER_NAME"),
+               env.get("SERVER_PORT"), request.root_path, request.path)
+        found = self._found.get(key, MISSING)
+        if found is MISSING:
+            found = self.fast.find(request.method.lower(), urljoin(request.host_url, request.root_path + request.path))
+            if len(self._found) >= 4096:
+                self._found.clear()
+            self._found[key] = found
         if found is None or found[0] != operation_id:
             return False
         query = normalized_query(request, self.array_params.get(operation_id, frozenset()))

@@ -132,10 +132,15 @@ class Runtime:
         return self.engine.run_due() + self.webhooks.run_due()
 
     def _sweep_loop(self) -> None:
+        ticks = 0
+        checkpoint = getattr(self.store, "checkpoint", None)
         while not self._stopped.wait(SWEEP_SECONDS):
+            ticks += 1
             try:
                 if not self._advance_lock.locked():
                     self.sweep()
+                if checkpoint is not None and ticks % 10 == 0:
+                    checkpoint()  # the WAL's fsync happens here, not in a request
             except Exception:  # noqa: BLE001 - e.g. the database busy for long: try again next tick
                 logging.getLogger("emulator").exception("sweep failed")
 
