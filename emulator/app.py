@@ -6,6 +6,7 @@ HTML 404/405/413/500 pages never reach a client.
 
 from __future__ import annotations
 
+import io
 import json
 import time
 from typing import Any
@@ -47,6 +48,7 @@ def create_app(config: dict[str, Any] | Settings | None = None, *, store: Store 
 
     # Transport faults (reset, truncated body...) act on the finished answer, below Flask.
     app.wsgi_app = FaultMiddleware(app.wsgi_app)  # type: ignore[method-assign]
+    app.wsgi_app = _read_body_at_once(app.wsgi_app, settings.max_body_bytes)  # type: ignore[method-assign]
     app.register_blueprint(control_bp)
     for provider in REGISTRY:
         app.register_blueprint(provider.blueprint)
@@ -132,6 +134,22 @@ def create_app(config: dict[str, Any] | Settings | None = None, *, store: Store 
 
 
 _SECRET_HEADERS = {"cookie"}
+
+
+def _read_body_at_once(wsgi_app: Any, limit: int) -> Any:
+    """Read a request body of known, acceptable length with one ``read`` (a server's input
+    stream read through Werkzeug's 64 KiB loop cost 7 % of serve's time in the profile);
+    anything else (chunked, too long: Flask's 413) is left to Werkzeug."""
+
+    def app(environ: dict[str, Any], start_response: Any) -> Any:
+        length = environ.get("CONTENT_LENGTH")
+        if length and length.isdigit() and 0 < int(length) <= limit:
+            data = environ["wsgi.input"].read(int(length))
+            environ["wsgi.input"] = io.BytesIO(data)
+            environ["CONTENT_LENGTH"] = str(len(data))
+        return wsgi_app(environ, start_response)
+
+    return app
 
 
 def _render(err: EmulatorError) -> Response:
