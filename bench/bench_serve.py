@@ -125,6 +125,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--duration", type=float, default=10.0, help="seconds measured per server")
     parser.add_argument("--warmup", type=float, default=3.0)
     parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--rounds", type=int, default=2, help="interleaved rounds; each server's best is kept")
     parser.add_argument("--polls", type=int, default=4, help="polls per create")
     parser.add_argument("--workers", type=int, default=2, help="emulator worker processes (default: 2 = cores)")
     parser.add_argument("--prism-dir", default=None, help="where Prism is (or gets) installed")
@@ -160,15 +161,23 @@ def main(argv: list[str] | None = None) -> int:
                          [str(prism), "mock", "-m", "-p", "{port}", "-v", "error", str(SCHEMA)], "/v2/models"))
         print(f"mixed workload: 1 create + {args.polls} polls, {args.connections} connections, "
               f"{args.duration:g} s each", file=sys.stderr)
-        for name, cmd, ready in runs:
-            try:
-                rows.append(measure(name, cmd, args, ready))
-            except (RuntimeError, subprocess.CalledProcessError, subprocess.TimeoutExpired) as exc:
-                print(f"  {name}: skipped ({exc})", file=sys.stderr)
+        # Rounds interleave the servers, and each server's best round is kept: on a shared
+        # machine, load that comes and goes then biases no server in particular.
+        best: dict[str, dict[str, Any]] = {}
+        for _ in range(args.rounds):
+            for name, cmd, ready in runs:
+                try:
+                    row = measure(name, cmd, args, ready)
+                except (RuntimeError, subprocess.CalledProcessError, subprocess.TimeoutExpired) as exc:
+                    print(f"  {name}: skipped ({exc})", file=sys.stderr)
+                    continue
+                if name not in best or row["rps"] > best[name]["rps"]:
+                    best[name] = row
+        rows = [best[name] for name, _, _ in runs if name in best]
     result = {"when": time.strftime("%Y-%m-%d %H:%M:%S"), "machine": f"{platform.machine()}, {os.cpu_count()} cores, "
               f"Python {platform.python_version()}", "load_average_1m": os.getloadavg()[0],
               "workload": {"creates_per_polls": f"1:{args.polls}", "connections": args.connections,
-                           "seconds": args.duration}, "rows": rows}
+                           "seconds": args.duration, "rounds": args.rounds}, "rows": rows}
     print(markdown(result))
     if args.json:
         Path(args.json).write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
@@ -181,7 +190,8 @@ def markdown(result: dict[str, Any]) -> str:
     ours = next((r for r in rows if r["server"].startswith("lipsync-emulator serve (SQLite")), None)
     prism = max((r for r in rows if r["server"].startswith("Prism")), key=lambda r: r["rps"], default=None)
     lines = [f"Mixed workload, {result['workload']['creates_per_polls']} creates:polls, "
-             f"{result['workload']['connections']} connections, {result['workload']['seconds']:g} s per server; "
+             f"{result['workload']['connections']} connections, {result['workload']['seconds']:g} s per server "
+             f"(best of {result['workload']['rounds']} interleaved rounds); "
              f"{result['machine']}; load average at the end {result['load_average_1m']:.2f}.", "",
              "| server | req/s | p50 ms | p99 ms | non-2xx | start-up s |", "|---|---:|---:|---:|---:|---:|"]
     for r in rows:
