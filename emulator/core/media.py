@@ -38,8 +38,17 @@ class MediaInfo:
     format: str | None = None
 
 
+def _split(url: str) -> Any:
+    """``urlsplit``, which raises on a malformed host ("http://[x"): such a URL has no path,
+    query or facts to read, rather than being a server error (found by Schemathesis)."""
+    try:
+        return urlsplit(url)
+    except ValueError:
+        return urlsplit("")
+
+
 def extension(url: str) -> str:
-    return PurePosixPath(urlsplit(url).path).suffix.lstrip(".").lower()
+    return PurePosixPath(_split(url).path).suffix.lstrip(".").lower()
 
 
 def kind_of(url: str) -> str | None:
@@ -52,7 +61,7 @@ def kind_of(url: str) -> str | None:
 
 def probe_url(url: str, default_duration: float = DEFAULT_DURATION) -> MediaInfo:
     """Facts about a remote medium, from the hints in its URL."""
-    query = parse_qs(urlsplit(url).query)
+    query = parse_qs(_split(url).query)
 
     def num(name: str) -> float | None:
         try:
