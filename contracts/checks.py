@@ -99,6 +99,8 @@ def webhook_signed(profile: Profile, secret: str | None, webhook: Webhook, now: 
     if verify is None:
         return []
     if not secret:
-        return ["no webhook secret to verify signatures with"]
+        # unsigned is right when no secret is configured (Kling signs only then [doc: S5])
+        signed = [h for h in profile.webhook.signature_headers if webhook.header(h)]
+        return [f"webhook for {webhook.job_id} carries {signed[0]} though no secret is configured"] if signed else []
     reason = verify(secret, webhook.headers, webhook.body, now)
     return [f"webhook for {webhook.job_id} ({webhook.status}): {reason}"] if reason else []

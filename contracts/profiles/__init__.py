@@ -121,6 +121,9 @@ class Profile:
             return self.submit(target, request, headers, None)
         return self.send(target, operation, request, headers)
 
+    # (path, body) the final submit call carries for a request, when the profile makes several
+    # calls (Kling identifies faces first); default: recorded from ``submit``.
+    wire: Callable[[Any], tuple[str, Any]] | None = None
     # Every submit operation (WaveSpeed has one per model) and which one a request goes to.
     submit_operations: tuple[str, ...] = ()
     submit_op_for: Callable[[Any], str] | None = None

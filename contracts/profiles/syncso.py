@@ -18,8 +18,9 @@ from typing import Any
 from contracts.profiles import Lifecycle, Profile, ProviderError, WebhookSpec
 from contracts.targets import Response, Target
 
+# CANCELED: the legacy cancel endpoint's status (reference §12.13)
 LIFECYCLE = Lifecycle(states=("PENDING", "PROCESSING", "COMPLETED"),
-                      terminal=frozenset({"COMPLETED", "FAILED", "REJECTED"}))
+                      terminal=frozenset({"COMPLETED", "FAILED", "REJECTED", "CANCELED"}))
 
 
 def auth(api_key: str) -> dict[str, str]:
@@ -54,7 +55,7 @@ def fields(body: Mapping[str, Any]) -> list[str]:
     code = body.get("error_code") or body.get("errorCode")
     if failed and not (body.get("error") and code):
         problems.append(f"{status} without error and error code")
-    if not failed and (body.get("error") is not None or code is not None):
+    if status in ("PENDING", "PROCESSING", "COMPLETED") and (body.get("error") is not None or code is not None):
         problems.append(f"error fields present while {status}")
     return problems
 

@@ -67,7 +67,9 @@ def _compact(value: Any) -> str:
     if isinstance(value, str):
         if len(value) > 40 and len(set(value)) == 1:
             return f"{value[0]!r} * {len(value)}"
-        return repr(_short(value, 80))
+        if len(value) > 120:
+            return f"{value[:24]!r}... ({len(value)} characters)"
+        return repr(value)
     if isinstance(value, list):
         return "[" + ", ".join(_compact(v) for v in value) + "]"
     if isinstance(value, dict):

@@ -1,0 +1,177 @@
+"""Kling as the contracts see it (shared/reference/kling.md), official paths.
+
+Creating a task takes two calls: ``POST /v1/videos/identify-face`` (synchronous; a session and
+its faces, §4.1) then ``POST /v1/videos/advanced-lip-sync`` with ``session_id`` and
+``face_choose`` (§4.2). A contract request is therefore either a full create body (with
+``session_id``), or the *client form* ``{"video_url": ..., "face_choose": [{...}]}`` for which
+the profile identifies the faces first and fills in ``session_id`` and, where absent, the first
+face's ``face_id`` — what a client does. Explicit values (even ``None``) are kept.
+
+Envelope ``{code, message, request_id, data}``, ``code`` 0 on success; errors per the code
+table (§5; parameter errors 1201 / HTTP 400). Lifecycle submitted -> processing -> succeed |
+failed (§6). Callbacks on every status change (§7), the flat task object, signed the Standard
+Webhooks way (``webhook-id``, ``webhook-timestamp``, ``webhook-signature: v1,<base64>``) only
+when a webhook secret exists.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from contracts.profiles import Lifecycle, Profile, ProviderError, WebhookSpec
+from contracts.targets import Response, Target
+
+LIFECYCLE = Lifecycle(states=("submitted", "processing", "succeed"), terminal=frozenset({"succeed", "failed"}))
+IDENTIFY = "/v1/videos/identify-face"
+CREATE = "/v1/videos/advanced-lip-sync"
+
+
+def auth(api_key: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {api_key}"}
+
+
+def identify(target: Target, body: Mapping[str, Any], headers: dict[str, str]) -> Response:
+    return target.request("POST", IDENTIFY, json=dict(body), headers=headers)
+
+
+def create_body(request: Mapping[str, Any], identified: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The create body for a client-form request, given the identify-face ``data``."""
+    body = {k: v for k, v in request.items() if k != "video_url"}
+    if identified is not None:
+        body.setdefault("session_id", identified["session_id"])
+        faces = identified.get("face_data") or []
+        first = faces[0]["face_id"] if faces else "0"
+        choose = body.get("face_choose")
+        if isinstance(choose, list):
+            body["face_choose"] = [{"face_id": first, **c} if isinstance(c, dict) else c for c in choose]
+    return body
+
+
+def submit(target: Target, request: Mapping[str, Any], headers: dict[str, str], webhook_url: str | None) -> Response:
+    identified = None
+    if "video_url" in request:
+        found = identify(target, {"video_url": request["video_url"]}, headers)
+        if found.status != 200:
+            return found
+        identified = found.json()["data"]
+    body = create_body(request, identified)
+    if webhook_url is not None:
+        body["callback_url"] = webhook_url
+    return target.request("POST", CREATE, json=body, headers=headers)
+
+
+def send(target: Target, operation: str, request: Any, headers: dict[str, str]) -> Response:
+    """Invalid examples: a bare identify-face body goes to identify-face; a client-form
+    request runs the whole flow (and fails at whichever call refuses it)."""
+    if operation == "identifyFace" and isinstance(request, dict) and "face_choose" not in request:
+        return identify(target, request, headers)
+    return submit(target, request, headers, None)
+
+
+def poll(target: Target, job_id: str, headers: dict[str, str]) -> Response:
+    return target.request("GET", f"{CREATE}/{job_id}", headers=headers)
+
+
+def _data(body: Any) -> dict[str, Any]:
+    return body.get("data") if isinstance(body, dict) and isinstance(body.get("data"), dict) else {}
+
+
+def fields(body: Any) -> list[str]:
+    data = _data(body)
+    if "task_result" not in data:  # the create answer
+        return [] if data.get("task_status") == "submitted" else [f"created as {data.get('task_status')}"]
+    status = data.get("task_status")
+    videos = (data.get("task_result") or {}).get("videos") or []
+    problems = []
+    if status == "succeed" and not (videos and videos[0].get("url")):
+        problems.append("succeed without task_result.videos[0].url")
+    if status != "succeed" and videos:
+        problems.append(f"task_result.videos while {status}")
+    if status == "failed" and not data.get("task_status_msg"):
+        problems.append("failed without task_status_msg")
+    if status != "failed" and data.get("task_status_msg"):
+        problems.append(f"task_status_msg {data['task_status_msg']!r} while {status}")
+    return problems
+
+
+def _key(secret: str) -> bytes:
+    raw = secret.removeprefix("whsec_")
+    try:
+        return base64.b64decode(raw, validate=True)
+    except (binascii.Error, ValueError):
+        return raw.encode()
+
+
+def signature(secret: str, msg_id: str, timestamp: int, body: bytes) -> str:
+    digest = hmac.new(_key(secret), f"{msg_id}.{timestamp}.".encode() + body, hashlib.sha256).digest()
+    return "v1," + base64.b64encode(digest).decode()
+
+
+def verify(secret: str, headers: Mapping[str, str], body: bytes, now: float | None,
+           tolerance: float = 300.0) -> str | None:
+    """Standard Webhooks [doc: S5]: any of the space-separated ``v1,`` signatures matches, and
+    the timestamp is within ±5 min."""
+    h = {k.lower(): v for k, v in headers.items()}
+    msg_id, timestamp, given = h.get("webhook-id"), h.get("webhook-timestamp", ""), h.get("webhook-signature")
+    if not (msg_id and timestamp and given):
+        return "missing webhook-id / webhook-timestamp / webhook-signature"
+    if not timestamp.isdigit():
+        return f"malformed webhook-timestamp {timestamp!r}"
+    expected = signature(secret, msg_id, int(timestamp), body)
+    if not any(hmac.compare_digest(expected, part) for part in given.split()):
+        return "webhook-signature does not match v1,base64(HMAC-SHA256(key, id.timestamp.body))"
+    if now is not None and abs(now - int(timestamp)) > tolerance:
+        return f"webhook-timestamp {timestamp} is {now - int(timestamp):.0f} s away from now"
+    return None
+
+
+def parse_webhook(body: bytes) -> tuple[str, str]:
+    payload = json.loads(body)  # flat, no envelope (§7)
+    return str(payload["task_id"]), str(payload["task_status"])
+
+
+def error(response: Response) -> ProviderError:
+    body = response.json_or_none()
+    if not isinstance(body, dict):
+        return ProviderError(response.status, None, response.text)
+    return ProviderError(response.status, body.get("code"), str(body.get("message") or ""))
+
+
+PROFILE = Profile(
+    name="kling",
+    title="Kling",
+    schema="kling",
+    lifecycle=LIFECYCLE,
+    webhook=WebhookSpec(states=frozenset({"succeed", "failed"}), parse=parse_webhook, verify=verify,
+                        signature_headers=("webhook-signature",), secret_setting="webhook_secret",
+                        intermediate=True),
+    auth=auth,
+    submit=submit,
+    poll=poll,
+    job_id=lambda body: str(_data(body)["task_id"]),
+    status=lambda body: str(_data(body)["task_status"]),
+    fields=fields,
+    error=error,
+    job_error=lambda body: (None, str(_data(body).get("task_status_msg") or "")),
+    send=send,
+    wire=lambda request: (CREATE, create_body(request, None)),
+    submit_operation="createAdvancedLipSync",
+    poll_operation="getAdvancedLipSync",
+    submit_status=200,
+    api_key="kling_emulator_api_key",
+    outcomes={"failed": "failed", "failed_risk_control": "failed", "failed_internal": "failed", "stuck": None,
+              "slow": "succeed"},
+    reads={
+        "listAdvancedLipSync": lambda t, h: t.request("GET", CREATE, headers=h),
+        "listAdvancedLipSync?page": lambda t, h: t.request("GET", CREATE, headers=h,
+                                                           params={"pageNum": 1, "pageSize": 5}),
+    },
+    scenarios={"failed": "failed", "rejected": "failed_risk_control", "stuck": "stuck", "rate_limited": "rate_limited",
+               "server_error": "internal_error", "unavailable": "service_unavailable"},
+)
