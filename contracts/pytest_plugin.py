@@ -14,7 +14,8 @@ Fixtures:
 
 Marker ``@pytest.mark.contract("syncso")``: a contract test of that provider; skipped when the
 target does not serve it. Options: ``--contract-target URL``, ``--contract-api-key KEY``,
-``--contract-examples N`` (generated requests per property, default 6).
+``--contract-examples N`` (generated requests per property, default 6),
+``--contract-shrink-seconds S`` (shrinking budget of a failing property, default 4).
 
     import pytest
     from contracts import scenario_names
@@ -45,6 +46,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--contract-api-key", default=None, metavar="KEY", help="API key for the contract target")
     group.addoption("--contract-examples", type=int, default=None, metavar="N",
                     help="generated requests per property scenario (default 6)")
+    group.addoption("--contract-shrink-seconds", type=float, default=None, metavar="S",
+                    help="how long a failing property scenario may spend shrinking its example (default 4)")
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -104,8 +107,9 @@ class PytestClientContract:
 def client_contract(request: pytest.FixtureRequest, contract_target: Target,
                     contract_receiver: Receiver) -> PytestClientContract:
     examples = request.config.getoption("--contract-examples") or 6
+    shrink = request.config.getoption("--contract-shrink-seconds")
     suite = ClientContract(contract_target, contract_receiver, api_key=request.config.getoption("--contract-api-key"),
-                           examples=examples)
+                           examples=examples, shrink_seconds=4.0 if shrink is None else shrink)
     return PytestClientContract(suite)
 
 

@@ -199,7 +199,7 @@ class Scenario:
 
 
 @dataclass
-class _Call:
+class _Call:  # noqa: B903 - a plain record
     value: Any = None
     error: BaseException | None = None
     hung: bool = False
@@ -208,6 +208,11 @@ class _Call:
     @property
     def failed(self) -> bool:
         return self.error is not None or self.hung or bool(self.busy)
+
+    @property
+    def no_job(self) -> bool:
+        """A submit that failed, or returned no job id (``None``, ``""``)."""
+        return self.failed or self.value in (None, "")
 
     @property
     def raised(self) -> bool:
@@ -495,7 +500,7 @@ def _success(run: _Run) -> None:
     request = run.suite.minimal_request(run.provider)
     adapter, env = run.fresh()
     submitted = run.call(adapter.submit, request)
-    if submitted.failed:
+    if submitted.no_job:
         run.violation("submit() returns the job id of an accepted request", submitted.describe(), request)
         return
     created = [r for r in run.submits() if r["status"] < 300]
@@ -529,7 +534,9 @@ def _valid_requests(run: _Run) -> None:
             return f"submit() {submitted.describe()}{said}"
         accepted_rows = [r for r in rows if r["status"] < 300]
         if run.suite.has_control and not accepted_rows:
-            return "submit() returned, but the provider never accepted a request"
+            refused = [r for r in rows if r["status"] >= 400]
+            said = f": it answered {refused[-1]['status']}: {_message(run.profile, refused[-1])}" if refused else ""
+            return f"submit() returned {compact(submitted.value)}, but the provider never accepted the request{said}"
         if accepted_rows:
             changed = _changed(run.profile, request, accepted_rows[-1])
             if changed:
@@ -683,12 +690,13 @@ def _job_ends_badly(role: str) -> Callable[[_Run], None]:
         adapter, env = run.fresh()
         run.scenario_rule(role, run.profile.op_for(request))
         submitted = run.call(adapter.submit, request)
-        if submitted.failed:
+        if submitted.no_job:
             run.violation("submit() returns the job id", submitted.describe(), request)
             return
         waited = run.call(adapter.wait, submitted.value)
         job = run.job(str(submitted.value)) or {}
-        status = run.profile.status(job) if job else "?"
+        name = run.profile.scenarios.get(role, role)
+        status = run.profile.outcomes.get(name) or (run.profile.status(job) if job else "?")
         code, message = run.profile.job_error(job) if job else (None, "")
         if not waited.raised:
             run.violation(f"wait() raises when the job ends {status}", waited.describe(), request)
@@ -706,7 +714,7 @@ def _timeout(run: _Run) -> None:
     adapter, env = run.fresh()
     run.scenario_rule("stuck", run.profile.op_for(request))
     submitted = run.call(adapter.submit, request)
-    if submitted.failed:
+    if submitted.no_job:
         run.violation("submit() returns the job id", submitted.describe(), request)
         return
     started = env.now()
@@ -730,7 +738,7 @@ def _retry_after(operation_role: str) -> Callable[[_Run], None]:
         if operation_role == "submit":
             run.scenario_rule("rate_limited", operation)
         submitted = run.call(adapter.submit, request)
-        if submitted.failed:
+        if submitted.no_job:
             run.violation("a 429 on submit is retried after Retry-After, then succeeds", submitted.describe(), request)
             return
         if operation_role == "poll":
@@ -762,7 +770,7 @@ def _transient(operation_role: str) -> Callable[[_Run], None]:
         if operation_role == "submit":
             run.scenario_rule("unavailable", run.profile.op_for(request))
         submitted = run.call(adapter.submit, request)
-        if submitted.failed:
+        if submitted.no_job:
             run.violation("a transient 5xx on submit is retried (with a pause), then succeeds", submitted.describe(),
                           request)
             return
@@ -770,8 +778,9 @@ def _transient(operation_role: str) -> Callable[[_Run], None]:
             run.scenario_rule("server_error", run.profile.poll_operation)
         waited = run.call(adapter.wait, submitted.value)
         if waited.failed:
-            run.violation("a transient 5xx while polling does not end the wait; wait() succeeds",
-                          waited.describe(), request)
+            expectation = ("a transient 5xx while polling does not end the wait; wait() succeeds"
+                           if operation_role == "poll" else "after the retried submit, wait() succeeds")
+            run.violation(expectation, waited.describe(), request)
         rows = run.submits()
         if len([r for r in rows if r["status"] < 300]) > 1:
             run.violation("a retried submit does not create the job twice",
@@ -786,7 +795,7 @@ def _submit_and_finish(run: _Run, adapter: ClientAdapter, request: Any, rules: S
     for name in rules:
         run.scenario_rule(name, run.profile.op_for(request))
     submitted = run.call(adapter.submit, request)
-    if submitted.failed:
+    if submitted.no_job:
         run.violation("submit() returns the job id", submitted.describe(), request)
         return None
     return str(submitted.value)

@@ -137,13 +137,3 @@ def test_a_violation_names_scenario_expectation_and_minimal_example(fast_contrac
     assert "audioInput.endTime" in text and "minimal example: {'model': 'lipsync-2'" in text
     example = text.split("minimal example: ", 1)[1]
     assert example.count("'startTime'") <= 3, "the example is shrunk to one cropped segment"
-
-
-def test_the_naive_client_report(fast_contract: PytestClientContract) -> None:
-    """All bugs at once: the report the README shows."""
-    report = fast_contract.run("syncso", syncso_naive.make_adapter)
-    assert not report.ok
-    assert set(report.violated()) >= set().union(*CATCHES["syncso"].values())
-    text = report.text()
-    assert text.startswith("Client contract for sync.so: 16 scenarios")
-    assert "VIOLATED webhook_bad_signature" in text and "minimal example:" in text
