@@ -25,7 +25,6 @@ from __future__ import annotations
 import ipaddress
 import threading
 import time
-from collections import deque
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
@@ -163,7 +162,6 @@ class WebhookDispatcher:
         self._session = threading.local()
         self._generation = 0  # bumped on reset so stale scheduled attempts do nothing
         self._tokens: dict[str, int] = {}  # delivery id -> its current schedule (older ones are void)
-        self._lanes: dict[str, deque[Delivery]] = {}  # per-URL attempts, in order
         self._held: dict[str, Delivery] = {}  # out-of-order deliveries waiting for a later one
         self.store: Any = None  # a shared store once attached: the outbox lives there
 
@@ -238,7 +236,7 @@ class WebhookDispatcher:
                 continue
             with self._lock:
                 self._in_flight += 1
-            self._enqueue(delivery)
+            self._pool.submit(self._attempt, delivery)
             launched += 1
         return launched
 
@@ -399,30 +397,7 @@ class WebhookDispatcher:
             delivery = claimed
         with self._lock:
             self._in_flight += 1
-        self._enqueue(delivery)
-
-    def _enqueue(self, delivery: Delivery) -> None:
-        """Attempts to one URL run one at a time, in the order they fell due, so a receiver sees
-        a job's events in order and the out-of-order fault is the only reordering; different
-        URLs are served in parallel."""
-        with self._lock:
-            lane = self._lanes.setdefault(delivery.url, deque())
-            lane.append(delivery)
-            if len(lane) > 1:
-                return  # that URL's drainer will get to it
-        self._pool.submit(self._drain, delivery.url)
-
-    def _drain(self, url: str) -> None:
-        while True:
-            with self._lock:
-                delivery = self._lanes[url][0]
-            self._attempt(delivery)
-            with self._lock:
-                lane = self._lanes[url]
-                lane.popleft()
-                if not lane:
-                    del self._lanes[url]
-                    return
+        self._pool.submit(self._attempt, delivery)
 
     def _release_held(self, after: Delivery) -> None:
         """Send the held deliveries to ``after``'s URL right after it (out-of-order fault)."""

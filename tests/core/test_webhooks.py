@@ -95,10 +95,3 @@ def test_redeliver_sends_a_new_delivery(dispatcher, webhook_receiver):
     assert [r.body for r in webhook_receiver.wait_for(2)] == [b"x", b"x"]
     assert d.redeliver("nope") is None
 
-
-def test_deliveries_to_one_url_arrive_in_the_order_they_fell_due(dispatcher, webhook_receiver):
-    d, advance = dispatcher
-    for n in range(8):
-        d.send(provider="p", url=webhook_receiver.url, body=str(n).encode(), event="e", policy=RetryPolicy())
-    advance(0)
-    assert [r.body for r in webhook_receiver.wait_for(8)] == [str(n).encode() for n in range(8)]
