@@ -120,6 +120,7 @@ class SchemaStrategies:
         self.max_extra_items = max_extra_items
         self.nulls = nulls
         self._validators: dict[str, OAS30Validator] = {}
+        self._cache: dict[tuple[str, tuple[str, ...], tuple[str, ...]], st.SearchStrategy[Any]] = {}
 
     # -- lookup ------------------------------------------------------------------------------
 
@@ -177,8 +178,13 @@ class SchemaStrategies:
                  require: tuple[str, ...] = ()) -> st.SearchStrategy[Any]:
         """Values valid against a component (by name) or a schema node. ``exclude`` leaves
         properties out (a provider module sets them by hand); ``require`` always includes some."""
-        node = {"$ref": f"#/components/schemas/{schema}"} if isinstance(schema, str) else schema
-        return self._strategy(node, None, exclude=exclude, require=require)
+        if isinstance(schema, str):
+            key = (schema, exclude, require)
+            if key not in self._cache:  # strategies are immutable: build each one once
+                node = {"$ref": f"#/components/schemas/{schema}"}
+                self._cache[key] = self._strategy(node, None, exclude=exclude, require=require)
+            return self._cache[key]
+        return self._strategy(schema, None, exclude=exclude, require=require)
 
     def _strategy(self, node: Mapping[str, Any], owner: str | None, *, exclude: tuple[str, ...] = (),
                   require: tuple[str, ...] = ()) -> st.SearchStrategy[Any]:
@@ -273,16 +279,26 @@ class SchemaStrategies:
     # -- one-rule breaks -----------------------------------------------------------------------
 
     def breaks(self, schema: Mapping[str, Any] | str, value: JSON, *,
-               skip: Callable[[Path], bool] | None = None) -> list[Break]:
+               skip: Callable[[Path], bool] | None = None, validate: bool = True) -> list[Break]:
         """Every single-rule break of ``value`` (which must be valid). ``skip(path)`` prunes
         sub-trees a provider module owns (e.g. fields whose break would also break a
-        cross-field rule). Each returned break leaves the value invalid (checked)."""
+        cross-field rule). Each returned break leaves the value invalid — checked, unless
+        ``validate=False`` (a strategy that draws one break checks only that one: faster)."""
         node = {"$ref": f"#/components/schemas/{schema}"} if isinstance(schema, str) else schema
         out: list[Break] = []
         for brk in self._walk(node, value, (), skip or (lambda _p: False)):
-            if not self.is_valid(node, brk.apply(value)):
+            if not validate or not self.is_valid(node, brk.apply(value)):
                 out.append(brk)
         return out
+
+    def one_break(self, schema: Mapping[str, Any] | str, value: JSON, *,
+                  skip: Callable[[Path], bool] | None = None) -> st.SearchStrategy[Break]:
+        """One single-rule break of ``value``, drawn, then checked to break the schema."""
+        node = {"$ref": f"#/components/schemas/{schema}"} if isinstance(schema, str) else schema
+        candidates = self.breaks(schema, value, skip=skip, validate=False)
+        if not candidates:
+            return st.nothing()
+        return st.sampled_from(candidates).filter(lambda b: not self.is_valid(node, b.apply(value)))
 
     def _walk(self, node: Mapping[str, Any], value: JSON, path: Path,
               skip: Callable[[Path], bool]) -> Iterator[Break]:

@@ -296,41 +296,56 @@ def schema_error(brk: Break) -> ExpectedError:
     return ExpectedError(400, 1201, brk.field)
 
 
+def _full(request: dict[str, Any]) -> dict[str, Any]:
+    full = {"session_id": "S", **{k: v for k, v in request.items() if k != "video_url"}}
+    full["face_choose"] = [{"face_id": "F", **c} for c in request["face_choose"]]
+    return full
+
+
+def _skip(path: tuple[str | int, ...]) -> bool:
+    return path[:1] == ("callback_url",)  # the client's own callback, not part of the request
+
+
+def _invalid(brk: Break, request: dict[str, Any]) -> Invalid | None:
+    broken = brk.apply(_full(request))
+    if not isinstance(broken, dict):
+        return None
+    client = {"video_url": request["video_url"], **broken}
+    if client.get("session_id") == "S":
+        del client["session_id"]
+    elif "session_id" not in client:
+        client["session_id"] = None
+    choices = client.get("face_choose")
+    if isinstance(choices, list):
+        fixed = []
+        for c in choices:
+            if isinstance(c, dict):
+                c = dict(c)
+                if c.get("face_id") == "F":
+                    del c["face_id"]
+                elif "face_id" not in c:
+                    c["face_id"] = None
+            fixed.append(c)
+        client["face_choose"] = fixed
+    return Invalid(f"kling.{brk.rule}", client, schema_error(brk), field=brk.field, operation=CREATE)
+
+
 def schema_breaks(request: dict[str, Any]) -> list[Invalid]:
     """Single schema-rule breaks of a client-form request, computed on the full create body
     with placeholder ids; a removed ``session_id`` / ``face_id`` is sent as ``null`` (Kling
     reads ``null`` as absent) so the client's fill-in does not repair it."""
-    full = {"session_id": "S", **{k: v for k, v in request.items() if k != "video_url"}}
-    full["face_choose"] = [{"face_id": "F", **c} for c in request["face_choose"]]
-    out = []
-    for brk in SCHEMA.breaks("AdvancedLipSyncRequest", full, skip=lambda p: p[:1] == ("callback_url",)):
-        broken = brk.apply(full)
-        if not isinstance(broken, dict):
-            continue
-        client = {"video_url": request["video_url"], **broken}
-        if client.get("session_id") == "S":
-            del client["session_id"]
-        elif "session_id" not in client:
-            client["session_id"] = None
-        choices = client.get("face_choose")
-        if isinstance(choices, list):
-            fixed = []
-            for c in choices:
-                if isinstance(c, dict):
-                    c = dict(c)
-                    if c.get("face_id") == "F":
-                        del c["face_id"]
-                    elif "face_id" not in c:
-                        c["face_id"] = None
-                fixed.append(c)
-            client["face_choose"] = fixed
-        out.append(Invalid(f"kling.{brk.rule}", client, schema_error(brk), field=brk.field, operation=CREATE))
-    return out
+    out = [_invalid(b, request) for b in SCHEMA.breaks("AdvancedLipSyncRequest", _full(request), skip=_skip)]
+    return [i for i in out if i is not None]
 
 
 @st.composite
 def _schema_rule(draw: st.DrawFn) -> Invalid:
-    return draw(st.sampled_from(schema_breaks(draw(create_requests()))))
+    request = draw(create_requests())
+    brk = draw(SCHEMA.one_break("AdvancedLipSyncRequest", _full(request), skip=_skip).filter(
+        lambda b: isinstance(b.apply(_full(request)), dict)))
+    found = _invalid(brk, request)
+    assert found is not None
+    return found
 
 
 def invalid_requests(rule: str | None = None) -> st.SearchStrategy[Invalid]:

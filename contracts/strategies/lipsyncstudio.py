@@ -87,24 +87,26 @@ def schema_error(brk: Break) -> ExpectedError:
     return ExpectedError(400, None, field)
 
 
+def _invalid(brk: Break, request: dict[str, Any]) -> Invalid:
+    endpoint = request["endpoint"]
+    broken = brk.apply({"formState": request["formState"]})
+    if "formState" not in broken:
+        return Invalid(brk.rule, {"endpoint": endpoint}, ExpectedError(400, None, "formState is required"),
+                       field="formState", operation=OPERATIONS[endpoint])
+    return Invalid(brk.rule, {"endpoint": endpoint, **broken}, schema_error(brk), field=brk.field,
+                   operation=OPERATIONS[endpoint])
+
+
 def schema_breaks(request: dict[str, Any]) -> list[Invalid]:
     body = {"formState": request["formState"]}
-    out = []
-    for brk in SCHEMA.breaks(REQUESTS[request["endpoint"]], body):
-        broken = brk.apply(body)
-        if "formState" not in broken:
-            expected = ExpectedError(400, None, "formState is required")
-            out.append(Invalid(brk.rule, {"endpoint": request["endpoint"]}, expected, field="formState",
-                               operation=OPERATIONS[request["endpoint"]]))
-            continue
-        out.append(Invalid(brk.rule, {"endpoint": request["endpoint"], **broken}, schema_error(brk),
-                           field=brk.field, operation=OPERATIONS[request["endpoint"]]))
-    return out
+    return [_invalid(b, request) for b in SCHEMA.breaks(REQUESTS[request["endpoint"]], body)]
 
 
 @st.composite
 def _schema_rule(draw: st.DrawFn) -> Invalid:
-    return draw(st.sampled_from(schema_breaks(draw(create_requests()))))
+    request = draw(create_requests())
+    body = {"formState": request["formState"]}
+    return _invalid(draw(SCHEMA.one_break(REQUESTS[request["endpoint"]], body)), request)
 
 
 @st.composite

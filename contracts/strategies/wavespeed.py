@@ -76,11 +76,13 @@ def schema_error(brk: Break) -> ExpectedError:
     return ExpectedError(400, 400, brk.field or "body")
 
 
+def _invalid(brk: Break, request: dict[str, Any]) -> Invalid:
+    return Invalid(brk.rule, {"model": request["model"], "input": brk.apply(request["input"])}, schema_error(brk),
+                   field=brk.field, operation=OPERATIONS[request["model"]])
+
+
 def schema_breaks(request: dict[str, Any]) -> list[Invalid]:
-    op = OPERATIONS[request["model"]]
-    return [Invalid(b.rule, {"model": request["model"], "input": b.apply(request["input"])}, schema_error(b),
-                    field=b.field, operation=op)
-            for b in SCHEMA.breaks("LipsyncRequest", request["input"])]
+    return [_invalid(b, request) for b in SCHEMA.breaks("LipsyncRequest", request["input"])]
 
 
 @st.composite
@@ -88,7 +90,7 @@ def _schema_rule(draw: st.DrawFn) -> Invalid:
     request = draw(create_requests())
     request["input"].update(draw(st.fixed_dictionaries({}, optional={
         "enable_sync_mode": st.booleans(), "webhook_url": st.just("https://hooks.example.com/ws")})))
-    return draw(st.sampled_from(schema_breaks(request)))
+    return _invalid(draw(SCHEMA.one_break("LipsyncRequest", request["input"])), request)
 
 
 @st.composite
