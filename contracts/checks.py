@@ -93,7 +93,7 @@ def state_fields(profile: Profile, body: Any) -> list[str]:
     return profile.fields(body)
 
 
-def webhook_signed(profile: Profile, secret: str | None, webhook: Webhook, now: float) -> list[str]:
+def webhook_signed(profile: Profile, secret: str | None, webhook: Webhook, now: float | None) -> list[str]:
     """The webhook's signature verifies with the provider's documented scheme."""
     verify = profile.webhook.verify
     if verify is None:

@@ -13,9 +13,9 @@ import functools
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import unquote_plus, urlsplit
 
-import yaml
+import yaml  # type: ignore[import-untyped]
 from openapi_core import OpenAPI
 from openapi_core.datatypes import RequestParameters
 from werkzeug.datastructures import Headers, ImmutableMultiDict
@@ -45,8 +45,12 @@ class _Request:
         self.host_url = "http://localhost"
         self.path = response.path
         self.method = response.method.lower()
-        query = ImmutableMultiDict([tuple(p.split("=", 1)) if "=" in p else (p, "")
-                                    for p in response.query.split("&") if p])
+        pairs: list[tuple[str, str]] = []
+        for part in response.query.split("&"):
+            if part:
+                key, _, value = part.partition("=")
+                pairs.append((unquote_plus(key), unquote_plus(value)))
+        query: ImmutableMultiDict[str, str] = ImmutableMultiDict(pairs)
         self.parameters = RequestParameters(query=query, header=Headers(response.request_headers))
         self.body = response.request_body
         self.content_type = response.request_headers.get("Content-Type", "application/json")

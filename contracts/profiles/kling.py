@@ -79,7 +79,8 @@ def poll(target: Target, job_id: str, headers: dict[str, str]) -> Response:
 
 
 def _data(body: Any) -> dict[str, Any]:
-    return body.get("data") if isinstance(body, dict) and isinstance(body.get("data"), dict) else {}
+    data = body.get("data") if isinstance(body, dict) else None
+    return data if isinstance(data, dict) else {}
 
 
 def fields(body: Any) -> list[str]:

@@ -28,7 +28,8 @@ import copy
 import re
 import string
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from dataclasses import field as dc_field
 from typing import Any
 
 from hypothesis import strategies as st
@@ -68,8 +69,8 @@ class Break:
     field: str
     path: Path
     value: Any  # the replacement value, or ``REMOVE``
-    hints: Mapping[str, Any] = field(default_factory=dict)
-    prop_hints: Mapping[str, Any] = field(default_factory=dict)
+    hints: Mapping[str, Any] = dc_field(default_factory=dict)
+    prop_hints: Mapping[str, Any] = dc_field(default_factory=dict)
     expected: Any = None  # the keyword's value in the schema (the enum, the bound...)
     removes: tuple[str, ...] = ()  # anyOf breaks remove several keys of one object
 
@@ -259,14 +260,9 @@ class SchemaStrategies:
 
     def _number(self, node: Mapping[str, Any], *, integer: bool) -> st.SearchStrategy[Any]:
         step = 1 if integer else 100  # numbers with at most two decimals read well and round-trip
-        low = node.get("minimum")
-        high = node.get("maximum")
-        if low is None and high is None:
-            low, high = -1000, 1000
-        elif low is None:
-            low = high - 1000
-        elif high is None:
-            high = low + 1000
+        minimum, maximum = node.get("minimum"), node.get("maximum")
+        low: float = float(minimum) if minimum is not None else (float(maximum) - 1000 if maximum is not None else -1000)
+        high: float = float(maximum) if maximum is not None else low + (1000 if minimum is not None else 2000)
         lo, hi = int(round(low * step)), int(round(high * step))
         if node.get("exclusiveMinimum"):
             lo += 1
@@ -352,11 +348,11 @@ class SchemaStrategies:
         if kind == "array":
             if not isinstance(value, list):
                 return
-            low, high = node.get("minItems"), node.get("maxItems")
+            low, high = int(node.get("minItems") or 0), node.get("maxItems")
             if low and len(value) >= low:
                 yield brk("minItems", value[: low - 1], low)
-            if high is not None and value and len(value) <= high:
-                yield brk("maxItems", value + [copy.deepcopy(value[-1])] * (high + 1 - len(value)), high)
+            if high is not None and value and len(value) <= int(high):
+                yield brk("maxItems", value + [copy.deepcopy(value[-1])] * (int(high) + 1 - len(value)), high)
             yield brk("type", "not-an-array", "array")
             for i, item in enumerate(value):
                 yield from self._walk(node.get("items", {}), item, (*path, i), skip)
@@ -364,13 +360,13 @@ class SchemaStrategies:
         if kind == "string":
             if not isinstance(value, str):
                 return
-            low, high = node.get("minLength"), node.get("maxLength")
-            if low:
-                yield brk("minLength", "x" * (low - 1), low)
-            if high is not None:
-                yield brk("maxLength", "x" * (high + 1), high)
+            shortest, longest = int(node.get("minLength") or 0), node.get("maxLength")
+            if shortest:
+                yield brk("minLength", "x" * (shortest - 1), shortest)
+            if longest is not None:
+                yield brk("maxLength", "x" * (int(longest) + 1), longest)
             if "pattern" in node:
-                bad = _not_matching(node["pattern"], int(low or 0), high)
+                bad = _not_matching(node["pattern"], shortest, longest)
                 if bad is not None:
                     yield brk("pattern", bad, node["pattern"])
             if node.get("format") != "binary":

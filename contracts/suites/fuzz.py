@@ -69,7 +69,11 @@ def run(base_url: str, name: str, *, headers: dict[str, str] | None = None, max_
     report = FuzzReport(name)
     checks = _checks()
     for result in schema.get_all_operations():
-        operation = result.ok()
+        get = getattr(result, "ok", None)
+        if get is None:  # an operation Schemathesis could not read
+            report.skipped.append(f"unreadable operation: {result!r}")
+            continue
+        operation = get()
         if operations is not None and operation.label not in operations:
             continue
         report.operations += 1

@@ -84,8 +84,10 @@ def machine(provider: str, where: Any, receiver: Receiver, *, api_key: str | Non
     schema = ContractSchema.load(profile.schema)
     headers = profile.headers(api_key)
     catalog = {row["name"]: row for row in control.catalog(provider)}
-    outcomes = [name for name in (outcomes if outcomes is not None else profile.outcomes) if name in catalog]
-    faults = [name for name in (faults if faults is not None else WEBHOOK_FAULTS) if name in catalog]
+    chosen_outcomes: list[str | None] = [name for name in (outcomes if outcomes is not None else profile.outcomes)
+                                         if name in catalog]
+    chosen_faults: list[str | None] = [name for name in (faults if faults is not None else WEBHOOK_FAULTS)
+                                       if name in catalog]
     secret = _secret(control, profile, target, headers)
     bodies = requests if requests is not None else for_provider(provider).create_requests()
 
@@ -116,8 +118,8 @@ def machine(provider: str, where: Any, receiver: Receiver, *, api_key: str | Non
         # -- rules ---------------------------------------------------------------------------
 
         # half of the jobs take no outcome scenario (they succeed), half no webhook fault
-        @rule(target=jobs, request=bodies, outcome=hst.one_of(hst.none(), hst.sampled_from(outcomes or [None])),
-              fault=hst.one_of(hst.none(), hst.sampled_from(faults or [None])), webhook=hst.booleans())
+        @rule(target=jobs, request=bodies, outcome=hst.one_of(hst.none(), hst.sampled_from(chosen_outcomes or [None])),
+              fault=hst.one_of(hst.none(), hst.sampled_from(chosen_faults or [None])), webhook=hst.booleans())
         def submit(self, request: Any, outcome: str | None, fault: str | None, webhook: bool) -> str:
             self.stats["submit"] += 1
             chosen = tuple(s for s in (outcome, fault) if s)
@@ -151,7 +153,7 @@ def machine(provider: str, where: Any, receiver: Receiver, *, api_key: str | Non
             for job_id in list(self.tracked):  # every job is observed after time moved
                 self.poll(job_id)
 
-        @rule(job_id=jobs, outcome=hst.sampled_from([None, *[o for o in outcomes if profile.outcomes[o]]]))
+        @rule(job_id=jobs, outcome=hst.sampled_from([None, *[o for o in chosen_outcomes if o and profile.outcomes[o]]]))
         def finish(self, job_id: str, outcome: str | None) -> None:
             """Force-finish through the control plane: a running job ends now, in the outcome's
             status (success without one); an ended job stays as it is."""
