@@ -12,6 +12,7 @@ import atexit
 import logging
 import threading
 from collections import deque
+from collections.abc import Callable
 from typing import Any
 
 
@@ -23,6 +24,9 @@ class RequestJournal:
     ``kill -9`` can lose that last moment of the journal (never a job or a webhook)."""
 
     FLUSH_SECONDS = 0.05
+    expand: Callable[[dict[str, Any]], dict[str, Any]] = staticmethod(lambda entry: entry)  # type: ignore[assignment]
+    """Turns a recorded entry into the one ``query`` returns (the app records raw pieces
+    cheaply and expands them here, when someone reads the journal)."""
 
     def __init__(self, limit: int = 5000, store: Any = None) -> None:
         self._entries: deque[dict[str, Any]] = deque(maxlen=limit)
@@ -72,7 +76,14 @@ class RequestJournal:
         else:
             with self._lock:
                 entries = list(self._entries)
-        rows = [e for e in entries if all(_matches(e.get(k), v) for k, v in wanted.items())]
+        expand = self.expand
+        rows = []
+        for entry in entries:
+            row = expand(entry)
+            if "seq" in entry and "seq" not in row:
+                row = {"seq": entry["seq"], **row}
+            if all(_matches(row.get(k), v) for k, v in wanted.items()):
+                rows.append(row)
         return rows[-limit:] if limit else rows
 
     def clear(self, namespace: str | None = None) -> None:
