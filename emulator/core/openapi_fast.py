@@ -241,6 +241,7 @@ class _Param:
         self.kind = ""
         self.item_kind = ""
         self.default_ok = True
+        self._verdicts: dict[str, bool] = {}
         try:
             self._compile(spec, param, compiler)
         except Unsupported:
@@ -304,7 +305,15 @@ class _Param:
                 raw = location[self.name]
                 if self.location == "query" and raw == "":
                     return False  # EmptyQueryParameterValue
-                value = self._cast(self.kind, raw)
+                # A verdict depends on the raw text alone: remembered (bounded), since a
+                # client polls the same id again and again.
+                verdict = self._verdicts.get(raw)
+                if verdict is None:
+                    verdict = bool(self.validator.is_valid(self._cast(self.kind, raw)))
+                    if len(self._verdicts) >= 4096:
+                        self._verdicts.clear()
+                    self._verdicts[raw] = verdict
+                return verdict
             return bool(self.validator.is_valid(value))
         except Exception:  # noqa: BLE001 - a cast or conversion error: openapi-core reports it
             return False
