@@ -627,7 +627,9 @@ def _validation_errors(run: _Run) -> None:
 def _surfaced(run: _Run, bad: Invalid) -> str | None:
     adapter, env = run.fresh()
     submitted = run.call(adapter.submit, bad.request)
-    rows = run.submits()
+    # the call the rule is about: the submit, or an earlier one (Kling's identify-face)
+    rows = run.requests(bad.operation) if bad.operation and bad.operation not in run.profile.submit_ops() \
+        else run.submits()
     refused = [r for r in rows if r["status"] >= 400]
     if not rows and submitted.raised:
         return None  # the client refused the request itself, before sending it: nothing to surface
