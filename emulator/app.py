@@ -177,7 +177,7 @@ def _expand_entry(entry: dict[str, Any]) -> dict[str, Any]:
     if "_at" not in entry:
         return entry
     out = {k: v for k, v in entry.items() if not k.startswith("_")}
-    headers = {}
+    headers: dict[str, str] = {}
     for key, value in entry["_headers"]:
         name = key[5:] if key.startswith("HTTP_") else key
         name = name.replace("_", "-").title()

@@ -125,7 +125,8 @@ def serve(args: argparse.Namespace) -> int:
     http1 = HTTP1Settings(max_buffer_size=65536, header_read_timeout=10000)
     Granian("emulator.cli:wsgi_app", address=settings.host, port=settings.port, interface=Interfaces.WSGI,
             workers=args.workers, blocking_threads=args.threads, backlog=2048, factory=True, http1_settings=http1,
-            log_enabled=args.log_level != "off", log_level=args.log_level if args.log_level != "off" else "error",
+            log_enabled=args.log_level != "off",
+            log_level=args.log_level if args.log_level != "off" else "error",  # type: ignore[arg-type]
             respawn_failed_workers=True).serve()
     return 0
 

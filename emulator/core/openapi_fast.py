@@ -391,7 +391,7 @@ class FastOperation:
         if not self.json_has_schema:
             return True
         try:
-            return bool(self.body_validator.is_valid(body))
+            return bool(self.body_validator.is_valid(body))  # type: ignore[union-attr]
         except Exception:  # noqa: BLE001 - e.g. a lone surrogate rust cannot hold
             return False
 

@@ -1,4 +1,4 @@
-"""docs/readme/contracts.md runs verbatim: every ``# file:`` block is written out as is and run
+"""The README's contract section runs verbatim: every ``# file:`` block is written out as is and run
 with pytest from the repository root (the installed plugin provides the fixtures), and the
 failure report it shows is the one the suite prints for the naive sync.so client."""
 
@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-DOC = ROOT / "docs" / "readme" / "contracts.md"
+DOC = ROOT / "README.md"
 BLOCK = re.compile(r"```python\n# file: (\S+)\n(.*?)```", re.S)
 VARIABLE = re.compile(r"\d+ (requests|polls)|job [0-9a-f-]{36}")
 
@@ -40,7 +40,8 @@ def test_the_contract_section_runs_verbatim(tmp_path: Path) -> None:
     assert counts == {"passed": 4 * 16 - 3 + 2 + 1 + 1, "skipped": 3}, summary
 
     printed = run.stdout
-    shown = DOC.read_text(encoding="utf-8").split("```text\n", 1)[1].split("```", 1)[0]
+    section = DOC.read_text(encoding="utf-8").split("## Contract testing your integration", 1)[1]
+    shown = section.split("```text\n", 1)[1].split("```", 1)[0]
     checked = 0
     for line in shown.splitlines():
         fixed = line.startswith(("Client contract", "VIOLATED", "  expectation:"))
