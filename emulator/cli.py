@@ -50,7 +50,7 @@ def _banner(settings: Settings, url: str) -> str:
         cfg = settings.provider(provider.name, provider.defaults)
         keys = ", ".join(cfg.get("api_keys") or []) or "any non-empty key"
         extra = f"; webhook secret {cfg['webhook_secret']}" if cfg.get("webhook_secret") else ""
-        lines.append(f"  {provider.title:<15} {'/'.join(provider.prefixes):<16} keys: {keys}{extra}")
+        lines.append(f"  {provider.title:<15} {' '.join(provider.prefixes):<16} keys: {keys}{extra}")
     lines.append(f"  control plane   {url}/_emulator/health  (config: {url}/_emulator/config)")
     if settings.chaos:
         lines.append(f"  chaos           {settings.chaos}  (PUT/DELETE {url}/_emulator/chaos to change)")
