@@ -197,6 +197,13 @@ class ScenarioCatalog:
     def add_probe(self, probe: Probe) -> None:
         self._probes[(probe.provider, probe.operation)] = probe
 
+    def register(self, scenarios: Iterable[Scenario], probes: Iterable[Probe]) -> None:
+        """A provider's whole declaration: its scenarios and a probe per operation."""
+        for scenario in scenarios:
+            self.add(scenario)
+        for probe in probes:
+            self.add_probe(probe)
+
     def probe(self, provider: str, operation: str | None = None) -> Probe | None:
         """The probe of ``operation``, or the provider's first submit probe."""
         if operation is not None:

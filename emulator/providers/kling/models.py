@@ -381,7 +381,4 @@ def setup(rt: Runtime) -> None:
     rt.engine.declare(NAME, KIND, LIFECYCLE, on_enter)
     from emulator.providers.kling.scenarios import catalogue, probes  # it builds on this module
 
-    for scenario in catalogue():
-        rt.catalog.add(scenario)
-    for probe in probes():
-        rt.catalog.add_probe(probe)
+    rt.catalog.register(catalogue(), probes())

@@ -310,12 +310,9 @@ def setup(rt: Runtime) -> None:
             send_webhook(rt, job)
 
     rt.engine.declare(NAME, KIND, LIFECYCLE, on_enter)
-    for scenario in scenarios(cfg):
-        rt.catalog.add(scenario)
+    rt.catalog.register(scenarios(cfg), probes())
     # Deliveries are unsigned (§12.32): a corrupted signature means nothing here.
     rt.catalog.remove(NAME, "webhook_bad_signature")
-    for probe in probes():
-        rt.catalog.add_probe(probe)
 
 
 def send_webhook(rt: Runtime, job: Job) -> None:

@@ -198,10 +198,7 @@ def setup(rt: Runtime) -> None:
     rt.engine.declare(NAME, KIND, LIFECYCLE, on_enter)
     from emulator.providers.syncso.scenarios import probes
 
-    for scenario in scenarios():
-        rt.catalog.add(scenario)
-    for probe in probes():
-        rt.catalog.add_probe(probe)
+    rt.catalog.register(scenarios(), probes())
 
 
 def send_webhook(rt: Runtime, job: Job) -> None:

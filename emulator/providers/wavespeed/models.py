@@ -247,7 +247,4 @@ def setup(rt: Runtime) -> None:
     rt.engine.declare(NAME, KIND, LIFECYCLE, on_enter)
     from emulator.providers.wavespeed.scenarios import catalogue, probes
 
-    for scenario in catalogue():
-        rt.catalog.add(scenario)
-    for probe in probes():
-        rt.catalog.add_probe(probe)
+    rt.catalog.register(catalogue(), probes())
