@@ -23,6 +23,7 @@ An attempt is claimed first (a lease in the record), so exactly one worker makes
 from __future__ import annotations
 
 import ipaddress
+import os
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -123,14 +124,30 @@ class OutboxEntry:
     policy: RetryPolicy
     signer: Signer | None
     claimed_until: float = 0.0  # wall clock; an attempt in flight in some worker until then
+    claimed_by: int = 0  # that worker's pid (a lease held by a dead process is taken over)
 
     @property
     def namespace(self) -> str:
         return self.delivery.namespace
 
     def next_due(self) -> float | None:
+        # A claimed attempt stays due: if its worker dies mid-attempt, another one finds it
+        # again once the lease has run out (``_claim``).
         d = self.delivery
-        return d.next_attempt_at if d.status == "pending" and not self.claimed_until else None
+        return d.next_attempt_at if d.status == "pending" else None
+
+
+def _alive(pid: int) -> bool:
+    """Whether process ``pid`` still runs (the workers share one machine: SQLite is local)."""
+    if not pid or pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def is_loopback(url: str) -> bool:
@@ -216,9 +233,10 @@ class WebhookDispatcher:
             d = entry.delivery
             if d.status != "pending" or d.next_attempt_at is None or d.next_attempt_at > self.clock.now():
                 return None
-            if entry.claimed_until and entry.claimed_until > time.time():
+            if entry.claimed_until > time.time() and _alive(entry.claimed_by):
                 return None
             entry.claimed_until = time.time() + self.timeout + LEASE_SECONDS
+            entry.claimed_by = os.getpid()
             self.store.put(OUTBOX, delivery_id, entry)
         return self._adopt(entry)
 
@@ -344,7 +362,8 @@ class WebhookDispatcher:
 
     def wait_idle(self, timeout: float = 10.0) -> bool:
         """Block until no attempt is in flight (bounded). The control plane uses it so a test
-        that advances the clock sees the deliveries that advance caused."""
+        that advances the clock sees the deliveries that advance caused. With a shared store
+        that includes attempts due or in flight in the other workers."""
         deadline = time.monotonic() + timeout
         with self._idle:
             while self._in_flight:
@@ -352,6 +371,14 @@ class WebhookDispatcher:
                 if left <= 0:
                     return False
                 self._idle.wait(left)
+        if self.store is None:
+            return True
+        # Another process's attempts are only visible in the outbox, and no signal crosses
+        # processes: look again every few milliseconds (server side, bounded).
+        while any(coll == OUTBOX for _, coll, _ in self.store.due(self.clock.now())):
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.005)
         return True
 
     def reset(self, namespace: str | None = None) -> None:

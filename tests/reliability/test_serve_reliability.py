@@ -184,6 +184,9 @@ def test_kill_9_under_load_then_restart_keeps_every_acknowledged_job(tmp_path):
         for _provider, job_id in early:
             assert deliveries[job_id]["status"] == "delivered", deliveries[job_id]
             assert deliveries[job_id]["attempts"][0]["status_code"] is None  # refused before the crash
+        # ...and so is every other one, including an attempt the killed worker had claimed
+        # (its lease names a dead process: another worker takes it over)
+        assert [d for d in deliveries.values() if d["status"] != "delivered"] == []
     receiver.down()
 
 
