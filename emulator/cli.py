@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
 import socket
@@ -77,7 +78,12 @@ def wsgi_app() -> Any:
     spec = json.loads(os.environ[SERVE_ENV])
     settings = Settings(**spec["settings"])
     store = SqliteStore(spec["database"]) if spec["database"] else None
-    return create_app(settings, store=store)
+    app = create_app(settings, store=store)
+    # Everything built so far (modules, specs, validators) lives as long as the worker: out
+    # of the collector's sight, a full collection takes ~10 ms instead of ~30 (p99, README).
+    gc.collect()
+    gc.freeze()
+    return app
 
 
 def serve(args: argparse.Namespace) -> int:
