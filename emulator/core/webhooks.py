@@ -132,7 +132,7 @@ class OutboxEntry:
 
     def next_due(self) -> float | None:
         # A claimed attempt stays due: if its worker dies mid-attempt, another one finds it
-        # again once the lease has run out (``_claim``).
+        # and takes it over (``_claim``: the claimant's process is gone, or the lease ran out).
         d = self.delivery
         return d.next_attempt_at if d.status == "pending" else None
 
