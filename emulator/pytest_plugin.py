@@ -8,6 +8,8 @@ are available as soon as the package is installed).
 * ``make_emulator`` — build one with its own configuration:
   ``make_emulator({"syncso": {"api_keys": ["sk_ci"]}})``; stopped after the test.
 * ``webhook_receiver`` — a loopback server that records what it is sent.
+* ``--emulator-store sqlite`` — run every emulator on the SQLite store ``serve`` uses (a fresh
+  database each) instead of the in-memory one.
 
     def test_generation_completes(emulator, webhook_receiver):
         ...
@@ -18,16 +20,26 @@ are available as soon as the package is installed).
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 
-from emulator.testing import EmulatorServer, WebhookReceiver
+from emulator.testing import STORE_ENV, EmulatorServer, WebhookReceiver
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.getgroup("lipsync-emulator").addoption(
+        "--emulator-store", choices=("memory", "sqlite"), default=None,
+        help="the store of every emulator the fixtures start (default: memory, or $" + STORE_ENV + ")")
 
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "emulator_config(settings): run the `emulator` fixture with these settings")
+    store = config.getoption("--emulator-store", None)
+    if store:
+        os.environ[STORE_ENV] = store  # also for servers a test builds itself
 
 
 @pytest.fixture(scope="session")

@@ -13,6 +13,9 @@ provider), ``EmulatorControl`` a small client of the ``/_emulator/`` control pla
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import tempfile
 import threading
 from collections import deque
 from collections.abc import Iterable
@@ -27,6 +30,12 @@ from emulator.app import create_app
 from emulator.config import deep_merge
 from emulator.core.faults import aborted
 from emulator.core.runtime import EXTENSION, Runtime
+from emulator.core.store import Store
+
+STORE_ENV = "LIPSYNC_EMULATOR_STORE"
+"""``sqlite`` runs every ``EmulatorServer`` without an explicit store on the SQLite store that
+``serve`` uses (a fresh database each), instead of the in-memory one: the same suite then proves
+the persistent store behaves like the memory store. The pytest option ``--emulator-store`` sets it."""
 
 
 class EmulatorControl:
@@ -89,11 +98,26 @@ class _QuietHandler(WSGIRequestHandler):
 
 
 class EmulatorServer:
-    """The emulator on a free loopback port, in a background thread. Virtual clock by default."""
+    """The emulator on a free loopback port, in a background thread. Virtual clock by default.
+    ``store``: ``"memory"`` (the default), ``"sqlite"`` (a fresh database in a temporary directory,
+    removed on ``stop``) or a store object; without one, ``$LIPSYNC_EMULATOR_STORE`` decides."""
 
-    def __init__(self, config: dict[str, Any] | None = None, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(self, config: dict[str, Any] | None = None, host: str = "127.0.0.1", port: int = 0, *,
+                 store: Store | str | None = None) -> None:
         self.config = deep_merge({"clock": "virtual", "seed": 1234}, config or {})
-        self.app = create_app(self.config)
+        self._data_dir: str | None = None
+        kind = store if isinstance(store, str) or store is None else None
+        kind = kind or os.environ.get(STORE_ENV) or "memory"
+        if kind == "sqlite":
+            from emulator.core.sqlite_store import SqliteStore
+
+            self._data_dir = tempfile.mkdtemp(prefix="lipsync-emulator-")
+            store = SqliteStore(os.path.join(self._data_dir, "state.db"))
+        elif kind == "memory":
+            store = None if isinstance(store, str) else store
+        else:
+            raise ValueError(f"unknown store {kind!r}: use 'memory' or 'sqlite'")
+        self.app = create_app(self.config, store=store)
         self._server = make_server(host, port, self.app, threaded=True, request_handler=_QuietHandler)
         self._server.daemon_threads = True  # type: ignore[attr-defined]
         self._server.shutdown_request = self._shutdown_request  # type: ignore[method-assign]
@@ -123,7 +147,12 @@ class EmulatorServer:
     def stop(self) -> None:
         self._server.shutdown()
         self._server.server_close()
-        self.runtime.scheduler.stop()
+        self.runtime.stop()
+        if self._data_dir is not None:
+            close = getattr(self.runtime.store, "close", None)
+            if close is not None:
+                close()
+            shutil.rmtree(self._data_dir, ignore_errors=True)
 
     def __enter__(self) -> EmulatorServer:
         return self.start()

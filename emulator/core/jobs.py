@@ -235,6 +235,12 @@ class JobEngine:
             with scope(self._namespace(job)):
                 self.store.delete(self.collection(job.provider, job.kind), job.id)
 
+    def save(self, job: Job) -> None:
+        """Store a change made to a job outside its own transitions (an observer updating a
+        parent): a shared store hands out copies, so a change is kept only once saved."""
+        with self._lock, self._transaction():
+            self._save(job)
+
     def is_terminal(self, job: Job) -> bool:
         return job.status in self._declared[(job.provider, job.kind)][0].terminal
 

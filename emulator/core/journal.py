@@ -35,26 +35,33 @@ class RequestJournal:
         self.limit = limit
         self.store = store if getattr(store, "shared", False) and hasattr(store, "journal_append") else None
         self._pending: list[dict[str, Any]] = []
-        self._wake = threading.Event()
+        self._closed = threading.Event()
+        self._flushing = threading.Lock()
         if self.store is not None:
             threading.Thread(target=self._flush_loop, name="emulator-journal", daemon=True).start()
             atexit.register(self.flush)
 
     def flush(self) -> None:
-        """Write the batched entries now."""
-        with self._lock:
-            batch, self._pending = self._pending, []
-        if batch and self.store is not None:
-            self.store.journal_append(batch, self.limit)
+        """Write the batched entries now; returns once every entry recorded before the call
+        is in the store (a batch another thread is writing included: a reader of the journal
+        sees its own requests)."""
+        with self._flushing:
+            with self._lock:
+                batch, self._pending = self._pending, []
+            if batch and self.store is not None:
+                self.store.journal_append(batch, self.limit)
 
     def _flush_loop(self) -> None:
-        while True:
-            self._wake.wait(self.FLUSH_SECONDS)
-            self._wake.clear()
+        while not self._closed.wait(self.FLUSH_SECONDS):
             try:
                 self.flush()
             except Exception:  # noqa: BLE001 - keep journaling; the next batch retries the store
                 logging.getLogger("emulator").exception("journal flush failed")
+
+    def close(self) -> None:
+        """Write what is batched and stop the background writer."""
+        self._closed.set()
+        self.flush()
 
     def record(self, entry: dict[str, Any]) -> dict[str, Any]:
         if self.store is not None:

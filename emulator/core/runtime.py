@@ -145,9 +145,10 @@ class Runtime:
                 logging.getLogger("emulator").exception("sweep failed")
 
     def stop(self) -> None:
-        """Stop the background threads (the scheduler's and the sweeper)."""
+        """Stop the background threads (the scheduler's, the sweeper and the journal's writer)."""
         self._stopped.set()
         self.scheduler.stop()
+        self.journal.close()
 
     def cfg(self, provider: str) -> dict[str, Any]:
         return self.config[provider]

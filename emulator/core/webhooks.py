@@ -415,13 +415,14 @@ class WebhookDispatcher:
         with self._lock:
             if generation != self._generation or self._tokens.get(delivery.id, 0) != token:
                 return  # reset since, or rescheduled (a held delivery released early)
-            if self._held.pop(delivery.id, None) is not None:
-                delivery.note = "held back (out of order): sent when the hold expired"
+            expired = self._held.pop(delivery.id, None) is not None
         if self.store is not None:
             claimed = self._claim(delivery.id, delivery.namespace)
             if claimed is None:
                 return  # done already, or another worker holds this attempt
-            delivery = claimed
+            delivery = claimed  # the stored copy: what the attempt records is kept
+        if expired:
+            delivery.note = "held back (out of order): sent when the hold expired"
         with self._lock:
             self._in_flight += 1
         self._pool.submit(self._attempt, delivery)

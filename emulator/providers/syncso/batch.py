@@ -264,6 +264,7 @@ def setup(rt: Runtime) -> None:
             return
         done = batch.data["done"]
         done[gen.data["request_id"]] = models.generation(gen)
+        rt.engine.save(batch)
         if len(done) == len(batch.request["lines"]):
             succeeded = any(g["status"] == models.LIFECYCLE.success for g in done.values())
             rt.engine.finish_now(batch, Outcome() if succeeded else Outcome(status="FAILED"))
