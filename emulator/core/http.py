@@ -169,7 +169,11 @@ def chosen_outcome() -> Any:
 def base_url() -> str:
     """Where URLs handed out by this request should point (``public_url`` wins)."""
     configured = runtime().settings.public_url
-    return (configured or request.host_url).rstrip("/")
+    if configured:
+        return configured.rstrip("/")
+    req = request._get_current_object()  # type: ignore[attr-defined]
+    # what ``host_url`` gives, without its IRI round trip (a tenth of a create's time)
+    return f"{req.scheme}://{req.host}"
 
 
 def json_response(payload: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:

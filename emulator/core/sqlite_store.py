@@ -10,7 +10,10 @@ process of ``lipsync-emulator serve``, surviving restarts and ``kill -9``.
   created by one worker completes, and its webhook goes out, even if that worker is gone.
 * ``transaction()`` is ``BEGIN IMMEDIATE``: one writer at a time across processes. The
   lifecycle engine re-reads and advances a job inside one, which is the atomic claim that
-  lets exactly one worker enter a state (and send its webhook).
+  lets exactly one worker enter a state (and send its webhook). Writes inside it are
+  deferred to its end: a record put three times (a job created, entering its first state,
+  scheduled) is encoded and written once, as it is at commit; any read in between first
+  writes what is pending, so reads still see the transaction's own writes.
 * Inside a request (``unit()``), ``get`` returns the same object for the same key and
   records changed in place are written back at the end, as with the memory store where the
   stored object *is* the object. Reads inside a ``transaction()`` always go to the database
@@ -93,6 +96,8 @@ class _Local(threading.local):
     pid: int = 0
     depth: int = 0
     unit: dict[tuple[str, str, str], tuple[Any, bytes]] | None = None
+    # (ns, coll, key) -> (record, due, tenant, whether a request's own put)
+    pending: dict[tuple[str, str, str], tuple[Any, float | None, str | None, bool]] | None = None
 
 
 class SqliteStore:
@@ -151,15 +156,39 @@ class SqliteStore:
             return
         with self._writer:
             _retry(lambda: conn.execute("BEGIN IMMEDIATE"))
-            local.depth = 1
+            local.depth, local.pending = 1, {}
             try:
                 yield
+                self._write_pending()
             except BaseException:
-                local.depth = 0
+                local.depth, local.pending = 0, None
                 conn.execute("ROLLBACK")
                 raise
-            local.depth = 0
+            local.depth, local.pending = 0, None
             _retry(lambda: conn.execute("COMMIT"))
+
+    def _write_pending(self) -> None:
+        """Write this transaction's deferred puts (before a read, and at commit)."""
+        local = self._local
+        pending = local.pending
+        if not pending:
+            return
+        local.pending = {}
+        unit = local.unit
+        rows = []
+        for (ns, coll, key), (record, due, tag, own) in pending.items():
+            data = self.codec.dumps(record)
+            # the tag of a new row: the writing tenant (else its namespace); an update keeps
+            # the row's tag unless a tenant is writing
+            rows.append((ns, coll, key, tag or ns, due if due is not None else _due_of(record), data, tag))
+            # the engine's and the dispatcher's own writes give a new baseline only to an
+            # object the request already holds
+            if unit is not None and (own or (ns, coll, key) in unit):
+                unit[(ns, coll, key)] = (record, data)
+        self._conn().executemany(
+            "INSERT INTO records (ns, coll, key, tag, due, data) VALUES (?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT (coll, key, ns) DO UPDATE SET due = excluded.due, data = excluded.data, "
+            "tag = coalesce(?, records.tag)", rows)
 
     @contextlib.contextmanager
     def unit(self) -> Iterator[None]:
@@ -191,42 +220,37 @@ class SqliteStore:
         if not changed:
             return
         with self.transaction():
-            for ns, coll, key, obj, data in changed:
-                self._write(ns, coll, key, _due_of(obj), data)
-                unit[(ns, coll, key)] = (obj, data)
+            pending = self._local.pending
+            assert pending is not None
+            for ns, coll, key, obj, _ in changed:
+                pending[(ns, coll, key)] = (obj, None, current_tenant(), True)
 
     # -- the Store protocol ----------------------------------------------------------------
 
+    def _read(self) -> sqlite3.Connection:
+        """The connection, for a read that must see this transaction's pending writes."""
+        if self._local.pending:
+            self._write_pending()
+        return self._conn()
+
     def _owner(self, collection: str, key: str) -> str | None:
-        rows = self._conn().execute("SELECT rowid, ns FROM records WHERE coll = ? AND key = ?",
+        rows = self._read().execute("SELECT rowid, ns FROM records WHERE coll = ? AND key = ?",
                                     (collection, key)).fetchall()
         return str(max(rows)[1]) if rows else None
 
     def namespace_of(self, collection: str, key: str) -> str | None:
         return self._owner(collection, key)
 
-    def _write(self, ns: str, collection: str, key: str, due: float | None, data: bytes) -> None:
-        # the tag of a new row: the writing tenant (else its namespace); an update keeps the
-        # row's tag unless a tenant is writing
-        tag = current_tenant()
-        self._conn().execute(
-            "INSERT INTO records (ns, coll, key, tag, due, data) VALUES (?, ?, ?, ?, ?, ?) "
-            "ON CONFLICT (coll, key, ns) DO UPDATE SET due = excluded.due, data = excluded.data, "
-            "tag = coalesce(?, records.tag)",
-            (ns, collection, key, tag or ns, due, data, tag))
-
     def put(self, collection: str, key: str, record: Any, *, due: float | None = None) -> None:
         ns = current_namespace()
         if ns is None:
             ns = record_namespace(record) or self._owner(collection, key) or DEFAULT_NAMESPACE
-        data = self.codec.dumps(record)
+        own = not self._local.depth
         with self.transaction():
-            self._write(ns, collection, key, due if due is not None else _due_of(record), data)
-        unit = self._local.unit
-        # inside a transaction (the engine's and the dispatcher's own reads and writes) only
-        # an object the request already holds gets a new baseline
-        if unit is not None and (not self._local.depth or (ns, collection, key) in unit):
-            unit[(ns, collection, key)] = (record, data)
+            pending = self._local.pending
+            assert pending is not None
+            before = pending.get((ns, collection, key))
+            pending[(ns, collection, key)] = (record, due, current_tenant(), own or (before is not None and before[3]))
 
     def get(self, collection: str, key: str) -> Any | None:
         ns = current_namespace()
@@ -235,7 +259,7 @@ class SqliteStore:
             hit = unit.get((ns, collection, key))
             if hit is not None:
                 return hit[0]
-        conn = self._conn()
+        conn = self._read()
         if ns is not None:
             row = conn.execute("SELECT ns, data FROM records WHERE coll = ? AND key = ? AND ns = ?",
                                (collection, key, ns)).fetchone()
@@ -262,7 +286,7 @@ class SqliteStore:
         if unit is not None:
             unit.pop((ns, collection, key), None)
         with self.transaction():
-            cur = self._conn().execute("DELETE FROM records WHERE coll = ? AND key = ? AND ns = ?",
+            cur = self._read().execute("DELETE FROM records WHERE coll = ? AND key = ? AND ns = ?",
                                        (collection, key, ns))
         return cur.rowcount > 0
 
@@ -271,7 +295,7 @@ class SqliteStore:
         ns = current_namespace()
         last: int | None = None
         while True:
-            conn = self._conn()
+            conn = self._read()
             bound = "" if last is None else " AND rowid < ?"
             if ns is not None:
                 args: tuple[Any, ...] = (collection, ns) + (() if last is None else (last,))
@@ -297,7 +321,7 @@ class SqliteStore:
 
     def count(self, collection: str) -> int:
         ns = current_namespace()
-        conn = self._conn()
+        conn = self._read()
         if ns is not None:
             row = conn.execute("SELECT count(*) FROM records WHERE coll = ? AND ns = ?", (collection, ns)).fetchone()
         else:
@@ -312,10 +336,10 @@ class SqliteStore:
             where += " AND (ns = ? OR tag = ?)"
             args += [namespace, namespace]
         with self.transaction():
-            self._conn().execute(f"DELETE FROM records WHERE {where}", args)
+            self._read().execute(f"DELETE FROM records WHERE {where}", args)
 
     def namespaces(self) -> list[str]:
-        return [str(r[0]) for r in self._conn().execute("SELECT DISTINCT ns FROM records ORDER BY ns")]
+        return [str(r[0]) for r in self._read().execute("SELECT DISTINCT ns FROM records ORDER BY ns")]
 
     def checkpoint(self) -> None:
         """Copy the write-ahead log into the database (off the request path; never blocks
@@ -326,17 +350,17 @@ class SqliteStore:
 
     def due(self, now: float, limit: int = 100) -> list[tuple[str, str, str]]:
         """(namespace, collection, key) of records whose timed work is due, earliest first."""
-        rows = self._conn().execute("SELECT ns, coll, key FROM records WHERE due IS NOT NULL AND due <= ? "
+        rows = self._read().execute("SELECT ns, coll, key FROM records WHERE due IS NOT NULL AND due <= ? "
                                     "ORDER BY due LIMIT ?", (now, limit)).fetchall()
         return [(str(a), str(b), str(c)) for a, b, c in rows]
 
     def next_due(self) -> float | None:
-        row = self._conn().execute("SELECT min(due) FROM records WHERE due IS NOT NULL").fetchone()
+        row = self._read().execute("SELECT min(due) FROM records WHERE due IS NOT NULL").fetchone()
         return None if row is None or row[0] is None else float(row[0])
 
     def get_in(self, namespace: str, collection: str, key: str) -> Any | None:
         """A record read from the database (not the unit's copy), in ``namespace``."""
-        row = self._conn().execute("SELECT data FROM records WHERE coll = ? AND key = ? AND ns = ?",
+        row = self._read().execute("SELECT data FROM records WHERE coll = ? AND key = ? AND ns = ?",
                                    (collection, key, namespace)).fetchone()
         return None if row is None else self.codec.loads(row[0])
 
