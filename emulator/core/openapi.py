@@ -308,14 +308,13 @@ class SpecValidator:
         op = self.fast.operation(operation_id)
         if op is None:
             return False
-        env = request.environ
-        # the operation openapi-core would pick depends on the URL alone: remembered per URL
-        # (bounded), so a poll repeated on one job costs a dict lookup
-        key = (request.method, env.get("wsgi.url_scheme"), env.get("HTTP_HOST"), env.get("SERVER_NAME"),
-               env.get("SERVER_PORT"), request.root_path, request.path)
+        # the operation openapi-core would pick depends on the URL's path alone (the schemas'
+        # server is the relative "/"; urljoin resolves dot segments as it does): remembered
+        # per path (bounded), so a poll repeated on one job costs a dict lookup
+        key = (request.method, request.root_path, request.path)
         found = self._found.get(key, MISSING)
         if found is MISSING:
-            found = self.fast.find(request.method.lower(), urljoin(request.host_url, request.root_path + request.path))
+            found = self.fast.find(request.method.lower(), urljoin("http://emulator/", request.root_path + request.path))
             if len(self._found) >= 4096:
                 self._found.clear()
             self._found[key] = found
