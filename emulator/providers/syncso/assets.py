@@ -69,7 +69,7 @@ def _register(rt: Runtime, job: Job, url: str, kind: str, output: bool = False) 
         "durationSeconds": job.data.get("outputDuration") if output else info.duration,
         "thumbnailUrl": None, "visibility": "ORGANIZATION", "width": info.width, "height": info.height,
         "projectId": job.request.get("projectId"),
-        "_account": job.account, "_created": now, "_seq": rt.store.count(COLLECTION),
+        "_account": job.account, "_created": now,
     }
     rt.store.put(COLLECTION, asset["id"], asset)
     rt.store.put(BY_URL, index, asset["id"])
@@ -113,16 +113,18 @@ def page(rt: Runtime, account: str, *, project_id: str | None, limit: int | None
 
 
 def _sorted(rows: list[dict[str, Any]], sort_by: str) -> list[dict[str, Any]]:
+    """``rows`` newest first, as the store lists them: their insertion order breaks ties."""
     descending = sort_by.endswith("Desc")
     field = SORTS[sort_by.removesuffix("Desc").removesuffix("Asc")]
 
     def key(a: dict[str, Any]) -> Any:
         if field == "created":
-            return (a["_created"], a["_seq"])
+            return a["_created"]
         value = a.get(field)
         return value.casefold() if isinstance(value, str) else value
 
-    present = [a for a in rows if key(a) is not None]
+    ranked = list(enumerate(reversed(rows)))
+    present = [(rank, a) for rank, a in ranked if key(a) is not None]
     missing = [a for a in rows if key(a) is None]  # unknown sizes/durations last either way
-    present.sort(key=lambda a: (key(a), a["_seq"]), reverse=descending)
-    return present + missing
+    present.sort(key=lambda ra: (key(ra[1]), ra[0]), reverse=descending)
+    return [a for _, a in present] + missing
