@@ -17,6 +17,8 @@ import json
 import os
 import socket
 import sys
+import threading
+import time
 from dataclasses import asdict
 from typing import Any
 
@@ -83,7 +85,21 @@ def wsgi_app() -> Any:
     # of the collector's sight, a full collection takes ~10 ms instead of ~30 (p99, README).
     gc.collect()
     gc.freeze()
+    if store is None:
+        threading.Thread(target=_freeze_survivors, name="emulator-gc", daemon=True).start()
     return app
+
+
+def _freeze_survivors(every: float = 1.0) -> None:
+    """The memory store keeps every job: left to itself, the collector's full collections
+    re-scan all of them, a pause that grows with the store (p99 26-29 ms at 16 clients, 8 ms
+    without). Each second, collect what the last second made and freeze the survivors, so a
+    collection only ever scans recent objects. (A cycle among frozen objects is not freed
+    when it becomes garbage; stored jobs, records and deliveries form none.)"""
+    while True:
+        time.sleep(every)
+        gc.collect()
+        gc.freeze()
 
 
 def serve(args: argparse.Namespace) -> int:
