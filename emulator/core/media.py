@@ -142,6 +142,7 @@ def mimetype_for(name: str) -> str:
     return mimetypes.guess_type(name)[0] or "application/octet-stream"
 
 
+@lru_cache(maxsize=1)  # read once: every completed sync.so generation asks for its size
 def sample_mp4() -> bytes:
     """The bundled output video: 2 s, 160x120 H.264 + AAC, faststart."""
     return resources.files("emulator.core").joinpath("assets/sample.mp4").read_bytes()
