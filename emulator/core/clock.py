@@ -106,8 +106,12 @@ class Scheduler:
         token = next(self._seq)
         with self._lock:
             heapq.heappush(self._heap, (when, token, fn))
-        with self._wake:
-            self._wake.notify()
+            earliest = self._heap[0][1] == token
+        if earliest and self._thread is not None:
+            # only a new earliest item moves the thread's wake-up: waking it for every call
+            # (every create) cost a thread switch and a GIL hand-off each
+            with self._wake:
+                self._wake.notify()
         return token
 
     def next_due(self) -> float | None:
@@ -146,7 +150,10 @@ class Scheduler:
     def _loop(self) -> None:
         while not self._stopped:
             self.run_due()
-            due = self.next_due()
-            wait = 1.0 if due is None else max(0.0, min(1.0, due - self.clock.now()))
+            # the next due time is read under the condition's lock that call_at notifies
+            # under: an item added meanwhile is either seen here or wakes the wait
             with self._wake:
-                self._wake.wait(timeout=wait)
+                due = self.next_due()
+                wait = 1.0 if due is None else max(0.0, min(1.0, due - self.clock.now()))
+                if wait > 0 and not self._stopped:
+                    self._wake.wait(timeout=wait)

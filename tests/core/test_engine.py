@@ -146,3 +146,30 @@ def test_split_advances_land_exactly_on_transitions():
         clock.advance(step)
         sched.run_due()
     assert engine.get("p", "job", "a").status == "completed"
+
+
+def test_the_background_scheduler_is_woken_only_by_a_new_earliest_item():
+    """``serve``'s timer thread sleeps until the earliest item: a later item (most creates)
+    must not wake it (a thread switch per request), an earlier one must (or it runs late)."""
+    sched = Scheduler(VirtualClock())
+    wakes: list[str] = []
+
+    class Recorder:
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            return False
+
+        def notify(self):
+            wakes.append("notify")
+
+    sched._wake = Recorder()  # type: ignore[assignment]
+    sched._thread = object()  # type: ignore[assignment]  # as if start_background() had run
+    sched.call_at(100.0, lambda: None)
+    sched.call_at(200.0, lambda: None)
+    sched.call_at(150.0, lambda: None)
+    assert wakes == ["notify"]
+    sched.call_at(50.0, lambda: None)
+    assert wakes == ["notify", "notify"]
+    assert [when for when, _, _ in sorted(sched._heap)] == [50.0, 100.0, 150.0, 200.0]
