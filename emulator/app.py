@@ -77,7 +77,7 @@ class EmulatorFlask(Flask):
     sessions, no signals, no per-request URL adapter. ``wsgi_app`` is Flask's request
     handling for this app's shape: hooks registered on the app only (``create_app``), views
     that read ``request``, ``g`` and ``current_app``. It took ~115 us a request, the view
-    and hooks aside; this takes ~45."""
+    and hooks aside; this takes ~60."""
 
     session_interface = _NoSessions()
     _adapter: MapAdapter | None = None
@@ -148,8 +148,8 @@ class EmulatorFlask(Flask):
         try:
             req.url_rule, req.view_args = adapter.match(req.path, req.method, return_rule=True)
         except RequestRedirect:
-            try:  # a redirect's URL needs this request's host: Flask's own adapter builds it
-                self.create_url_adapter(req).match(return_rule=True)  # type: ignore[union-attr]
+            try:  # a redirect's URL needs this request's host: Flask's own adapter matches again
+                req.url_rule, req.view_args = self.create_url_adapter(req).match(return_rule=True)  # type: ignore[union-attr]
             except HTTPException as exc:
                 req.routing_exception = exc
         except HTTPException as exc:

@@ -106,17 +106,16 @@ class EmulatorServer:
                  store: Store | str | None = None) -> None:
         self.config = deep_merge({"clock": "virtual", "seed": 1234}, config or {})
         self._data_dir: str | None = None
-        kind = store if isinstance(store, str) or store is None else None
-        kind = kind or os.environ.get(STORE_ENV) or "memory"
-        if kind == "sqlite":
-            from emulator.core.sqlite_store import SqliteStore
+        if store is None or isinstance(store, str):
+            kind = store or os.environ.get(STORE_ENV) or "memory"
+            if kind not in ("memory", "sqlite"):
+                raise ValueError(f"unknown store {kind!r}: use 'memory' or 'sqlite'")
+            store = None
+            if kind == "sqlite":
+                from emulator.core.sqlite_store import SqliteStore
 
-            self._data_dir = tempfile.mkdtemp(prefix="lipsync-emulator-")
-            store = SqliteStore(os.path.join(self._data_dir, "state.db"))
-        elif kind == "memory":
-            store = None if isinstance(store, str) else store
-        else:
-            raise ValueError(f"unknown store {kind!r}: use 'memory' or 'sqlite'")
+                self._data_dir = tempfile.mkdtemp(prefix="lipsync-emulator-")
+                store = SqliteStore(os.path.join(self._data_dir, "state.db"))
         self.app = create_app(self.config, store=store)
         self._server = make_server(host, port, self.app, threaded=True, request_handler=_QuietHandler)
         self._server.daemon_threads = True  # type: ignore[attr-defined]

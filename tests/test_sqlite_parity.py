@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 import requests
 
+from emulator.core.store import MemoryStore
 from emulator.testing import STORE_ENV, EmulatorServer
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -34,3 +35,13 @@ def test_the_provider_suites_pass_on_the_sqlite_store():
                            "sqlite", *SUITES], cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, proc.stdout[-6000:] + proc.stderr[-2000:]
     assert " passed" in proc.stdout.splitlines()[-1]
+
+
+def test_an_explicit_store_wins_over_the_environment(monkeypatch):
+    monkeypatch.setenv(STORE_ENV, "sqlite")
+    with EmulatorServer(store="memory") as by_name, EmulatorServer(store=MemoryStore()) as by_object:
+        assert by_name.control.health()["store"] == by_object.control.health()["store"] == "memory"
+    with EmulatorServer() as from_the_environment:
+        assert from_the_environment.control.health()["store"] == "sqlite"
+    with pytest.raises(ValueError, match="unknown store 'redis'"):
+        EmulatorServer(store="redis")
