@@ -138,6 +138,17 @@ def test_a_poll_on_another_worker_sees_the_state_the_clock_reached(tmp_path):
         rt.stop()
 
 
+def test_sqlite_journal_keeps_a_large_batch_in_order_and_trims_to_its_limit(tmp_path):
+    store = SqliteStore(str(tmp_path / "state.db"))
+    store.journal_append([{"n": n, "namespace": "ci-1" if n % 2 else None} for n in range(1000)], limit=5000)
+    rows = store.journal_rows(5000)
+    assert [r["n"] for r in rows] == list(range(1000))  # several INSERTs of 400 rows, one order
+    assert [r["seq"] for r in rows] == list(range(1, 1001))
+    assert [r["n"] for r in store.journal_rows(5000, "ci-1")] == list(range(1, 1000, 2))
+    store.journal_append([{"n": 1000 + n} for n in range(300)], limit=700)
+    assert [r["n"] for r in store.journal_rows(5000)] == list(range(1300 - 700, 1300))
+
+
 def test_restart_keeps_jobs_journal_clock_and_webhooks(tmp_path, webhook_receiver):
     path = str(tmp_path / "state.db")
     first = _app(path)
