@@ -251,6 +251,14 @@ class SpecValidator:
             self._openapi_instance = OpenAPI.from_dict(self._working)
         return self._openapi_instance
 
+    def warm(self) -> None:
+        """Build now what the first request of each kind would build: every operation's
+        fast validator (importing openapi-schema-validator) and openapi-core's validator
+        for the first invalid request (~150 and ~200 ms of CPU, measured)."""
+        for operation_id in self.operations:
+            self.fast.operation(operation_id)
+        self._openapi.request_validator  # noqa: B018 - built on first access
+
     def violations(self, request: Request, operation_id: str, body: bytes | None = None,
                    content_type: str | None = None, *, parsed: Any = MISSING) -> list[SchemaViolation]:
         """Every violation found (parameters first, then the body's best match). ``body`` and
