@@ -252,14 +252,17 @@ class SqliteStore:
 
     # -- the Store protocol ----------------------------------------------------------------
 
-    def _read(self) -> sqlite3.Connection:
-        """The connection, for a read that must see this transaction's pending writes."""
-        if self._local.pending:
+    def _read(self, collection: str | None = None) -> sqlite3.Connection:
+        """The connection, for a read that must see this transaction's pending writes (those
+        of ``collection`` if given: a create's look-up of its media in the asset registry
+        need not write the job it is creating twice)."""
+        pending = self._local.pending
+        if pending and (collection is None or any(coll == collection for _, coll, _ in pending)):
             self._write_pending()
         return self._conn()
 
     def _owner(self, collection: str, key: str) -> str | None:
-        rows = self._read().execute("SELECT rowid, ns FROM records WHERE coll = ? AND key = ?",
+        rows = self._read(collection).execute("SELECT rowid, ns FROM records WHERE coll = ? AND key = ?",
                                     (collection, key)).fetchall()
         return str(max(rows)[1]) if rows else None
 
@@ -284,7 +287,7 @@ class SqliteStore:
             hit = unit.get((ns, collection, key))
             if hit is not None:
                 return hit[0]
-        conn = self._read()
+        conn = self._read(collection)
         if ns is not None:
             row = conn.execute("SELECT ns, data FROM records WHERE coll = ? AND key = ? AND ns = ?",
                                (collection, key, ns)).fetchone()
@@ -320,7 +323,7 @@ class SqliteStore:
         ns = current_namespace()
         last: int | None = None
         while True:
-            conn = self._read()
+            conn = self._read(collection)
             bound = "" if last is None else " AND rowid < ?"
             if ns is not None:
                 args: tuple[Any, ...] = (collection, ns) + (() if last is None else (last,))
@@ -346,7 +349,7 @@ class SqliteStore:
 
     def count(self, collection: str) -> int:
         ns = current_namespace()
-        conn = self._read()
+        conn = self._read(collection)
         if ns is not None:
             row = conn.execute("SELECT count(*) FROM records WHERE coll = ? AND ns = ?", (collection, ns)).fetchone()
         else:
@@ -385,8 +388,8 @@ class SqliteStore:
 
     def get_in(self, namespace: str, collection: str, key: str) -> Any | None:
         """A record read from the database (not the unit's copy), in ``namespace``."""
-        row = self._read().execute("SELECT data FROM records WHERE coll = ? AND key = ? AND ns = ?",
-                                   (collection, key, namespace)).fetchone()
+        row = self._read(collection).execute("SELECT data FROM records WHERE coll = ? AND key = ? AND ns = ?",
+                                             (collection, key, namespace)).fetchone()
         return None if row is None else self.codec.loads(row[0])
 
     # -- shared small values -------------------------------------------------------------------

@@ -17,7 +17,7 @@ from emulator.core.codec import Codec
 from emulator.core.jobs import Job
 from emulator.core.runtime import EXTENSION
 from emulator.core.sqlite_store import SqliteStore
-from emulator.core.store import MemoryStore, scope, tenant
+from emulator.core.store import DEFAULT_NAMESPACE, MemoryStore, scope, tenant
 from emulator.providers.kling import models as kling_models
 
 BODY = {"model": "lipsync-2", "input": [{"type": "video", "url": "https://cdn.example/v.mp4?duration=6"},
@@ -136,6 +136,27 @@ def test_a_poll_on_another_worker_sees_the_state_the_clock_reached(tmp_path):
     assert isinstance(stored, Job) and stored.status == "COMPLETED" and not stored.plan
     for rt in (rt_a, rt_b):
         rt.stop()
+
+
+def test_sqlite_transaction_reads_its_own_deferred_writes(tmp_path):
+    """Writes wait for the commit; every read inside the transaction still sees them."""
+    store = SqliteStore(str(tmp_path / "state.db"))
+    with store.transaction():
+        store.put("a", "k1", {"v": 1})
+        assert store.get("b", "x") is None  # another collection's read leaves them pending...
+        assert store.get("a", "k1") == {"v": 1}  # ...this one's sees them
+        store.put("a", "k2", {"v": 2}, due=5.0)
+        assert [r["v"] for r in store.newest("a")] == [2, 1]
+        assert store.count("a") == 2
+        assert store.due(10.0) == [(DEFAULT_NAMESPACE, "a", "k2")]
+        store.put("a", "k1", {"v": 3})
+        assert store.delete("a", "k1")  # a delete after a pending put of the same key
+        assert store.get("a", "k1") is None
+    assert store.get("a", "k1") is None and store.get("a", "k2") == {"v": 2}
+    with pytest.raises(RuntimeError), store.transaction():
+        store.put("a", "k3", {"v": 3})
+        raise RuntimeError
+    assert store.get("a", "k3") is None  # rolled back: nothing written
 
 
 def test_sqlite_journal_keeps_a_large_batch_in_order_and_trims_to_its_limit(tmp_path):
