@@ -258,10 +258,26 @@ def waitress_emulator():
 
     app = create_app({"clock": "virtual"})
     server = create_server(app, host="127.0.0.1", port=0, threads=4)
-    thread = threading.Thread(target=server.run, daemon=True)
+    closing = threading.Event()
+
+    def run():
+        try:
+            server.run()
+        except OSError:
+            # waitress has no stop: closing its sockets under its select() is the way out
+            # (EBADF); anything else, or before the close, is a real failure
+            if not closing.is_set():
+                raise
+
+    thread = threading.Thread(target=run, daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{server.effective_port}"
+    closing.set()
     server.close()
+    for channel in list(server._map.values()):  # its connections too: the loop runs while any is open
+        channel.close()
+    thread.join(5)
+    assert not thread.is_alive()
     app.extensions[EXTENSION].scheduler.stop()
 
 
