@@ -263,7 +263,7 @@ class SqliteStore:
 
     def _owner(self, collection: str, key: str) -> str | None:
         rows = self._read(collection).execute("SELECT rowid, ns FROM records WHERE coll = ? AND key = ?",
-                                    (collection, key)).fetchall()
+                                              (collection, key)).fetchall()
         return str(max(rows)[1]) if rows else None
 
     def namespace_of(self, collection: str, key: str) -> str | None:
