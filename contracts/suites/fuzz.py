@@ -99,9 +99,22 @@ def _fuzz_test(strategy: Any, base_url: str, headers: dict[str, str], checks: li
     def fuzz(case: Any) -> None:
         report.examples += 1
         try:
-            case.call_and_validate(base_url=base_url, headers=headers, checks=checks)
+            case.call_and_validate(base_url=base_url, headers=_headers_for(case, headers), checks=checks)
         except (Exception, BaseExceptionGroup) as exc:  # Schemathesis raises a FailureGroup (a BaseExceptionGroup)
             text = str(exc)
             failures.setdefault(text.split("\n\n")[1] if "\n\n" in text else text, text[:2500])
 
     return fuzz
+
+
+def _headers_for(case: Any, headers: dict[str, str]) -> dict[str, str]:
+    """The caller's headers (credentials), less those a negative case left out on purpose:
+    Schemathesis negates a required security header by omitting it, and putting ours back
+    would send a valid request that the check then expects to be rejected."""
+    from schemathesis.core.parameters import ParameterLocation
+
+    component = case.meta.components.get(ParameterLocation.HEADER) if case.meta else None
+    if component is None or not component.mode.is_negative:
+        return headers
+    sent = {name.lower() for name in case.headers or {}}
+    return {name: value for name, value in headers.items() if name.lower() in sent}

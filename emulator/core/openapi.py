@@ -168,14 +168,15 @@ def _discriminator_error(parent: SchemaError, context: list[SchemaError]) -> Sch
 
 
 def normalized_query(request: Request, array_params: frozenset[str]) -> Any:
-    """The query string with comma-separated values of array parameters split (empty parts
-    dropped), as validation and the views see it."""
+    """The query string with comma-separated values of array parameters split, as validation
+    and the views see it. An empty part stays an empty value (``status=`` is ``[""]``, which
+    the schema rejects), as a server splitting on commas would see it, rather than no filter."""
     args = request.args
     if array_params & set(args):
         items = []
         for key, value in args.items(multi=True):
             if key in array_params:
-                items += [(key, v) for v in value.split(",") if v != ""]
+                items += [(key, v) for v in value.split(",")]
             else:
                 items.append((key, value))
         args = ImmutableMultiDict(items)

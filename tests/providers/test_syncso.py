@@ -440,6 +440,16 @@ def test_item_42_list_is_bare_array_with_repeated_or_comma_filters(emulator):
     assert_error(get(emulator, "/v2/generations?status=DONE"), 400, "generation_input_validation_failed", "'DONE'")
 
 
+def test_item_42_an_empty_filter_value_is_a_value_not_the_absence_of_a_filter(emulator):
+    """``status=`` is ``[""]`` (not a GenerationStatus), ``ids=`` asks for the id "" (none)."""
+    create(emulator)
+    for query, position in (("status=", "status[0]"), ("status=PENDING,", "status[1]"),
+                            ("status=PENDING&status=", "status[1]")):
+        assert_error(get(emulator, f"/v2/generations?{query}"), 400, "generation_input_validation_failed",
+                     f"{position} must be one of: PENDING, PROCESSING, COMPLETED, FAILED, REJECTED, CANCELED (got '')")
+    assert get(emulator, "/v2/generations?ids=").json() == []
+
+
 def test_item_43_list_limit_and_cursor(emulator):
     ids = [create(emulator).json()["id"] for _ in range(3)]
     page = get(emulator, "/v2/generations?limit=2").json()

@@ -101,6 +101,8 @@ def test_item_46_types_filter_repeated_or_comma_separated(emulator, client):
     assert listing(emulator, types="IMAGE").json() == {"items": [], "totalCount": 0}
     bad = listing(emulator, types="GIF")
     assert bad.status_code == 400 and "types[0] must be one of: AUDIO, VIDEO, IMAGE" in bad.json()["message"]
+    empty = listing(emulator, types=["VIDEO", ""])
+    assert empty.status_code == 400 and empty.json()["message"] == "types[1] must be one of: AUDIO, VIDEO, IMAGE (got '')"
 
 
 def test_item_46_limit_cursor_and_total_count(emulator, client):
