@@ -85,6 +85,14 @@ class EmulatorFlask(Flask):
     def ensure_sync(self, func: Any) -> Any:
         return func  # no async views: skips four inspect calls on every request
 
+    def make_default_options_response(self) -> Response:
+        # Flask answers OPTIONS with an empty 200 labelled text/html; an API answers "no
+        # content" and the methods in Allow (inferred: no provider documents OPTIONS)
+        response = super().make_default_options_response()
+        response.status_code = 204
+        del response.headers["Content-Type"]
+        return response
+
     def _lean(self) -> bool:
         # anything registered per blueprint (or an OPTIONS request) takes Flask's own way
         hooks = (self.before_request_funcs, self.after_request_funcs, self.teardown_request_funcs,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import requests
 import yaml
 
@@ -110,6 +111,19 @@ def test_unknown_control_path_is_json(emulator):
     assert resp.json()["error"] == "Not Found"
     resp = requests.get(f"{emulator.url}/not-a-provider", timeout=5)
     assert resp.status_code == 404 and resp.headers["Content-Type"] == "application/json"
+
+
+@pytest.mark.parametrize("path, allow", [("/v2/generate", "OPTIONS, POST"),
+                                         ("/api/v3/predictions/abc/result", "GET, HEAD, OPTIONS"),
+                                         ("/kling/v1/videos/identify-face", "OPTIONS, POST"),
+                                         ("/_emulator/health", "GET, HEAD, OPTIONS")])
+def test_options_answers_no_content_and_the_allowed_methods(emulator, path, allow):
+    """Not an empty text/html page (Flask's default): 204, ``Allow``, no body, no content type."""
+    resp = requests.options(emulator.url + path, timeout=5)
+    assert (resp.status_code, resp.content, resp.headers.get("Content-Type")) == (204, b"", None)
+    assert sorted(resp.headers["Allow"].split(", ")) == allow.split(", ")
+    unknown = requests.options(f"{emulator.url}/not-a-provider", timeout=5)
+    assert unknown.status_code == 404 and unknown.json()["message"] == "Cannot OPTIONS /not-a-provider"
 
 
 def test_output_media_supports_ranges(emulator):

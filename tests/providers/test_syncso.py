@@ -294,6 +294,15 @@ def test_item_24_multipart_file_takes_precedence_over_url(emulator):
     assert inputs[1]["url"] == AUDIO["url"]
 
 
+@pytest.mark.parametrize("sent, shown", [("7", "7"), ("{}", "{}"), ('{"type": "video"}', "{'type': 'video'}")])
+def test_item_23_multipart_input_that_is_not_an_array_is_a_400_beside_files(emulator, sent, shown):
+    """It once crashed (``7``: 500) or was dropped for the files (``{}``: 201); found by Schemathesis."""
+    resp = requests.post(f"{emulator.url}/v2/generate", headers=KEY, timeout=10,
+                         data={"model": "lipsync-2", "input": sent},
+                         files={"video": ("v.mp4", MP4, "video/mp4"), "audio": ("a.wav", b"RIFF0000WAVE", "audio/wav")})
+    assert_error(resp, 400, "generation_input_validation_failed", f"input must be of type array (got {shown})")
+
+
 # -- Segments ----------------------------------------------------------------------------------
 
 A1 = {"type": "audio", "url": "https://e.x/a1.wav", "refId": "a1"}

@@ -401,6 +401,17 @@ def test_item_29_list_filters(emulator):
     assert ids(created_before=iso(middle)) == [old]
 
 
+def test_item_29_list_body_of_json_whitespace_is_no_filter_and_other_control_bytes_are_malformed(emulator):
+    """RFC 8259 whitespace is space, tab, CR and LF; a form feed is not (found by Schemathesis)."""
+    json_type = {**AUTH, "Content-Type": "application/json"}
+    listing = call(emulator, "POST", "/api/v3/predictions", data=b" \r\n\t", headers=json_type)
+    assert (listing.status_code, data_of(listing)["items"]) == (200, [])
+    for body in (b"\x0c", b"\x0b"):
+        resp = call(emulator, "POST", "/api/v3/predictions", data=body, headers=json_type)
+        assert (resp.status_code, resp.json()["message"]) == (400, "Malformed JSON in request body: Expecting value "
+                                                                   "at line 1 column 1")
+
+
 @pytest.mark.parametrize("size", [0, 101])
 def test_item_29_page_size_out_of_range_is_400(emulator, size):
     resp = call(emulator, "POST", "/api/v3/predictions", json={"page_size": size})

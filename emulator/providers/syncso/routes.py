@@ -114,7 +114,8 @@ def _multipart_payload() -> dict[str, Any]:
     for key in ("webhookUrl", "outputFileName"):
         if form.get(key):
             payload[key] = form[key]
-    inputs: list[dict[str, Any]] = list(payload.get("input") or [])
+    given = payload.get("input", [])
+    inputs: list[Any] = given if isinstance(given, list) else []
     for kind in ("video", "audio"):
         upload = request.files.get(kind)
         if upload is None:
@@ -131,7 +132,8 @@ def _multipart_payload() -> dict[str, Any]:
             existing["url"] = url
         else:
             inputs.append({"type": kind, "url": url})
-    payload["input"] = inputs
+    # an input that is not an array stays as sent, for the schema check below to name
+    payload["input"] = inputs if isinstance(given, list) else given
     payload = normalize_create(payload)
     violations = rt.specs[models.NAME].violations(request, "createGeneration",
                                                   body=json.dumps(payload).encode(),

@@ -27,7 +27,14 @@ from emulator.core.errors import (
     TooManyRequests,
     Unauthorized,
 )
-from emulator.core.http import Operations, base_url, chosen_outcome, json_response, parse_json_body
+from emulator.core.http import (
+    JSON_WHITESPACE,
+    Operations,
+    base_url,
+    chosen_outcome,
+    json_response,
+    parse_json_body,
+)
 from emulator.core.jobs import Job, Outcome
 from emulator.core.media import mimetype_for, save_upload
 from emulator.core.openapi import SchemaViolation
@@ -224,7 +231,7 @@ def list_predictions() -> Response:
     rt = runtime()
     cfg = rt.cfg(models.NAME)
     body = _body()
-    body = {} if body is None and not request.get_data(cache=True).strip() else body
+    body = {} if body is None and not request.get_data(cache=True).strip(JSON_WHITESPACE) else body
     violations = _json_violations("listPredictions", body)
     if violations:
         raise on_violation(violations[0], "listPredictions")
