@@ -69,7 +69,8 @@ class SchemaViolation:
             "missing_body": "A request body is required",
         }
         template = templates.get(self.keyword)
-        choices = ", ".join(map(str, exp)) if isinstance(exp, list) else str(exp)
+        # a null in an enum is how a nullable field admits null (OAS 3.0.3), not a choice to offer
+        choices = ", ".join(str(c) for c in exp if c is not None) if isinstance(exp, list) else str(exp)
         text = template.format(f=f, exp=exp, got=got, choices=choices, message=self.message) if template else None
         return text or f"{self.field}: {self.message}"
 

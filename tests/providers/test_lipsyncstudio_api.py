@@ -125,6 +125,27 @@ def test_null_and_empty_webhook_mean_no_webhook_and_data_uris_are_accepted(emula
     assert emulator.control.webhooks(provider="lipsyncstudio") == []
 
 
+REQUESTS = {"lipsync-video": "LipsyncVideoRequest", "lipsync-image": "LipsyncImageRequest",
+            "lipsync-image-multi": "LipsyncImageMultiRequest"}
+
+
+@pytest.mark.parametrize("endpoint", FORMS)
+def test_the_schema_says_what_null_means_optional_fields_accept_it_required_ones_do_not(emulator, endpoint):
+    """The null-means-absent leniency is in the served schema too (nullable), so a schema-driven
+    fuzzer does not call an accepted null "a schema-violating request accepted"."""
+    form_schema = SPEC["components"]["schemas"][REQUESTS[endpoint].replace("Request", "Form")]
+    optional = sorted(set(form_schema["properties"]) - set(form_schema["required"]))
+    body = {"webhook": None, "formState": {**FORMS[endpoint], **dict.fromkeys(optional)}}
+    conforms(REQUESTS[endpoint], body)
+    assert post(emulator, endpoint, body).status_code == 200
+    for field in form_schema["required"]:
+        broken = {"formState": {**FORMS[endpoint], field: None}}
+        validator = OAS30Validator({"$ref": f"#/components/schemas/{REQUESTS[endpoint]}", "components": SPEC["components"]})
+        assert not validator.is_valid(broken)
+        resp = post(emulator, endpoint, broken)
+        assert (resp.status_code, resp.json()) == (400, {"error": f"{field} is required"})
+
+
 # -- scenarios ----------------------------------------------------------------------------------
 
 def test_declared_scenarios(emulator):
