@@ -90,13 +90,10 @@ def is_json(req: Any) -> bool:
     return mimetype == "application/json" or mimetype.endswith("+json")
 
 
-JSON_WHITESPACE = b" \t\r\n"  # RFC 8259's four: bytes.strip() would also take \f and \v
-
-
 def parse_json_body(req: Any = None) -> Any:
     """The request's JSON body. Malformed JSON or invalid UTF-8 is a 400 naming the problem."""
     raw = (req or request).get_data(cache=True)
-    if not raw.strip(JSON_WHITESPACE):
+    if not raw:  # no body; whitespace alone is not a JSON text (RFC 8259), so it is malformed
         return None
     if orjson_safe(raw):
         try:

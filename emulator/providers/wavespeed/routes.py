@@ -28,7 +28,6 @@ from emulator.core.errors import (
     Unauthorized,
 )
 from emulator.core.http import (
-    JSON_WHITESPACE,
     Operations,
     base_url,
     chosen_outcome,
@@ -74,7 +73,7 @@ def _body() -> Any:
     a lenient server, like curl users expect); an empty body is ``None``."""
     if "body" in g:
         return g.body
-    if request.mimetype == "multipart/form-data" or not request.get_data(cache=True).strip():
+    if request.mimetype == "multipart/form-data" or not request.get_data(cache=True):
         return None
     return parse_json_body()
 
@@ -231,7 +230,7 @@ def list_predictions() -> Response:
     rt = runtime()
     cfg = rt.cfg(models.NAME)
     body = _body()
-    body = {} if body is None and not request.get_data(cache=True).strip(JSON_WHITESPACE) else body
+    body = {} if body is None and not request.get_data(cache=True) else body
     violations = _json_violations("listPredictions", body)
     if violations:
         raise on_violation(violations[0], "listPredictions")
