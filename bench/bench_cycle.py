@@ -7,15 +7,20 @@
 * the cycle: submit a sync.so generation with a webhook -> advance the virtual clock ->
   the signed webhook received and verified, over real loopback HTTP, per cycle;
 * ``lipsync-emulator serve`` from launch to the first successful provider answer (SQLite,
-  2 workers; and --memory), and Prism's, when ``--prism-dir`` holds an installed Prism.
+  2 workers; and --memory), and Prism's, when ``--prism-dir`` holds an installed Prism. The
+  emulator's modules are byte-compiled first, as Python leaves them after any earlier start
+  or ``pip install``; the first start of a fresh checkout, which compiles them, is measured
+  apart (a copy of the packages with no bytecode, and none written).
 """
 
 from __future__ import annotations
 
 import argparse
+import compileall
 import hashlib
 import hmac
 import os
+import shutil
 import signal
 import socket
 import statistics
@@ -36,11 +41,16 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def first_answer(cmd: list[str], port: int, path: str, ok: tuple[int, ...] = (200,)) -> float:
+PACKAGES = ("emulator", "schemas")  # what ``serve`` imports from the checkout
+
+
+def first_answer(cmd: list[str], port: int, path: str, ok: tuple[int, ...] = (200,), cwd: Path = ROOT,
+                 env: dict[str, str] | None = None) -> float:
     """Seconds from launching ``cmd`` to the first ``ok`` answer on ``path``."""
     request = f"GET {path} HTTP/1.1\r\nHost: x\r\nx-api-key: sk_bench\r\nConnection: close\r\n\r\n".encode()
     start = time.perf_counter()
-    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
     try:
         while time.perf_counter() - start < 60:
             try:
@@ -119,23 +129,35 @@ def main(argv: list[str] | None = None) -> int:
           f"{statistics.median(times) * 1000:.2f} ms, p90 {times[int(len(times) * 0.9)] * 1000:.2f} ms")
 
     py = sys.executable
+    for package in PACKAGES:
+        compileall.compile_dir(ROOT / package, quiet=1)
     with tempfile.TemporaryDirectory(prefix="lipsync-start-") as tmp:
+        # the first start of a fresh checkout: the packages copied without bytecode, run from
+        # the copy (the working directory comes first on sys.path) and never cached
+        fresh = Path(tmp) / "fresh"
+        for package in PACKAGES:
+            shutil.copytree(ROOT / package, fresh / package, ignore=shutil.ignore_patterns("__pycache__"))
+        uncached = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
+
+        def sqlite(port: int) -> list[str]:
+            return [py, "-m", "emulator", "serve", "--port", str(port), "--workers", "2",
+                    "--data-dir", os.path.join(tmp, f"d{port}"), "--log-level", "off"]
+
         runs = {
-            "serve (SQLite, 2 workers)": lambda port: [py, "-m", "emulator", "serve", "--port", str(port), "--workers",
-                                                       "2", "--data-dir", os.path.join(tmp, f"d{port}"),
-                                                       "--log-level", "off"],
-            "serve --memory": lambda port: [py, "-m", "emulator", "serve", "--port", str(port), "--memory",
-                                            "--log-level", "off"],
+            "serve (SQLite, 2 workers)": (sqlite, {}),
+            "serve --memory": (lambda port: [py, "-m", "emulator", "serve", "--port", str(port), "--memory",
+                                             "--log-level", "off"], {}),
+            "serve (SQLite, 2 workers), first start of a fresh checkout": (sqlite, {"cwd": fresh, "env": uncached}),
         }
         if args.prism_dir:
             prism = Path(args.prism_dir) / "node_modules" / ".bin" / "prism"
-            runs["Prism mock"] = lambda port: [str(prism), "mock", "-p", str(port), "-v", "error",
-                                               str(ROOT / "schemas" / "syncso.yaml")]
-        for name, cmd in runs.items():
+            runs["Prism mock"] = (lambda port: [str(prism), "mock", "-p", str(port), "-v", "error",
+                                                str(ROOT / "schemas" / "syncso.yaml")], {})
+        for name, (cmd, where) in runs.items():
             samples = []
             for _ in range(args.repeat):
                 port = free_port()
-                samples.append(first_answer(cmd(port), port, "/v2/models"))
+                samples.append(first_answer(cmd(port), port, "/v2/models", **where))
             print(f"{name}: launch to first answer median {statistics.median(samples) * 1000:.0f} ms "
                   f"(min {min(samples) * 1000:.0f})")
     return 0
