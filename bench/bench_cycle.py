@@ -44,6 +44,13 @@ def free_port() -> int:
 PACKAGES = ("emulator", "schemas")  # what ``serve`` imports from the checkout
 
 
+def compile_packages() -> None:
+    """Byte-compile what ``serve`` imports, as any earlier start or ``pip install`` leaves it
+    (Python skips it under PYTHONDONTWRITEBYTECODE, as on the machine measured here)."""
+    for package in PACKAGES:
+        compileall.compile_dir(ROOT / package, quiet=1)
+
+
 def first_answer(cmd: list[str], port: int, path: str, ok: tuple[int, ...] = (200,), cwd: Path = ROOT,
                  env: dict[str, str] | None = None) -> float:
     """Seconds from launching ``cmd`` to the first ``ok`` answer on ``path``."""
@@ -129,8 +136,7 @@ def main(argv: list[str] | None = None) -> int:
           f"{statistics.median(times) * 1000:.2f} ms, p90 {times[int(len(times) * 0.9)] * 1000:.2f} ms")
 
     py = sys.executable
-    for package in PACKAGES:
-        compileall.compile_dir(ROOT / package, quiet=1)
+    compile_packages()
     with tempfile.TemporaryDirectory(prefix="lipsync-start-") as tmp:
         # the first start of a fresh checkout: the packages copied without bytecode, run from
         # the copy (the working directory comes first on sys.path) and never cached
