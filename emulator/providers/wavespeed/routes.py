@@ -27,13 +27,7 @@ from emulator.core.errors import (
     TooManyRequests,
     Unauthorized,
 )
-from emulator.core.http import (
-    Operations,
-    base_url,
-    chosen_outcome,
-    json_response,
-    parse_json_body,
-)
+from emulator.core.http import Operations, base_url, chosen_outcome, json_response, parse_json_body
 from emulator.core.jobs import Job, Outcome
 from emulator.core.media import mimetype_for, save_upload
 from emulator.core.openapi import SchemaViolation
