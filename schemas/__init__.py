@@ -22,10 +22,10 @@ def names() -> list[str]:
 
 
 def path(name: str) -> Path:
-    candidate = HERE / f"{name}.yaml"
-    if not candidate.is_file():
-        raise FileNotFoundError(f"no schema named {name!r} (have: {', '.join(names())})")
-    return candidate
+    known = names()
+    if name not in known:  # a known name, not any path: no file system call for what a client typed
+        raise FileNotFoundError(f"no schema named {name!r} (have: {', '.join(known)})")
+    return HERE / f"{name}.yaml"
 
 
 def text(name: str) -> str:

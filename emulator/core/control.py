@@ -171,7 +171,7 @@ def _operations(provider: str) -> set[str]:
 def add_scenario() -> Response:
     body = _body()
     provider = body.get("provider")
-    if provider not in runtime().providers:
+    if not isinstance(provider, str) or provider not in runtime().providers:
         raise BadRequest(f"'provider' must be one of {sorted(runtime().providers)}", field="provider")
     names = body.get("scenarios", body.get("scenario"))
     if isinstance(names, str):
@@ -182,7 +182,8 @@ def add_scenario() -> Response:
     if count is not None and (not isinstance(count, int) or isinstance(count, bool) or count < 1):
         raise BadRequest("'count' must be a positive integer", field="count")
     operation = body.get("operation")
-    if operation is not None and operation not in (known := _operations(provider)):
+    known = _operations(provider)
+    if operation is not None and (not isinstance(operation, str) or operation not in known):
         raise BadRequest(f"'operation' must be one of {sorted(known)}", field="operation")
     for key in ("job_id", "api_key"):
         if body.get(key) is not None and not isinstance(body[key], str):

@@ -68,7 +68,9 @@ def test_schemas_are_served(emulator):
     resp = requests.get(f"{emulator.url}/_emulator/schemas/syncso.yaml", timeout=5)
     assert resp.status_code == 200
     assert yaml.safe_load(resp.text) == schemas.load("syncso")
-    assert requests.get(f"{emulator.url}/_emulator/schemas/nope.yaml", timeout=5).status_code == 404
+    for name in ("nope", "a" * 300):  # a name longer than the file system takes was a 500
+        resp = requests.get(f"{emulator.url}/_emulator/schemas/{name}.yaml", timeout=5)
+        assert resp.status_code == 404 and resp.json()["field"] == "name"
 
 
 def test_scenario_rules_crud_and_validation(emulator):
@@ -81,7 +83,9 @@ def test_scenario_rules_crud_and_validation(emulator):
     for bad, field in (({"provider": "nope", "scenario": "failed"}, "provider"),
                        ({"provider": "syncso", "scenario": "nope"}, "scenario"),
                        ({"provider": "syncso"}, "scenario"),
-                       ({"provider": "syncso", "scenario": "failed", "count": 0}, "count")):
+                       ({"provider": "syncso", "scenario": "failed", "count": 0}, "count"),
+                       ({"provider": [], "scenario": "failed"}, "provider"),  # unhashable: was a 500
+                       ({"provider": "syncso", "scenario": "failed", "operation": {}}, "operation")):
         resp = requests.post(url, json=bad, timeout=5)
         assert resp.status_code == 400 and resp.json()["field"] == field
     assert requests.delete(f"{url}/{rule.json()['id']}", timeout=5).json() == {"deleted": 1}
