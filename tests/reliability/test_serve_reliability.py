@@ -210,6 +210,7 @@ def test_hostile_input_gets_a_4xx_and_the_server_stays_healthy(tmp_path):
             "invalid utf-8": b'{"model": "\xff\xfe\xfd"}',
             "huge number": b'{"model": 1' + b"0" * 20_000 + b"}",
             "huge exponent": b'{"model": 1e999999}',
+            "lone surrogate escape": b'{"model": "\\udc80"}',
             "not json": b"{{{",
         }
         for name, body in bodies.items():

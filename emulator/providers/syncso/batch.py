@@ -27,6 +27,7 @@ from typing import Any
 
 from emulator.core.clock import iso
 from emulator.core.errors import BadRequest, EmulatorError, NotFound, PaymentRequired, TooManyRequests
+from emulator.core.http import loads
 from emulator.core.jobs import Job, Lifecycle, Outcome
 from emulator.core.media import probe_url
 from emulator.core.runtime import Runtime
@@ -126,7 +127,7 @@ def parse(rt: Runtime, data: bytes, cfg: dict[str, Any], check: LineCheck, *, ac
 
 def _envelope(number: int, raw: str, seen: dict[str, int]) -> tuple[str, Any]:
     try:
-        record = json.loads(raw)
+        record = loads(raw)
     except ValueError as exc:
         msg = getattr(exc, "msg", str(exc))
         raise BadRequest(f"not valid JSON ({msg})", field="line", code=INVALID) from None

@@ -22,7 +22,7 @@ from emulator.core.errors import (
     TooManyRequests,
     Unauthorized,
 )
-from emulator.core.http import Operations, base_url, chosen_outcome, json_response
+from emulator.core.http import Operations, base_url, chosen_outcome, json_response, loads
 from emulator.core.jobs import Job, Outcome
 from emulator.core.media import probe_url, save_upload
 from emulator.core.openapi import SchemaViolation
@@ -108,7 +108,7 @@ def _multipart_payload() -> dict[str, Any]:
     for key in ("input", "options", "segments"):
         if form.get(key):
             try:
-                payload[key] = json.loads(form[key])
+                payload[key] = loads(form[key])
             except ValueError:
                 raise BadRequest(f"{key} must be valid JSON", field=key, code=rules.INVALID) from None
     for key in ("webhookUrl", "outputFileName"):

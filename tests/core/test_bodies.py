@@ -1,0 +1,46 @@
+"""Request bodies, read the same way by every provider (``emulator.core.http.loads``)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import requests
+
+from emulator.gallery import ScenarioClient
+
+PROVIDERS = ("syncso", "wavespeed", "lipsyncstudio", "kling")
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+@pytest.mark.parametrize("half", ["\\udc80", "\\uD800"])
+def test_a_lone_surrogate_escape_is_a_400_and_stores_nothing(emulator, provider, half):
+    """JSON's grammar admits ``"\\udc80"``, half a UTF-16 pair no UTF-8 answer can hold: it was a
+    500, and a job stored with one broke every later listing of its key (found by a fuzzer)."""
+    client = ScenarioClient.for_server(emulator)
+    kwargs = client.catalog.probe(provider).build(client.context(provider))
+    method, path, payload = kwargs.pop("method"), kwargs.pop("path"), kwargs.pop("json")
+    body = json.dumps(payload)[:-1] + f', "note": "{half}"}}'
+    headers = {**kwargs.pop("headers", {}), "Content-Type": "application/json"}
+    resp = requests.request(method, emulator.url + path, data=body.encode(), headers=headers, timeout=10, **kwargs)
+    assert resp.status_code == 400 and resp.headers["Content-Type"] == "application/json"
+    message = f"Malformed JSON in request body: {half.lower()} is half a UTF-16 surrogate pair, not a character"
+    assert message in resp.json().values()  # under each provider's own key: message, error...
+    assert emulator.control.jobs(provider=provider) == []
+    assert requests.get(f"{emulator.url}/_emulator/requests", timeout=10).status_code == 200
+    assert client.submit(provider)  # the same request, valid, still goes through
+
+
+def test_a_paired_surrogate_escape_is_the_character_it_encodes(emulator):
+    body = '{"provider": "syncso", "scenario": "failed", "api_key": "key-\\ud83d\\ude00"}'
+    resp = requests.post(f"{emulator.url}/_emulator/scenarios", data=body.encode(), timeout=10,
+                         headers={"Content-Type": "application/json"})
+    assert resp.status_code == 201 and resp.json()["api_key"] == "key-\U0001f600"
+
+
+def test_a_lone_surrogate_in_a_multipart_json_field_is_a_400(emulator):
+    resp = requests.post(f"{emulator.url}/v2/generate", headers={"x-api-key": "sk_test"}, timeout=10,
+                         data={"model": "lipsync-2", "input": '[{"type": "video", "url": "https://e.x/\\udc80.mp4"}]'},
+                         files={"audio": ("a.wav", b"RIFF0000WAVE", "audio/wav")})
+    assert (resp.status_code, resp.json()["message"]) == (400, "input must be valid JSON")
+    assert emulator.control.jobs(provider="syncso") == []
