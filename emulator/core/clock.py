@@ -19,6 +19,7 @@ from __future__ import annotations
 import functools
 import heapq
 import itertools
+import logging
 import threading
 import time
 from collections.abc import Callable
@@ -131,7 +132,10 @@ class Scheduler:
                 if not self._heap or self._heap[0][0] > self.clock.now():
                     return ran
                 _, _, fn = heapq.heappop(self._heap)
-            fn()
+            try:
+                fn()
+            except Exception:  # noqa: BLE001 - one job's failure must not stop every other job's clock
+                logging.getLogger("emulator").exception("scheduled work failed")
             ran += 1
 
     def clear(self) -> None:

@@ -39,9 +39,9 @@ class MediaInfo:
     format: str | None = None
 
 
-def _split(url: str) -> Any:
-    """``urlsplit``, which raises on a malformed host ("http://[x"): such a URL has no path,
-    query or facts to read, rather than being a server error (found by Schemathesis)."""
+def split_url(url: str) -> Any:
+    """``urlsplit``, which raises on a malformed host ("http://[x"): such a URL has no host,
+    path, query or facts to read, rather than being a server error (found by fuzzing)."""
     try:
         return urlsplit(url)
     except ValueError:
@@ -52,7 +52,7 @@ def _split(url: str) -> Any:
 # create's time went to parsing the same two URLs again): cached.
 @lru_cache(maxsize=4096)
 def extension(url: str) -> str:
-    return PurePosixPath(_split(url).path).suffix.lstrip(".").lower()
+    return PurePosixPath(split_url(url).path).suffix.lstrip(".").lower()
 
 
 def kind_of(url: str) -> str | None:
@@ -66,7 +66,7 @@ def kind_of(url: str) -> str | None:
 @lru_cache(maxsize=4096)
 def probe_url(url: str, default_duration: float = DEFAULT_DURATION) -> MediaInfo:
     """Facts about a remote medium, from the hints in its URL."""
-    query = parse_qs(_split(url).query)
+    query = parse_qs(split_url(url).query)
 
     def num(name: str) -> float | None:
         try:

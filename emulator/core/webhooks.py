@@ -30,10 +30,10 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
 
 from emulator.core.clock import Clock, Scheduler, iso
 from emulator.core.ids import IdSource
+from emulator.core.media import split_url
 from emulator.core.store import scope
 
 OUTBOX = "_webhooks"
@@ -151,7 +151,7 @@ def _alive(pid: int) -> bool:
 
 
 def is_loopback(url: str) -> bool:
-    host = (urlsplit(url).hostname or "").lower()
+    host = (split_url(url).hostname or "").lower()
     if host == "localhost" or host.endswith(".localhost"):
         return True
     try:

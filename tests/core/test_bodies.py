@@ -1,4 +1,5 @@
-"""Request bodies, read the same way by every provider (``emulator.core.http.loads``)."""
+"""Request bodies, read the same way by every provider (``emulator.core.http.loads``), and the
+URLs in them (``emulator.core.media.split_url``)."""
 
 from __future__ import annotations
 
@@ -44,3 +45,23 @@ def test_a_lone_surrogate_in_a_multipart_json_field_is_a_400(emulator):
                          files={"audio": ("a.wav", b"RIFF0000WAVE", "audio/wav")})
     assert (resp.status_code, resp.json()["message"]) == (400, "input must be valid JSON")
     assert emulator.control.jobs(provider="syncso") == []
+
+
+MALFORMED = "http://[::1/v.mp4"  # urlsplit raises ValueError("Invalid IPv6 URL") on it
+
+
+@pytest.mark.parametrize("path, headers, body, status", [
+    ("/v2/generate", {"x-api-key": "sk"},
+     {"model": "lipsync-2", "input": [{"type": "video", "url": MALFORMED}, {"type": "audio", "url": "https://e.x/a.wav"}]},
+     201),
+    ("/api/v3/bytedance/latentsync", {"Authorization": "Bearer sk"}, {"video": MALFORMED, "audio": MALFORMED}, 200),
+    ("/api/v1/lipsync-image", {"Authorization": "Bearer sk"}, {"formState": {"image": MALFORMED, "audio": MALFORMED}},
+     200),
+    ("/kling/v1/videos/identify-face", {"Authorization": "Bearer kling_emulator_api_key"}, {"video_url": MALFORMED}, 200),
+])
+def test_a_media_url_with_a_malformed_host_is_never_a_500(emulator, path, headers, body, status):
+    """It was a 500 on three providers (the media facts read its query, WaveSpeed its host)."""
+    resp = requests.post(emulator.url + path, json=body, headers=headers, timeout=10)
+    assert resp.status_code == status, resp.text
+    emulator.advance(3600)
+    assert all(j["status"] in ("COMPLETED", "completed", "failed", "succeed") for j in emulator.control.jobs())

@@ -148,6 +148,17 @@ def test_split_advances_land_exactly_on_transitions():
     assert engine.get("p", "job", "a").status == "completed"
 
 
+def test_a_failing_callback_is_logged_and_the_rest_still_run(caplog):
+    clock = VirtualClock()
+    sched = Scheduler(clock)
+    ran: list[str] = []
+    sched.call_at(clock.now() + 1, lambda: 1 / 0)
+    sched.call_at(clock.now() + 2, lambda: ran.append("later"))
+    clock.advance(5)
+    assert sched.run_due() == 2 and ran == ["later"]
+    assert "scheduled work failed" in caplog.text and "ZeroDivisionError" in caplog.text
+
+
 def test_the_background_scheduler_is_woken_only_by_a_new_earliest_item():
     """``serve``'s timer thread sleeps until the earliest item: a later item (most creates)
     must not wake it (a thread switch per request), an earlier one must (or it runs late)."""

@@ -19,7 +19,7 @@ def test_retry_policy_delays():
 @pytest.mark.parametrize("url,expected", [
     ("http://127.0.0.1:8000/x", True), ("http://localhost/x", True), ("http://[::1]:9/x", True),
     ("http://127.9.9.9/x", True), ("https://example.com/x", False), ("http://10.0.0.1/x", False),
-    ("http://192.168.1.2/x", False), ("not a url", False),
+    ("http://192.168.1.2/x", False), ("not a url", False), ("http://[::1/x", False),  # urlsplit raises on the last
 ])
 def test_only_loopback_hosts_are_called(url, expected):
     assert is_loopback(url) is expected
@@ -95,3 +95,25 @@ def test_redeliver_sends_a_new_delivery(dispatcher, webhook_receiver):
     assert [r.body for r in webhook_receiver.wait_for(2)] == [b"x", b"x"]
     assert d.redeliver("nope") is None
 
+
+
+def test_an_unparseable_webhook_url_is_recorded_and_every_job_still_completes(emulator, webhook_receiver):
+    """``http://[::1/x`` made urlsplit raise inside a job's transition: the clock advance failed
+    and, with a real clock, the scheduler thread would have died with every job behind it."""
+    import requests
+
+    def create(hook: str) -> str:
+        body = {"model": "lipsync-2", "webhookUrl": hook, "input": [{"type": "video", "url": "https://e.x/v.mp4"},
+                                                                   {"type": "audio", "url": "https://e.x/a.wav"}]}
+        resp = requests.post(f"{emulator.url}/v2/generate", json=body, headers={"x-api-key": "sk"}, timeout=10)
+        assert resp.status_code == 201
+        return resp.json()["id"]
+
+    bad, good = create("http://[::1/x"), create(webhook_receiver.url)
+    assert emulator.advance(3600)["fired"] > 0
+    jobs = {j["id"]: j["status"] for j in requests.get(f"{emulator.url}/v2/generations", headers={"x-api-key": "sk"},
+                                                       timeout=10).json()}
+    assert jobs == {bad: "COMPLETED", good: "COMPLETED"}
+    hooks = {d["job_id"]: d for d in emulator.control.webhooks(provider="syncso")}
+    assert hooks[bad]["status"] == "skipped" and hooks[bad]["note"].startswith("not delivered: only loopback hosts")
+    assert hooks[good]["status"] == "delivered"

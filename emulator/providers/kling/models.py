@@ -17,10 +17,10 @@ import struct
 import zlib
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs
 
 from emulator.core.jobs import Job, Lifecycle
-from emulator.core.media import probe_url
+from emulator.core.media import probe_url, split_url
 from emulator.core.runtime import Runtime
 from emulator.core.webhooks import RetryPolicy
 from emulator.providers.kling.errors import NAME, kling_error
@@ -173,7 +173,7 @@ def face_intervals(video: Video) -> list[tuple[int, int]]:
     >>> face_intervals(Video("1", "u", 10000, "https://e.x/v.mp4?face_ms=0-1500,3000-20000"))
     [(0, 1500), (3000, 10000)]
     """
-    query = parse_qs(urlsplit(video.hints_url).query)
+    query = parse_qs(split_url(video.hints_url).query)
     if "face_ms" in query:
         out = []
         for part in ",".join(query["face_ms"]).split(","):

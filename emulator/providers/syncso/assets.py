@@ -16,12 +16,12 @@ from __future__ import annotations
 
 from pathlib import PurePosixPath
 from typing import Any
-from urllib.parse import unquote, urlsplit
+from urllib.parse import unquote
 
 from emulator.core.clock import iso
 from emulator.core.errors import BadRequest, NotFound
 from emulator.core.jobs import Job
-from emulator.core.media import probe_url, sample_mp4
+from emulator.core.media import probe_url, sample_mp4, split_url
 from emulator.core.runtime import Runtime
 from emulator.providers.syncso import models
 
@@ -51,7 +51,7 @@ def _register(rt: Runtime, job: Job, url: str, kind: str, output: bool = False) 
     if rt.store.get(BY_URL, index) is not None:
         return
     info = probe_url(url)
-    path = urlsplit(url).path
+    path = split_url(url).path
     name = unquote(PurePosixPath(path).name) or f"{kind}"
     size = info.size
     input_type: str | None = None if output else "URL"

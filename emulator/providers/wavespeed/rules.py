@@ -12,11 +12,10 @@ from __future__ import annotations
 
 import re
 from typing import Any
-from urllib.parse import urlsplit
 
 from emulator.core.errors import BadRequest
 from emulator.core.jobs import Outcome
-from emulator.core.media import AUDIO_EXT, IMAGE_EXT, VIDEO_EXT, extension, probe_bytes, probe_url
+from emulator.core.media import AUDIO_EXT, IMAGE_EXT, VIDEO_EXT, extension, probe_bytes, probe_url, split_url
 from emulator.core.openapi import SchemaViolation
 from emulator.core.runtime import Runtime
 from emulator.providers.wavespeed.models import task_failure
@@ -54,7 +53,7 @@ def check_formats(payload: dict[str, Any], model: str, cfg: dict[str, Any]) -> O
 def _stored_file(rt: Runtime, url: str) -> dict[str, Any] | None | bool:
     """The emulator-upload record behind ``url``: the record, ``None`` if it is an emulator
     upload URL whose file does not exist, ``False`` if it is not an emulator upload URL."""
-    match = FILE_PATH.search(urlsplit(url).path)
+    match = FILE_PATH.search(split_url(url).path)
     if match is None:
         return False
     record = rt.store.get("files", match.group(1))
@@ -70,7 +69,7 @@ def check_reachable(rt: Runtime, payload: dict[str, Any]) -> Outcome | None:
         url = payload.get(name)
         if not isinstance(url, str):
             continue
-        parts = urlsplit(url)
+        parts = split_url(url)
         host = (parts.hostname or "").lower()
         bad = (parts.scheme.lower() not in ("http", "https") or not host or host == "invalid"
                or host.endswith(".invalid") or _stored_file(rt, url) is None)
