@@ -31,18 +31,12 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench_cycle import compile_packages  # a sibling script: bench/ is sys.path[0]
+from bench_cycle import compile_packages, free_port  # a sibling script: bench/ is sys.path[0]
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 SCHEMA = ROOT / "schemas" / "syncso.yaml"
 BARE = HERE / "bare_app.py"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def wait_ready(port: int, path: str, timeout: float = 60.0) -> float:
