@@ -45,10 +45,14 @@ PACKAGES = ("emulator", "schemas")  # what ``serve`` imports from the checkout
 
 
 def compile_packages() -> None:
-    """Byte-compile what ``serve`` imports, as any earlier start or ``pip install`` leaves it
-    (Python skips it under PYTHONDONTWRITEBYTECODE, as on the machine measured here)."""
+    """Byte-compile what ``serve`` imports and cache the parsed specs, as any earlier start
+    leaves them (Python skips both under PYTHONDONTWRITEBYTECODE, as on the machine measured
+    here)."""
+    import schemas
+
     for package in PACKAGES:
         compileall.compile_dir(ROOT / package, quiet=1)
+    schemas.cache_all()
 
 
 def first_answer(cmd: list[str], port: int, path: str, ok: tuple[int, ...] = (200,), cwd: Path = ROOT,

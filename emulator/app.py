@@ -15,7 +15,7 @@ from flask import Flask, Response, g, request
 from flask.globals import _cv_app, _cv_request
 from flask.sessions import NullSession, SessionInterface
 from werkzeug.exceptions import HTTPException
-from werkzeug.routing import MapAdapter, RequestRedirect
+from werkzeug.routing import MapAdapter, RequestRedirect, Rule
 from werkzeug.wrappers import Request
 
 from emulator.config import Settings
@@ -72,6 +72,23 @@ class _RequestContext:
         self.flashes = None
 
 
+class _LazyBuildRule(Rule):
+    """A rule whose URL builders are compiled when first used. Werkzeug writes and compiles
+    two builder functions as Python source for every rule as it is added: ~30 ms of every
+    start for this app's rules (README, Performance), for URLs the emulator seldom builds."""
+
+    def _compile_builder(self, append_unknown: bool = True) -> Any:
+        compiled: Any = None
+
+        def build(*args: Any, **kwargs: Any) -> Any:
+            nonlocal compiled
+            if compiled is None:
+                compiled = Rule._compile_builder(self, append_unknown)
+            return compiled(*args, **kwargs)
+
+        return build
+
+
 class EmulatorFlask(Flask):
     """Flask minus the per-request work this app never needs (see README, Performance): no
     sessions, no signals, no per-request URL adapter. ``wsgi_app`` is Flask's request
@@ -80,6 +97,7 @@ class EmulatorFlask(Flask):
     and hooks aside; this takes ~60."""
 
     session_interface = _NoSessions()
+    url_rule_class = _LazyBuildRule
     _adapter: MapAdapter | None = None
 
     def ensure_sync(self, func: Any) -> Any:
