@@ -454,8 +454,12 @@ class WebhookDispatcher:
             import requests  # imported on the first attempt: 60 ms of start-up otherwise
 
             try:
-                session = getattr(self._session, "s", None) or requests.Session()
-                self._session.s = session
+                session = getattr(self._session, "s", None)
+                if session is None:
+                    session = self._session.s = requests.Session()
+                    # sent directly: an HTTP(S)_PROXY meant for the internet cannot reach a
+                    # receiver on this machine (and reading the environment cost ~0.3 ms a send)
+                    session.trust_env = False
                 resp = session.post(delivery.url, data=body, headers=headers, timeout=self.timeout,
                                     allow_redirects=False)
                 status_code, text = resp.status_code, resp.text[:2000]

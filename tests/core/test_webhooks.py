@@ -117,3 +117,55 @@ def test_an_unparseable_webhook_url_is_recorded_and_every_job_still_completes(em
     hooks = {d["job_id"]: d for d in emulator.control.webhooks(provider="syncso")}
     assert hooks[bad]["status"] == "skipped" and hooks[bad]["note"].startswith("not delivered: only loopback hosts")
     assert hooks[good]["status"] == "delivered"
+
+
+def test_deliveries_ignore_a_proxy_set_in_the_environment(dispatcher, webhook_receiver, monkeypatch):
+    # a proxy meant for the internet cannot reach a receiver on this machine
+    monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:9")
+    monkeypatch.setenv("http_proxy", "http://127.0.0.1:9")
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    d, advance = dispatcher
+    d.send(provider="p", url=webhook_receiver.url, body=b"{}", event="e", policy=RetryPolicy(max_attempts=1))
+    advance(0)
+    [delivery] = d.deliveries()
+    assert (delivery.status, delivery.attempts[0].status_code) == ("delivered", 200)
+    assert len(webhook_receiver.wait_for(1)) == 1
+
+
+def test_receiver_keeps_connections_alive(webhook_receiver):
+    # one connection for many deliveries, as a production receiver (a new one per webhook
+    # doubled the in-process job cycle: README, Performance)
+    import http.client
+
+    conn = http.client.HTTPConnection("127.0.0.1", webhook_receiver.port, timeout=10)
+    for n in range(3):
+        conn.request("POST", "/webhook", body=f'{{"n":{n}}}', headers={"Content-Type": "application/json"})
+        resp = conn.getresponse()
+        assert (resp.status, resp.version, resp.read(), resp.will_close) == (200, 11, b"{}", False)
+    conn.close()
+    assert [r.body for r in webhook_receiver.wait_for(3)] == [b'{"n":0}', b'{"n":1}', b'{"n":2}']
+
+
+def test_receiver_reads_chunked_bodies_and_closing_drops_kept_connections():
+    import http.client
+
+    from emulator.testing import WebhookReceiver
+
+    receiver = WebhookReceiver()
+    conn = http.client.HTTPConnection("127.0.0.1", receiver.port, timeout=10)
+    conn.request("POST", "/webhook", body=iter([b'{"a":', b"1}"]), encode_chunked=True,
+                 headers={"Content-Type": "application/json"})
+    assert conn.getresponse().read() == b"{}"
+    assert receiver.wait_for(1)[0].json() == {"a": 1}
+    conn.request("POST", "/webhook", body=b"x\r\n", headers={"Transfer-Encoding": "chunked"})  # no chunk size
+    assert conn.getresponse().status == 400
+    conn.close()
+    kept = http.client.HTTPConnection("127.0.0.1", receiver.port, timeout=10)
+    kept.request("POST", "/webhook", body=b"{}")
+    assert kept.getresponse().read() == b"{}"
+    receiver.close()  # down, even for the connection kept alive
+    with pytest.raises((ConnectionError, http.client.HTTPException)):
+        kept.request("POST", "/webhook", body=b"{}")
+        kept.getresponse()
+    assert len(receiver.received) == 2
