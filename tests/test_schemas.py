@@ -42,21 +42,27 @@ def _app():
 @pytest.mark.parametrize("name", schemas.names())
 def test_cached_spec_is_the_yaml(name, tmp_path):
     expected = yaml.safe_load(schemas.text(name))
-    assert schemas.parse_cached(schemas.path(name), tmp_path, write=True) == expected
+    assert marshal.loads(schemas.parse_cached(schemas.path(name), tmp_path, write=True)) == expected
     (cached,) = tmp_path.glob(f"{name}.*.marshal")
-    assert schemas.parse_cached(schemas.path(name), tmp_path, write=True) == expected
     assert marshal.loads(cached.read_bytes()) == expected
+    assert marshal.loads(schemas.parse_cached(schemas.path(name), tmp_path, write=True)) == expected
+    assert schemas.load(name) == expected
+    assert schemas.load(name) is not schemas.load(name)  # each caller gets its own copy
+
+
+def parsed(source, cache, write=True):
+    return marshal.loads(schemas.parse_cached(source, cache, write=write))
 
 
 def test_cache_is_read_and_keyed_by_the_source(tmp_path):
     source, cache = tmp_path / "spec.yaml", tmp_path / "cache"
     source.write_text("openapi: 3.0.3\ninfo: {title: a}\n")
-    assert schemas.parse_cached(source, cache, write=True)["info"] == {"title": "a"}
+    assert parsed(source, cache)["info"] == {"title": "a"}
     (first,) = cache.glob("spec.*.marshal")
     first.write_bytes(marshal.dumps({"from": "cache"}))  # what is read is the cached form
-    assert schemas.parse_cached(source, cache, write=True) == {"from": "cache"}
+    assert parsed(source, cache) == {"from": "cache"}
     source.write_text("openapi: 3.0.3\ninfo: {title: b}\n")  # an edited spec: a new key
-    assert schemas.parse_cached(source, cache, write=True)["info"] == {"title": "b"}
+    assert parsed(source, cache)["info"] == {"title": "b"}
     (second,) = cache.glob("spec.*.marshal")  # the stale form is gone
     assert second != first
 
@@ -64,12 +70,12 @@ def test_cache_is_read_and_keyed_by_the_source(tmp_path):
 def test_cache_survives_corruption_and_writes_only_when_asked(tmp_path):
     source, cache = tmp_path / "spec.yaml", tmp_path / "cache"
     source.write_text("a: [1, 2.5, true, null, 'x']\n")
-    assert schemas.parse_cached(source, cache, write=False) == {"a": [1, 2.5, True, None, "x"]}
+    assert parsed(source, cache, write=False) == {"a": [1, 2.5, True, None, "x"]}
     assert not cache.exists()
-    schemas.parse_cached(source, cache, write=True)
+    parsed(source, cache)
     (cached,) = cache.glob("spec.*.marshal")
     cached.write_bytes(b"\x00garbage")
-    assert schemas.parse_cached(source, cache, write=True) == {"a": [1, 2.5, True, None, "x"]}
+    assert parsed(source, cache) == {"a": [1, 2.5, True, None, "x"]}
     assert marshal.loads(cached.read_bytes()) == {"a": [1, 2.5, True, None, "x"]}  # rewritten
 
 
@@ -77,7 +83,7 @@ def test_unwritable_cache_still_parses(tmp_path):
     source, blocked = tmp_path / "spec.yaml", tmp_path / "file"
     source.write_text("a: 1\n")
     blocked.write_text("not a directory")
-    assert schemas.parse_cached(source, blocked / "cache", write=True) == {"a": 1}
+    assert parsed(source, blocked / "cache") == {"a": 1}
     assert list(tmp_path.glob("**/*.tmp")) == []
 
 

@@ -9,7 +9,6 @@ the spec used here has its ``security`` removed, and a relative server so any ho
 
 from __future__ import annotations
 
-import copy
 import json
 import re
 from collections.abc import Iterable
@@ -226,7 +225,7 @@ class SpecValidator:
     def __init__(self, name: str) -> None:
         self.name = name
         self.spec = schemas.load(name)
-        working = copy.deepcopy(self.spec)
+        working = schemas.load(name)
         working.pop("security", None)
         working["servers"] = [{"url": "/"}]
         self.array_params: dict[str, frozenset[str]] = {}
