@@ -55,6 +55,35 @@ def compile_packages() -> None:
     schemas.cache_all()
 
 
+class StealMeter:
+    """The share of this machine's CPU time its hypervisor gave to others while measuring
+    (``steal`` in /proc/stat; ``None`` where there is no such file). On a shared VM it is
+    what moves absolute figures between runs: 40 % stolen doubled every start-up here."""
+
+    def __init__(self) -> None:
+        self.start = self._read()
+
+    @staticmethod
+    def _read() -> list[int] | None:
+        try:
+            with open("/proc/stat", encoding="ascii") as stat:
+                values = [int(v) for v in stat.readline().split()[1:9]]
+            return values if len(values) == 8 else None
+        except (OSError, ValueError):
+            return None
+
+    def share(self) -> float | None:
+        end = self._read()
+        if self.start is None or end is None:
+            return None
+        spent = [b - a for a, b in zip(self.start, end, strict=True)]
+        return spent[7] / sum(spent) if sum(spent) else 0.0
+
+    def note(self) -> str:
+        share = self.share()
+        return "CPU steal: not measured" if share is None else f"CPU steal (hypervisor) {100 * share:.0f} %"
+
+
 def first_answer(cmd: list[str], port: int, path: str, ok: tuple[int, ...] = (200,), cwd: Path = ROOT,
                  env: dict[str, str] | None = None) -> float:
     """Seconds from launching ``cmd`` to the first ``ok`` answer on ``path``."""
@@ -85,6 +114,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=5, help="start-up measurements per server (median)")
     args = parser.parse_args(argv)
 
+    steal = StealMeter()
     started = time.perf_counter()
     import requests
 
@@ -170,6 +200,7 @@ def main(argv: list[str] | None = None) -> int:
                 samples.append(first_answer(cmd(port), port, "/v2/models", **where))
             print(f"{name}: launch to first answer median {statistics.median(samples) * 1000:.0f} ms "
                   f"(min {min(samples) * 1000:.0f})")
+    print(steal.note())
     return 0
 
 

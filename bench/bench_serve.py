@@ -31,7 +31,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench_cycle import compile_packages, free_port  # a sibling script: bench/ is sys.path[0]
+from bench_cycle import StealMeter, compile_packages, free_port  # a sibling script: bench/ is sys.path[0]
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -168,6 +168,7 @@ def main(argv: list[str] | None = None) -> int:
         # Rounds interleave the servers, and each server's best round is kept: on a shared
         # machine, load that comes and goes then biases no server in particular.
         best: dict[str, dict[str, Any]] = {}
+        steal = StealMeter()
         for _ in range(args.rounds):
             for name, cmd, ready in runs:
                 try:
@@ -180,6 +181,7 @@ def main(argv: list[str] | None = None) -> int:
         rows = [best[name] for name, _, _ in runs if name in best]
     result = {"when": time.strftime("%Y-%m-%d %H:%M:%S"), "machine": f"{platform.machine()}, {os.cpu_count()} cores, "
               f"Python {platform.python_version()}", "load_average_1m": os.getloadavg()[0],
+              "cpu_steal": None if (share := steal.share()) is None else round(share, 3),
               "workload": {"creates_per_polls": f"1:{args.polls}", "connections": args.connections,
                            "seconds": args.duration, "rounds": args.rounds}, "rows": rows}
     print(markdown(result))
@@ -196,7 +198,8 @@ def markdown(result: dict[str, Any]) -> str:
     lines = [f"Mixed workload, {result['workload']['creates_per_polls']} creates:polls, "
              f"{result['workload']['connections']} connections, {result['workload']['seconds']:g} s per server "
              f"(best of {result['workload']['rounds']} interleaved rounds); "
-             f"{result['machine']}; load average at the end {result['load_average_1m']:.2f}.", "",
+             f"{result['machine']}; load average at the end {result['load_average_1m']:.2f}"
+             + ("" if result.get("cpu_steal") is None else f", CPU steal {100 * result['cpu_steal']:.0f} %") + ".", "",
              "| server | req/s | p50 ms | p99 ms | non-2xx | start-up s |", "|---|---:|---:|---:|---:|---:|"]
     for r in rows:
         lines.append(f"| {r['server']} | {r['rps']:.0f} | {r['p50_ms']:.2f} | {r['p99_ms']:.2f} | {r['non_2xx']} "
