@@ -236,7 +236,7 @@ class WebhookReceiver:
             def _handle(self) -> None:
                 try:
                     body = self._read_body()
-                except ValueError:  # a chunk size that is not hex: the rest cannot be framed
+                except ValueError:  # a chunk size that is not one: the rest cannot be framed
                     self.close_connection = True
                     self.send_error(400, "malformed chunked body")
                     return
@@ -255,6 +255,8 @@ class WebhookReceiver:
                 if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
                     chunks = []
                     while size := int(self.rfile.readline().split(b";")[0].strip() or b"0", 16):
+                        if size < 0:
+                            raise ValueError("negative chunk size")
                         chunks.append(self.rfile.read(size))
                         self.rfile.readline()
                     while self.rfile.readline().strip():  # trailers, up to the blank line

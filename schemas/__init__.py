@@ -45,8 +45,8 @@ def parse_cached(file: Path, cache: Path, write: bool) -> bytes:
     cached = cache / f"{stem}.{hashlib.sha256(source).hexdigest()[:24]}.marshal"
     try:
         data = cached.read_bytes()
-        marshal.loads(data)  # a torn or foreign file is parsed again, and replaced
-        return data
+        if isinstance(marshal.loads(data), dict):  # anything else is parsed again, and replaced
+            return data
     except (OSError, EOFError, ValueError, TypeError):
         pass
     import yaml

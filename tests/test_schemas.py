@@ -74,9 +74,10 @@ def test_cache_survives_corruption_and_writes_only_when_asked(tmp_path):
     assert not cache.exists()
     parsed(source, cache)
     (cached,) = cache.glob("spec.*.marshal")
-    cached.write_bytes(b"\x00garbage")
-    assert parsed(source, cache) == {"a": [1, 2.5, True, None, "x"]}
-    assert marshal.loads(cached.read_bytes()) == {"a": [1, 2.5, True, None, "x"]}  # rewritten
+    for junk in (b"\x00garbage", marshal.dumps(None)):
+        cached.write_bytes(junk)
+        assert parsed(source, cache) == {"a": [1, 2.5, True, None, "x"]}
+        assert marshal.loads(cached.read_bytes()) == {"a": [1, 2.5, True, None, "x"]}  # rewritten
 
 
 def test_unwritable_cache_still_parses(tmp_path):

@@ -161,6 +161,10 @@ def test_receiver_reads_chunked_bodies_and_closing_drops_kept_connections():
     conn.request("POST", "/webhook", body=b"x\r\n", headers={"Transfer-Encoding": "chunked"})  # no chunk size
     assert conn.getresponse().status == 400
     conn.close()
+    conn = http.client.HTTPConnection("127.0.0.1", receiver.port, timeout=10)
+    conn.request("POST", "/webhook", body=b"-5\r\n", headers={"Transfer-Encoding": "chunked"})
+    assert conn.getresponse().status == 400
+    conn.close()
     kept = http.client.HTTPConnection("127.0.0.1", receiver.port, timeout=10)
     kept.request("POST", "/webhook", body=b"{}")
     assert kept.getresponse().read() == b"{}"
