@@ -1,6 +1,7 @@
 """Throughput and latency of ``lipsync-emulator serve`` side by side, in one run, with what
 users would pick instead: Stoplight Prism mocking the same schema, and the ceiling — a WSGI
-app that returns a fixed body, on the same server.
+app that returns a fixed body, on the same server — and the floor of the framework: a Flask
+app whose views return that fixed body.
 
     python bench/bench_serve.py [--duration 10] [--connections 16] [--polls 4] [--json FILE]
 
@@ -145,6 +146,11 @@ def main(argv: list[str] | None = None) -> int:
             ("bare WSGI app, granian (ceiling)",
              [py, "-m", "granian", "--interface", "wsgi", "--workers", workers, "--port", "{port}",
               "--no-ws", "--log-level", "error", "bench.bare_app:app"], "/"),
+            # The framework's own floor: Flask (the project's base) routing to a view that
+            # returns the same fixed body, on the emulator's server and thread settings.
+            ("Flask app returning a fixed body, granian (floor)",
+             [py, "-m", "granian", "--interface", "wsgi", "--workers", workers, "--blocking-threads", "1",
+              "--port", "{port}", "--no-ws", "--log-level", "error", "bench.flask_floor:app"], "/"),
             ("bare WSGI app, gunicorn gthread",
              [py, "-m", "gunicorn", "-w", workers, "-k", "gthread", "--threads", "4", "-b", "127.0.0.1:{port}",
               "--log-level", "error", "bench.bare_app:app"], "/"),
@@ -208,7 +214,8 @@ def markdown(result: dict[str, Any]) -> str:
         lines.append("")
         if prism:
             lines.append(f"- emulator (SQLite) / fastest Prism: **{ours['rps'] / prism['rps']:.2f}x**")
-        for ceiling in ("bare WSGI app, granian (ceiling)", "bare WSGI app, gunicorn gthread"):
+        for ceiling in ("bare WSGI app, granian (ceiling)", "Flask app returning a fixed body, granian (floor)",
+                        "bare WSGI app, gunicorn gthread"):
             if ceiling in by:
                 lines.append(f"- emulator (SQLite) / {ceiling}: **{100 * ours['rps'] / by[ceiling]['rps']:.0f} %**")
     return "\n".join(lines)
