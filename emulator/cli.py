@@ -86,10 +86,20 @@ def wsgi_app() -> Any:
     # of the collector's sight, a full collection takes ~10 ms instead of ~30 (p99, README).
     # Frozen without a collection first: it found nothing to free, in 15-20 ms of start-up.
     gc.freeze()
+    freezer = FreezeWhenIdle(app, armed=False)
+
     # The validators are built beside the first requests, not in one: a worker's first create
     # used to take ~150 ms of imports and compiling, with every request behind it waiting.
-    threading.Thread(target=app.extensions[EXTENSION].warm, name="emulator-warm", daemon=True).start()
-    return FreezeWhenIdle(app)
+    # Then frozen as well: the first idle-time collection used to scan them all, a 20-40 ms
+    # pause in the worker's first seconds. Frozen beside running requests, this once: at most
+    # one moment's cyclic garbage is kept (see FreezeWhenIdle).
+    def warm() -> None:
+        app.extensions[EXTENSION].warm()
+        gc.freeze()
+        freezer.armed = True
+
+    threading.Thread(target=warm, name="emulator-warm", daemon=True).start()
+    return freezer
 
 
 class FreezeWhenIdle:
@@ -105,8 +115,9 @@ class FreezeWhenIdle:
     New requests wait on ``_gate`` during the ~1 ms it takes; under threads that are never
     all idle the freeze is skipped, and the collector works as usual."""
 
-    def __init__(self, app: Any, every: float = 1.0) -> None:
+    def __init__(self, app: Any, every: float = 1.0, armed: bool = True) -> None:
         self.app, self.every = app, every
+        self.armed = armed  # a worker arms it once its validators are built and frozen
         self._gate = threading.Lock()
         self._in_flight = 0
         self._last = time.monotonic()
@@ -119,7 +130,7 @@ class FreezeWhenIdle:
         finally:
             with self._gate:
                 self._in_flight -= 1
-                if not self._in_flight and time.monotonic() - self._last >= self.every:
+                if not self._in_flight and self.armed and time.monotonic() - self._last >= self.every:
                     gc.collect()
                     gc.freeze()
                     self._last = time.monotonic()

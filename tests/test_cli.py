@@ -144,6 +144,11 @@ def test_a_serve_worker_builds_every_validator_beside_its_first_requests(monkeyp
         for spec in rt.specs.values():
             assert set(spec.fast._ops) == set(spec.operations)
             assert spec._openapi_instance is not None
+        # ...then frozen, and only then does the worker's idle-time collection start: its first
+        # one no longer scans them (a 20-40 ms pause in a worker's first seconds)
+        assert app.armed is True
+        unfrozen = {id(obj) for obj in gc.get_objects()}
+        assert not any(id(spec._openapi_instance) in unfrozen for spec in rt.specs.values())
         statuses = []
         body = b"".join(app({"REQUEST_METHOD": "GET", "PATH_INFO": "/v2/models", "SERVER_NAME": "127.0.0.1",
                              "SERVER_PORT": "80", "wsgi.url_scheme": "http", "HTTP_X_API_KEY": "sk_1",
@@ -152,6 +157,25 @@ def test_a_serve_worker_builds_every_validator_beside_its_first_requests(monkeyp
         rt.stop()
     finally:
         gc.unfreeze()  # the factory froze this test process's objects
+
+
+def test_freeze_when_idle_waits_until_armed():
+    from emulator.cli import FreezeWhenIdle
+
+    def app(environ, start_response):
+        start_response("200 OK", [])
+        return [b"ok"]
+
+    wrapped = FreezeWhenIdle(app, every=0, armed=False)
+    try:
+        frozen = gc.get_freeze_count()
+        assert wrapped({}, lambda *a: None) == [b"ok"]
+        assert gc.get_freeze_count() == frozen  # not armed: no collection, no freeze
+        wrapped.armed = True
+        assert wrapped({}, lambda *a: None) == [b"ok"]
+        assert gc.get_freeze_count() > frozen
+    finally:
+        gc.unfreeze()
 
 
 def test_freeze_when_idle_never_freezes_a_request_in_flight():
