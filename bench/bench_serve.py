@@ -214,10 +214,10 @@ def markdown(result: dict[str, Any]) -> str:
         lines.append("")
         if prism:
             lines.append(f"- emulator (SQLite) / fastest Prism: **{ours['rps'] / prism['rps']:.2f}x**")
-        for ceiling in ("bare WSGI app, granian (ceiling)", "Flask app returning a fixed body, granian (floor)",
-                        "bare WSGI app, gunicorn gthread"):
-            if ceiling in by:
-                lines.append(f"- emulator (SQLite) / {ceiling}: **{100 * ours['rps'] / by[ceiling]['rps']:.0f} %**")
+        for baseline in ("bare WSGI app, granian (ceiling)", "Flask app returning a fixed body, granian (floor)",
+                         "bare WSGI app, gunicorn gthread"):
+            if baseline in by:
+                lines.append(f"- emulator (SQLite) / {baseline}: **{100 * ours['rps'] / by[baseline]['rps']:.0f} %**")
     return "\n".join(lines)
 
 
