@@ -21,13 +21,12 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from hypothesis.stateful import run_state_machine_as_test  # noqa: E402
-
-from contracts.receiver import Receiver  # noqa: E402
-from contracts.suites.client import ClientContract  # noqa: E402
-from contracts.suites.conformance import SelfContract, properties  # noqa: E402
-from contracts.suites.lifecycle import machine, settle_settings  # noqa: E402
-from emulator.app import create_app  # noqa: E402
-from emulator.testing import EmulatorServer  # noqa: E402
+from lipsync_emulator.app import create_app  # noqa: E402
+from lipsync_emulator.contracts.receiver import Receiver  # noqa: E402
+from lipsync_emulator.contracts.suites.client import ClientContract  # noqa: E402
+from lipsync_emulator.contracts.suites.conformance import SelfContract, properties  # noqa: E402
+from lipsync_emulator.contracts.suites.lifecycle import machine, settle_settings  # noqa: E402
+from lipsync_emulator.testing import EmulatorServer  # noqa: E402
 
 PROVIDERS = ("syncso", "wavespeed", "lipsyncstudio", "kling")
 

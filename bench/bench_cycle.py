@@ -48,7 +48,7 @@ def compile_packages() -> None:
     """Byte-compile what ``serve`` imports and cache the parsed specs, as any earlier start
     leaves them (Python skips both under PYTHONDONTWRITEBYTECODE, as on the machine measured
     here)."""
-    import schemas
+    from lipsync_emulator import schemas
 
     for package in PACKAGES:
         compileall.compile_dir(ROOT / package, quiet=1)
@@ -117,8 +117,7 @@ def main(argv: list[str] | None = None) -> int:
     steal = StealMeter()
     started = time.perf_counter()
     import requests
-
-    from emulator.testing import EmulatorServer, WebhookReceiver
+    from lipsync_emulator.testing import EmulatorServer, WebhookReceiver
     imported = time.perf_counter() - started
 
     fixture = []
@@ -180,12 +179,12 @@ def main(argv: list[str] | None = None) -> int:
         uncached = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
 
         def sqlite(port: int) -> list[str]:
-            return [py, "-m", "emulator", "serve", "--port", str(port), "--workers", "2",
+            return [py, "-m", "lipsync_emulator", "serve", "--port", str(port), "--workers", "2",
                     "--data-dir", os.path.join(tmp, f"d{port}"), "--log-level", "off"]
 
         runs = {
             "serve (SQLite, 2 workers)": (sqlite, {}),
-            "serve --memory": (lambda port: [py, "-m", "emulator", "serve", "--port", str(port), "--memory",
+            "serve --memory": (lambda port: [py, "-m", "lipsync_emulator", "serve", "--port", str(port), "--memory",
                                              "--log-level", "off"], {}),
             "serve (SQLite, 2 workers), first start of a fresh checkout": (sqlite, {"cwd": fresh, "env": uncached}),
         }

@@ -40,13 +40,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--store", choices=("memory", "sqlite"), default="memory")
     args = parser.parse_args(argv)
 
-    from emulator.app import create_app
-    from emulator.core.runtime import EXTENSION
-    from emulator.providers.syncso import models
+    from lipsync_emulator.app import create_app
+    from lipsync_emulator.core.runtime import EXTENSION
+    from lipsync_emulator.providers.syncso import models
 
     store = None
     if args.store == "sqlite":
-        from emulator.core.sqlite_store import SqliteStore
+        from lipsync_emulator.core.sqlite_store import SqliteStore
 
         store = SqliteStore(os.path.join(tempfile.mkdtemp(prefix="lipsync-mem-"), "state.db"))
     rt = create_app({"clock": "virtual", "seed": 1}, store=store).extensions[EXTENSION]

@@ -157,10 +157,10 @@ def main(argv: list[str] | None = None) -> int:
             # One thread per worker: with two, the threads of a worker convoy on the GIL (same
             # throughput, p99 25-90 ms instead of ~20; README, Performance).
             (f"lipsync-emulator serve (SQLite, {workers} workers)",
-             [py, "-m", "emulator", "serve", "--port", "{port}", "--workers", workers, "--threads", "1",
+             [py, "-m", "lipsync_emulator", "serve", "--port", "{port}", "--workers", workers, "--threads", "1",
               "--data-dir", os.path.join("{data}", "data"), "--log-level", "off"], "/v2/models"),
             ("lipsync-emulator serve --memory (1 worker)",
-             [py, "-m", "emulator", "serve", "--port", "{port}", "--memory", "--threads", "1",
+             [py, "-m", "lipsync_emulator", "serve", "--port", "{port}", "--memory", "--threads", "1",
               "--log-level", "off"], "/v2/models"),
         ]
         if not args.skip_prism:

@@ -10,10 +10,10 @@ run against the emulator in-process, on a port, or against the real provider.
   handles webhooks safely.
 * ``contracts.pytest_plugin`` — fixtures and markers (registered through ``pytest11``).
 
-    from contracts import ClientContract, scenario_names
+    from lipsync_emulator.contracts import ClientContract, scenario_names
 """
 
-from contracts.suites.client import (
+from lipsync_emulator.contracts.suites.client import (
     ClientAdapter,
     ClientContract,
     ContractEnv,
@@ -22,7 +22,7 @@ from contracts.suites.client import (
     Report,
     scenario_names,
 )
-from contracts.suites.conformance import SelfContract
+from lipsync_emulator.contracts.suites.conformance import SelfContract
 
 __all__ = ["ClientAdapter", "ClientContract", "ContractEnv", "ContractViolation", "PollBudgetExceeded", "Report",
            "SelfContract", "scenario_names"]

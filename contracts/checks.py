@@ -11,10 +11,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from contracts.profiles import Lifecycle, Profile, Webhook
-from contracts.schema import ContractSchema
-from contracts.strategies.base import ExpectedError, compact
-from contracts.targets import Response
+from lipsync_emulator.contracts.profiles import Lifecycle, Profile, Webhook
+from lipsync_emulator.contracts.schema import ContractSchema
+from lipsync_emulator.contracts.strategies.base import ExpectedError, compact
+from lipsync_emulator.contracts.targets import Response
 
 
 class ContractFailure(AssertionError):

@@ -18,7 +18,7 @@ target does not serve it. Options: ``--contract-target URL``, ``--contract-api-k
 ``--contract-shrink-seconds S`` (shrinking budget of a failing property, default 4).
 
     import pytest
-    from contracts import scenario_names
+    from lipsync_emulator.contracts import scenario_names
 
     @pytest.mark.contract("syncso")
     @pytest.mark.parametrize("scenario", scenario_names())
@@ -32,11 +32,16 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-
-from contracts.receiver import Receiver
-from contracts.suites.client import AdapterFactory, ClientContract, Report, ScenarioResult, ScenarioSkipped
-from contracts.suites.conformance import SelfContract
-from contracts.targets import Control, Target, connect
+from lipsync_emulator.contracts.receiver import Receiver
+from lipsync_emulator.contracts.suites.client import (
+    AdapterFactory,
+    ClientContract,
+    Report,
+    ScenarioResult,
+    ScenarioSkipped,
+)
+from lipsync_emulator.contracts.suites.conformance import SelfContract
+from lipsync_emulator.contracts.targets import Control, Target, connect
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

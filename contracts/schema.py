@@ -16,12 +16,11 @@ from typing import Any
 from urllib.parse import unquote_plus, urlsplit
 
 import yaml  # type: ignore[import-untyped]
+from lipsync_emulator import schemas
+from lipsync_emulator.contracts.targets import Response
 from openapi_core import OpenAPI
 from openapi_core.datatypes import RequestParameters
 from werkzeug.datastructures import Headers, ImmutableMultiDict
-
-import schemas
-from contracts.targets import Response
 
 
 @dataclass(frozen=True)

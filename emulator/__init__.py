@@ -1,10 +1,10 @@
 """lipsync-emulator: an offline, stateful emulator of the public lip-sync video APIs.
 
-    >>> from emulator import create_app
+    >>> from lipsync_emulator import create_app
     >>> app = create_app({"clock": "virtual"})
 """
 
-from emulator.app import create_app
+from lipsync_emulator.app import create_app
 
 __all__ = ["create_app"]
 __version__ = "0.1.0"

@@ -1,5 +1,5 @@
 """`python -m emulator` is the same as the `lipsync-emulator` command."""
 
-from emulator.cli import main
+from lipsync_emulator.cli import main
 
 raise SystemExit(main())

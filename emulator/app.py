@@ -14,19 +14,15 @@ from typing import Any
 from flask import Flask, Response, g, request
 from flask.globals import _cv_app, _cv_request
 from flask.sessions import NullSession, SessionInterface
-from werkzeug.exceptions import HTTPException
-from werkzeug.routing import MapAdapter, RequestRedirect, Rule
-from werkzeug.wrappers import Request
-
-from emulator.config import Settings
-from emulator.core.clock import iso
-from emulator.core.control import bp as control_bp
-from emulator.core.control import render_control_error
-from emulator.core.errors import EmulatorError, InternalError, error_for_status
-from emulator.core.faults import FaultMiddleware
-from emulator.core.http import has_body
-from emulator.core.runtime import EXTENSION, Runtime, runtime
-from emulator.core.store import (
+from lipsync_emulator.config import Settings
+from lipsync_emulator.core.clock import iso
+from lipsync_emulator.core.control import bp as control_bp
+from lipsync_emulator.core.control import render_control_error
+from lipsync_emulator.core.errors import EmulatorError, InternalError, error_for_status
+from lipsync_emulator.core.faults import FaultMiddleware
+from lipsync_emulator.core.http import has_body
+from lipsync_emulator.core.runtime import EXTENSION, Runtime, runtime
+from lipsync_emulator.core.store import (
     NAMESPACE_HEADER,
     Store,
     current_namespace,
@@ -36,7 +32,10 @@ from emulator.core.store import (
     set_namespace,
     set_tenant,
 )
-from emulator.providers import REGISTRY
+from lipsync_emulator.providers import REGISTRY
+from werkzeug.exceptions import HTTPException
+from werkzeug.routing import MapAdapter, RequestRedirect, Rule
+from werkzeug.wrappers import Request
 
 JOURNAL_BODY_LIMIT = 4096
 

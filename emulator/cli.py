@@ -22,7 +22,7 @@ import time
 from dataclasses import asdict
 from typing import Any
 
-from emulator.config import Settings, set_dotted
+from lipsync_emulator.config import Settings, set_dotted
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -45,8 +45,8 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 
 def _banner(settings: Settings, url: str) -> str:
-    from emulator.app import create_app  # noqa: F401 - imported for the providers' defaults
-    from emulator.providers import REGISTRY
+    from lipsync_emulator.app import create_app  # noqa: F401 - imported for the providers' defaults
+    from lipsync_emulator.providers import REGISTRY
 
     lines = [f"lipsync-emulator listening on {url} (clock: {settings.clock})"]
     for provider in REGISTRY:
@@ -74,9 +74,9 @@ def _free_port(host: str) -> int:
 def wsgi_app() -> Any:
     """The app of one ``serve`` worker (granian's factory): the settings and data directory
     chosen on the command line, the SQLite store shared with the other workers."""
-    from emulator.app import create_app
-    from emulator.core.runtime import EXTENSION
-    from emulator.core.sqlite_store import SqliteStore
+    from lipsync_emulator.app import create_app
+    from lipsync_emulator.core.runtime import EXTENSION
+    from lipsync_emulator.core.sqlite_store import SqliteStore
 
     spec = json.loads(os.environ[SERVE_ENV])
     settings = Settings(**spec["settings"])
@@ -140,10 +140,10 @@ def serve(args: argparse.Namespace) -> int:
     """granian (Rust HTTP, measured fastest: bench/README) with ``--workers`` processes of
     ``--threads`` threads, sharing state through SQLite in ``--data-dir``; ``--memory``: one
     process, nothing kept. ``--server waitress`` is the pure-Python fallback (one process)."""
-    import emulator.app  # noqa: F401 - imported before the workers fork
-    from emulator.core.faults import Faults
-    from emulator.core.scenarios import Chaos
-    from emulator.core.sqlite_store import SqliteStore
+    import lipsync_emulator.app  # noqa: F401 - imported before the workers fork
+    from lipsync_emulator.core.faults import Faults
+    from lipsync_emulator.core.scenarios import Chaos
+    from lipsync_emulator.core.sqlite_store import SqliteStore
 
     settings = _settings(args)
     if args.memory and args.workers > 1:
@@ -179,7 +179,7 @@ def serve(args: argparse.Namespace) -> int:
 
     # A request head over 64 KiB (or over 100 headers) is a 431 from the server itself.
     http1 = HTTP1Settings(max_buffer_size=65536, header_read_timeout=10000)
-    Granian("emulator.cli:wsgi_app", address=settings.host, port=settings.port, interface=Interfaces.WSGI,
+    Granian("lipsync_emulator.cli:wsgi_app", address=settings.host, port=settings.port, interface=Interfaces.WSGI,
             workers=args.workers, blocking_threads=args.threads, backlog=2048, factory=True, http1_settings=http1,
             log_enabled=args.log_level != "off",
             log_level=args.log_level if args.log_level != "off" else "error",  # type: ignore[arg-type]
@@ -188,8 +188,8 @@ def serve(args: argparse.Namespace) -> int:
 
 
 def _runtime() -> Any:
-    from emulator.app import create_app
-    from emulator.core.runtime import EXTENSION
+    from lipsync_emulator.app import create_app
+    from lipsync_emulator.core.runtime import EXTENSION
 
     return create_app({"clock": "virtual"}).extensions[EXTENSION]
 
@@ -287,8 +287,8 @@ def write_between_markers(path: str, table: str) -> None:
 
 def demo(args: argparse.Namespace) -> int:
     """The error gallery: trigger each selected scenario and print the exchange."""
-    from emulator.gallery import ScenarioClient, play, render
-    from emulator.testing import EmulatorServer, WebhookReceiver
+    from lipsync_emulator.gallery import ScenarioClient, play, render
+    from lipsync_emulator.testing import EmulatorServer, WebhookReceiver
 
     server = None
     if args.url:

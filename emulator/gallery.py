@@ -7,7 +7,7 @@ scenario one of three ways — ``header`` (``X-Emulator-Scenario``), ``magic`` (
 media URL, else in the query string) or ``rule`` (a control-plane rule with ``count`` 1) —
 sends the request, and follows the job on the emulator's clock.
 
-    >>> from emulator.testing import EmulatorServer
+    >>> from lipsync_emulator.testing import EmulatorServer
     >>> with EmulatorServer() as emu:                           # doctest: +SKIP
     ...     client = ScenarioClient.for_server(emu)
     ...     client.trigger(client.scenario("syncso", "rate_limited"), "magic").status
@@ -22,9 +22,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import requests
-
-from emulator.core.scenarios import HEADER, MAGIC, Probe, ProbeContext, Scenario, ScenarioCatalog, dig
-from emulator.core.webhooks import is_loopback
+from lipsync_emulator.core.scenarios import HEADER, MAGIC, Probe, ProbeContext, Scenario, ScenarioCatalog, dig
+from lipsync_emulator.core.webhooks import is_loopback
 
 WAYS = ("header", "magic", "rule")
 
@@ -89,8 +88,8 @@ class ScenarioClient:
         package, the providers' settings from the emulator's ``/_emulator/config``."""
         if not is_loopback(url):
             raise ValueError(f"{url} is not a loopback URL: the demo only talks to a local emulator")
-        from emulator.app import create_app
-        from emulator.core.runtime import EXTENSION
+        from lipsync_emulator.app import create_app
+        from lipsync_emulator.core.runtime import EXTENSION
 
         resp = requests.get(f"{url.rstrip('/')}/_emulator/config", timeout=10)
         resp.raise_for_status()

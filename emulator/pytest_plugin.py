@@ -25,8 +25,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-
-from emulator.testing import STORE_ENV, EmulatorServer, WebhookReceiver
+from lipsync_emulator.testing import STORE_ENV, EmulatorServer, WebhookReceiver
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

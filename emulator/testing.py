@@ -25,13 +25,12 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import requests
+from lipsync_emulator.app import create_app
+from lipsync_emulator.config import deep_merge
+from lipsync_emulator.core.faults import aborted
+from lipsync_emulator.core.runtime import EXTENSION, Runtime
+from lipsync_emulator.core.store import Store
 from werkzeug.serving import WSGIRequestHandler, make_server
-
-from emulator.app import create_app
-from emulator.config import deep_merge
-from emulator.core.faults import aborted
-from emulator.core.runtime import EXTENSION, Runtime
-from emulator.core.store import Store
 
 STORE_ENV = "LIPSYNC_EMULATOR_STORE"
 """``sqlite`` runs every ``EmulatorServer`` without an explicit store on the SQLite store that
@@ -113,7 +112,7 @@ class EmulatorServer:
                 raise ValueError(f"unknown store {kind!r}: use 'memory' or 'sqlite'")
             store = None
             if kind == "sqlite":
-                from emulator.core.sqlite_store import SqliteStore
+                from lipsync_emulator.core.sqlite_store import SqliteStore
 
                 self._data_dir = tempfile.mkdtemp(prefix="lipsync-emulator-")
                 store = SqliteStore(os.path.join(self._data_dir, "state.db"))

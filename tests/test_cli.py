@@ -8,8 +8,7 @@ import json
 import re
 
 import pytest
-
-from emulator.cli import _settings, main
+from lipsync_emulator.cli import _settings, main
 
 
 def run(capsys, *argv: str) -> tuple[int, str]:
@@ -114,7 +113,7 @@ def test_docs_catalogue_is_the_code_s(capsys):
     lipsync-emulator scenarios --markdown --write README.md"""
     from pathlib import Path
 
-    from emulator.cli import BEGIN, END
+    from lipsync_emulator.cli import BEGIN, END
 
     text = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
     documented = text.split(BEGIN, 1)[1].split(END, 1)[0].strip()
@@ -128,9 +127,9 @@ def test_a_serve_worker_builds_every_validator_beside_its_first_requests(monkeyp
     import dataclasses
     import threading
 
-    from emulator.cli import SERVE_ENV, wsgi_app
-    from emulator.config import Settings
-    from emulator.core.runtime import EXTENSION
+    from lipsync_emulator.cli import SERVE_ENV, wsgi_app
+    from lipsync_emulator.config import Settings
+    from lipsync_emulator.core.runtime import EXTENSION
 
     settings = dataclasses.asdict(Settings.build({"clock": "virtual"}))
     monkeypatch.setenv(SERVE_ENV, json.dumps({"settings": settings, "database": None}))
@@ -160,7 +159,7 @@ def test_a_serve_worker_builds_every_validator_beside_its_first_requests(monkeyp
 
 
 def test_freeze_when_idle_waits_until_armed():
-    from emulator.cli import FreezeWhenIdle
+    from lipsync_emulator.cli import FreezeWhenIdle
 
     def app(environ, start_response):
         start_response("200 OK", [])
@@ -184,7 +183,7 @@ def test_freeze_when_idle_never_freezes_a_request_in_flight():
     import threading
     import weakref
 
-    from emulator.cli import FreezeWhenIdle
+    from lipsync_emulator.cli import FreezeWhenIdle
 
     class Node:
         me: Node | None = None

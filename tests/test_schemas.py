@@ -7,10 +7,9 @@ import marshal
 
 import pytest
 import yaml
+from lipsync_emulator import schemas
+from lipsync_emulator.providers import REGISTRY
 from openapi_spec_validator import validate
-
-import schemas
-from emulator.providers import REGISTRY
 
 PROVIDERS = {p.name: p for p in REGISTRY}
 
@@ -32,7 +31,7 @@ def test_operation_ids_equal_registered_views(name):
 
 
 def _app():
-    from emulator import create_app
+    from lipsync_emulator import create_app
 
     return create_app({"clock": "virtual"})
 

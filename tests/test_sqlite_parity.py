@@ -12,9 +12,8 @@ from pathlib import Path
 
 import pytest
 import requests
-
-from emulator.core.store import MemoryStore
-from emulator.testing import STORE_ENV, EmulatorServer
+from lipsync_emulator.core.store import MemoryStore
+from lipsync_emulator.testing import STORE_ENV, EmulatorServer
 
 ROOT = Path(__file__).resolve().parent.parent
 SUITES = ["tests/providers", "tests/core/test_scenarios.py", "tests/test_sqlite_parity.py::test_the_store_option_reaches_every_server"]

@@ -5,7 +5,7 @@ fields appear in which state, the webhook and its signature, the error body.
 A ``Profile`` is the second, independent implementation the self-contract cross-checks the
 emulator with; against a real provider it is simply what the provider documents.
 
-    >>> from contracts.profiles import get
+    >>> from lipsync_emulator.contracts.profiles import get
     >>> get("syncso").lifecycle.terminal >= {"COMPLETED", "FAILED"}
     True
 """
@@ -17,7 +17,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from contracts.targets import Response, Target
+from lipsync_emulator.contracts.targets import Response, Target
 
 NAMES = ("syncso", "wavespeed", "lipsyncstudio", "kling")
 
@@ -154,7 +154,7 @@ def get(name: str) -> Profile:
     """The profile of provider ``name`` (``syncso``, ``wavespeed``, ``lipsyncstudio``, ``kling``)."""
     if name not in NAMES:
         raise KeyError(f"no contract profile {name!r} (have: {', '.join(NAMES)})")
-    module = importlib.import_module(f"contracts.profiles.{name}")
+    module = importlib.import_module(f"lipsync_emulator.contracts.profiles.{name}")
     profile: Profile = module.PROFILE
     return profile
 
@@ -164,7 +164,7 @@ def available() -> list[str]:
     out = []
     for name in NAMES:
         try:
-            importlib.import_module(f"contracts.profiles.{name}")
+            importlib.import_module(f"lipsync_emulator.contracts.profiles.{name}")
         except ModuleNotFoundError:
             continue
         out.append(name)

@@ -24,8 +24,8 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from contracts.profiles import Lifecycle, Profile, ProviderError, WebhookSpec
-from contracts.targets import Response, Target
+from lipsync_emulator.contracts.profiles import Lifecycle, Profile, ProviderError, WebhookSpec
+from lipsync_emulator.contracts.targets import Response, Target
 
 LIFECYCLE = Lifecycle(states=("submitted", "processing", "succeed"), terminal=frozenset({"succeed", "failed"}))
 IDENTIFY = "/v1/videos/identify-face"

@@ -15,8 +15,8 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from contracts.profiles import Lifecycle, Profile, ProviderError, WebhookSpec
-from contracts.targets import Response, Target
+from lipsync_emulator.contracts.profiles import Lifecycle, Profile, ProviderError, WebhookSpec
+from lipsync_emulator.contracts.targets import Response, Target
 
 LIFECYCLE = Lifecycle(states=("processing", "completed"), terminal=frozenset({"completed", "failed"}))
 OPERATIONS = {"lipsync-video": "createLipsyncVideo", "lipsync-image": "createLipsyncImage",

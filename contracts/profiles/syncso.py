@@ -15,8 +15,8 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from contracts.profiles import Lifecycle, Profile, ProviderError, WebhookSpec
-from contracts.targets import Response, Target
+from lipsync_emulator.contracts.profiles import Lifecycle, Profile, ProviderError, WebhookSpec
+from lipsync_emulator.contracts.targets import Response, Target
 
 # CANCELED: the legacy cancel endpoint's status (reference §12.13)
 LIFECYCLE = Lifecycle(states=("PENDING", "PROCESSING", "COMPLETED"),

@@ -1,7 +1,7 @@
 """Hypothesis strategies for every provider's requests: valid ones, and invalid ones that
 break exactly one named rule and carry the error the provider returns for it.
 
-    from contracts import strategies as st
+    from lipsync_emulator.contracts import strategies as st
     st.syncso.create_requests(video_duration=30)
     st.syncso.segments(video_duration=30, ref_ids=("host", "guest"))
     st.syncso.invalid_requests("crop_pair")
@@ -16,7 +16,7 @@ import importlib
 from types import ModuleType
 from typing import Any
 
-from contracts.strategies.base import ExpectedError, Invalid, compact
+from lipsync_emulator.contracts.strategies.base import ExpectedError, Invalid, compact
 
 __all__ = ["ExpectedError", "Invalid", "compact", "syncso", "wavespeed", "lipsyncstudio", "kling", "for_provider"]
 
@@ -27,7 +27,7 @@ def for_provider(name: str) -> ModuleType:
     """The strategies module of provider ``name``."""
     if name not in PROVIDERS:
         raise KeyError(f"no strategies for {name!r} (have: {', '.join(PROVIDERS)})")
-    return importlib.import_module(f"contracts.strategies.{name}")
+    return importlib.import_module(f"lipsync_emulator.contracts.strategies.{name}")
 
 
 def __getattr__(name: str) -> Any:

@@ -29,10 +29,9 @@ import wave
 from typing import Any
 
 from hypothesis import strategies as st
-
-import schemas
-from contracts.strategies._schema import Break, SchemaStrategies
-from contracts.strategies.base import ExpectedError, Invalid
+from lipsync_emulator import schemas
+from lipsync_emulator.contracts.strategies._schema import Break, SchemaStrategies
+from lipsync_emulator.contracts.strategies.base import ExpectedError, Invalid
 
 CREATE = "createAdvancedLipSync"
 IDENTIFY = "identifyFace"

@@ -7,7 +7,7 @@ the ``resolution`` enum, an integer ``seed``, ``order`` for the multi endpoint);
 are realistic. The one rule outside the schema: the webhook must be HTTPS (http:// only for
 loopback receivers, the emulator's default reading of §12.14).
 
-    from contracts import strategies as st
+    from lipsync_emulator.contracts import strategies as st
     st.lipsyncstudio.form_states("lipsync-image")
     st.lipsyncstudio.create_requests()
     st.lipsyncstudio.invalid_requests("webhook_https")
@@ -18,10 +18,9 @@ from __future__ import annotations
 from typing import Any
 
 from hypothesis import strategies as st
-
-import schemas
-from contracts.strategies._schema import Break, SchemaStrategies
-from contracts.strategies.base import ExpectedError, Invalid
+from lipsync_emulator import schemas
+from lipsync_emulator.contracts.strategies._schema import Break, SchemaStrategies
+from lipsync_emulator.contracts.strategies.base import ExpectedError, Invalid
 
 FORMS = {"lipsync-video": "LipsyncVideoForm", "lipsync-image": "LipsyncImageForm",
          "lipsync-image-multi": "LipsyncImageMultiForm"}

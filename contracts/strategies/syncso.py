@@ -9,7 +9,7 @@ segment start <= end.
 Valid requests::
 
     from hypothesis import given
-    from contracts import strategies as st
+    from lipsync_emulator.contracts import strategies as st
 
     @given(st.syncso.create_requests(video_duration=30))
     def test_my_client_accepts(body): ...
@@ -35,10 +35,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from hypothesis import strategies as st
-
-import schemas
-from contracts.strategies._schema import Break, SchemaStrategies
-from contracts.strategies.base import ExpectedError, Invalid
+from lipsync_emulator import schemas
+from lipsync_emulator.contracts.strategies._schema import Break, SchemaStrategies
+from lipsync_emulator.contracts.strategies.base import ExpectedError, Invalid
 
 SEGMENTS = "generation_input_segments_invalid"
 INVALID = "generation_input_validation_failed"

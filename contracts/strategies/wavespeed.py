@@ -6,7 +6,7 @@ A request is the SDK's pair ``{"model": <model id>, "input": <flat body>}``: it 
 ``webhook_url``); the one rule the schema cannot say is the media format of each model
 (LatentSync: video mp4, audio mp3/aac/wav/m4a [doc: D1]).
 
-    from contracts import strategies as st
+    from lipsync_emulator.contracts import strategies as st
     st.wavespeed.create_requests()                        # valid
     st.wavespeed.create_requests(model="bytedance/latentsync")
     st.wavespeed.invalid_requests("format")               # one rule broken, with the 400 it gets
@@ -17,10 +17,9 @@ from __future__ import annotations
 from typing import Any
 
 from hypothesis import strategies as st
-
-import schemas
-from contracts.strategies._schema import Break, SchemaStrategies
-from contracts.strategies.base import ExpectedError, Invalid
+from lipsync_emulator import schemas
+from lipsync_emulator.contracts.strategies._schema import Break, SchemaStrategies
+from lipsync_emulator.contracts.strategies.base import ExpectedError, Invalid
 
 LATENTSYNC = "bytedance/latentsync"
 AUDIO_TO_VIDEO = "bytedance/lipsync/audio-to-video"

@@ -38,12 +38,11 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from hypothesis import HealthCheck, given, settings
-
-from contracts import profiles
-from contracts.profiles import Profile
-from contracts.receiver import Delivery, Receiver
-from contracts.strategies import Invalid, compact, for_provider
-from contracts.targets import Control, ControlError, Target, connect, parse_time
+from lipsync_emulator.contracts import profiles
+from lipsync_emulator.contracts.profiles import Profile
+from lipsync_emulator.contracts.receiver import Delivery, Receiver
+from lipsync_emulator.contracts.strategies import Invalid, compact, for_provider
+from lipsync_emulator.contracts.targets import Control, ControlError, Target, connect, parse_time
 
 STEP = 30.0  # seconds the suite advances the clock at a time while waiting for webhooks
 BUSY_REQUESTS = 150  # requests without a single env.sleep: the client does not pause between polls

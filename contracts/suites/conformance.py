@@ -2,7 +2,7 @@
 every one-rule-broken request is rejected with exactly that rule's error, and every response
 conforms to the provider's schema.
 
-    >>> from contracts.suites.conformance import SelfContract
+    >>> from lipsync_emulator.contracts.suites.conformance import SelfContract
     >>> contract = SelfContract("syncso", "http://127.0.0.1:8080")   # or a WSGI app
     >>> # contract.check_valid(body); contract.check_invalid(bad)
 
@@ -17,11 +17,10 @@ from typing import Any
 
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as hst
-
-from contracts import checks, profiles
-from contracts.schema import ContractSchema
-from contracts.strategies import Invalid, for_provider
-from contracts.targets import Response, Target, connect
+from lipsync_emulator.contracts import checks, profiles
+from lipsync_emulator.contracts.schema import ContractSchema
+from lipsync_emulator.contracts.strategies import Invalid, for_provider
+from lipsync_emulator.contracts.targets import Response, Target, connect
 
 
 class SelfContract:

@@ -1,7 +1,7 @@
 """Schemathesis (a peer tool: https://schemathesis.readthedocs.io) run against a served
 schema, with a fixed seed and a bounded number of examples per operation and mode.
 
-    from contracts.suites.fuzz import run
+    from lipsync_emulator.contracts.suites.fuzz import run
     report = run("http://127.0.0.1:8080", "syncso", headers={"x-api-key": "sk_test"})
     assert report.ok, report.text()
 

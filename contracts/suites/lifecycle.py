@@ -12,7 +12,7 @@ finish / reads / reset against the emulator and checks, after every step:
 At the end (``teardown``) the clock jumps a day ahead: every job that can end has ended, in
 the status its scenario says, with exactly the webhooks it should have sent.
 
-    from contracts.suites.lifecycle import machine
+    from lipsync_emulator.contracts.suites.lifecycle import machine
     from hypothesis.stateful import run_state_machine_as_test
     run_state_machine_as_test(machine("syncso", app_or_url, receiver))
 
@@ -30,13 +30,12 @@ from typing import Any
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as hst
 from hypothesis.stateful import Bundle, RuleBasedStateMachine, consumes, precondition, rule
-
-from contracts import checks, profiles
-from contracts.profiles import Profile, Webhook
-from contracts.receiver import Receiver
-from contracts.schema import ContractSchema
-from contracts.strategies import for_provider
-from contracts.targets import Control, Response, Target, connect
+from lipsync_emulator.contracts import checks, profiles
+from lipsync_emulator.contracts.profiles import Profile, Webhook
+from lipsync_emulator.contracts.receiver import Receiver
+from lipsync_emulator.contracts.schema import ContractSchema
+from lipsync_emulator.contracts.strategies import for_provider
+from lipsync_emulator.contracts.targets import Control, Response, Target, connect
 
 SCENARIO_HEADER = "X-Emulator-Scenario"
 # The emulator's generic webhook faults (issue 7 catalogue) whose effect the machine knows.

@@ -15,7 +15,7 @@ The data directory is the emulator's own and trusted, like any pickle file: neve
 ``--data-dir`` at files from elsewhere. Its format follows the emulator version
 (``FORMAT``); a directory written by another format is refused rather than misread.
 
-    >>> from emulator.core.clock import VirtualClock
+    >>> from lipsync_emulator.core.clock import VirtualClock
     >>> clock = VirtualClock(start=0)
     >>> codec = Codec({"clock": clock})
     >>> back = codec.loads(codec.dumps({"data": b"mp4", "clock": clock}))

@@ -11,16 +11,15 @@ from dataclasses import asdict
 from typing import Any
 
 from flask import Blueprint, Response, current_app, request
-
-import schemas
-from emulator.core.clock import iso
-from emulator.core.errors import BadRequest, EmulatorError, NotFound
-from emulator.core.http import json_response, parse_json_body
-from emulator.core.jobs import Job, Outcome
-from emulator.core.media import sample_mp4
-from emulator.core.runtime import runtime
-from emulator.core.scenarios import WEBHOOK_OPERATION, Chaos, UnknownScenario
-from emulator.core.store import NAMESPACE_HEADER, current_namespace, scope
+from lipsync_emulator import schemas
+from lipsync_emulator.core.clock import iso
+from lipsync_emulator.core.errors import BadRequest, EmulatorError, NotFound
+from lipsync_emulator.core.http import json_response, parse_json_body
+from lipsync_emulator.core.jobs import Job, Outcome
+from lipsync_emulator.core.media import sample_mp4
+from lipsync_emulator.core.runtime import runtime
+from lipsync_emulator.core.scenarios import WEBHOOK_OPERATION, Chaos, UnknownScenario
+from lipsync_emulator.core.store import NAMESPACE_HEADER, current_namespace, scope
 
 bp = Blueprint("control", __name__, url_prefix="/_emulator")
 

@@ -28,8 +28,8 @@ import weakref
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from emulator.config import deep_merge
-from emulator.core.scenarios import Expect, Scenario
+from lipsync_emulator.config import deep_merge
+from lipsync_emulator.core.scenarios import Expect, Scenario
 
 ENVIRON_KEY = "lipsync_emulator.faults"
 

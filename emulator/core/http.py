@@ -22,13 +22,12 @@ from typing import Any
 
 import orjson
 from flask import Blueprint, Response, g, request
-
-from emulator.core.errors import BadRequest
-from emulator.core.faults import BAD_GATEWAY_HTML, request_plan, sleep
-from emulator.core.openapi_fast import MISSING, orjson_safe
-from emulator.core.runtime import Runtime, runtime
-from emulator.core.scenarios import HEADER, Scenario, UnknownScenario
-from emulator.core.store import NAMESPACE_HEADER, set_tenant
+from lipsync_emulator.core.errors import BadRequest
+from lipsync_emulator.core.faults import BAD_GATEWAY_HTML, request_plan, sleep
+from lipsync_emulator.core.openapi_fast import MISSING, orjson_safe
+from lipsync_emulator.core.runtime import Runtime, runtime
+from lipsync_emulator.core.scenarios import HEADER, Scenario, UnknownScenario
+from lipsync_emulator.core.store import NAMESPACE_HEADER, set_tenant
 
 Normalizer = Callable[[Any], Any]
 

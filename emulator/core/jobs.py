@@ -3,8 +3,8 @@ every job along them on the injected clock, applies scenario outcomes, queues jo
 concurrency limit, and calls the provider back on each state entry (to fill outputs, charge,
 send webhooks). Four copies of "advance status on poll" is what this module replaces.
 
-    >>> from emulator.core.clock import VirtualClock, Scheduler
-    >>> from emulator.core.store import MemoryStore
+    >>> from lipsync_emulator.core.clock import VirtualClock, Scheduler
+    >>> from lipsync_emulator.core.store import MemoryStore
     >>> clock = VirtualClock(start=0); sched = Scheduler(clock)
     >>> engine = JobEngine(clock, sched, MemoryStore())
     >>> life = Lifecycle(states=("PENDING", "PROCESSING", "COMPLETED"),
@@ -32,8 +32,15 @@ from dataclasses import dataclass, field
 from operator import attrgetter
 from typing import Any
 
-from emulator.core.clock import Clock, Scheduler, quantize
-from emulator.core.store import DEFAULT_NAMESPACE, Store, current_namespace, current_tenant, scope, tenant
+from lipsync_emulator.core.clock import Clock, Scheduler, quantize
+from lipsync_emulator.core.store import (
+    DEFAULT_NAMESPACE,
+    Store,
+    current_namespace,
+    current_tenant,
+    scope,
+    tenant,
+)
 
 QUEUES = "_engine:queue"
 

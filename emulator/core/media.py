@@ -145,4 +145,4 @@ def mimetype_for(name: str) -> str:
 @lru_cache(maxsize=1)  # read once: every completed sync.so generation asks for its size
 def sample_mp4() -> bytes:
     """The bundled output video: 2 s, 160x120 H.264 + AAC, faststart."""
-    return resources.files("emulator.core").joinpath("assets/sample.mp4").read_bytes()
+    return resources.files("lipsync_emulator.core").joinpath("assets/sample.mp4").read_bytes()

@@ -17,14 +17,13 @@ from dataclasses import field as dataclass_field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urljoin
 
+from lipsync_emulator import schemas
 from werkzeug.datastructures import Headers, ImmutableMultiDict
 from werkzeug.wrappers import Request
 
-import schemas
-
 if TYPE_CHECKING:  # jsonschema is imported when a violation is explained, not at start-up
     from jsonschema.exceptions import ValidationError as SchemaError
-from emulator.core.openapi_fast import MISSING, FastSpec, fast_loads, finite
+from lipsync_emulator.core.openapi_fast import MISSING, FastSpec, fast_loads, finite
 
 # openapi-core (0.7 s to import, 0.25 s to build a spec) is loaded on the first request the
 # fast path cannot vouch for: see emulator/core/openapi_fast.py.

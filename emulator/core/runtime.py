@@ -15,19 +15,18 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from flask import Blueprint, Response, current_app
+from lipsync_emulator.config import Settings
+from lipsync_emulator.core.clock import RealClock, Scheduler, VirtualClock, iso, quantize
+from lipsync_emulator.core.errors import EmulatorError
+from lipsync_emulator.core.faults import Faults, generic_scenarios
+from lipsync_emulator.core.ids import IdSource
+from lipsync_emulator.core.jobs import JobEngine
+from lipsync_emulator.core.journal import RequestJournal
+from lipsync_emulator.core.openapi import SchemaViolation, SpecValidator
+from lipsync_emulator.core.scenarios import Chaos, ScenarioBook, ScenarioCatalog
+from lipsync_emulator.core.store import MemoryStore, Store
+from lipsync_emulator.core.webhooks import WebhookDispatcher
 from werkzeug.wrappers import Request
-
-from emulator.config import Settings
-from emulator.core.clock import RealClock, Scheduler, VirtualClock, iso, quantize
-from emulator.core.errors import EmulatorError
-from emulator.core.faults import Faults, generic_scenarios
-from emulator.core.ids import IdSource
-from emulator.core.jobs import JobEngine
-from emulator.core.journal import RequestJournal
-from emulator.core.openapi import SchemaViolation, SpecValidator
-from emulator.core.scenarios import Chaos, ScenarioBook, ScenarioCatalog
-from emulator.core.store import MemoryStore, Store
-from emulator.core.webhooks import WebhookDispatcher
 
 EXTENSION = "lipsync_emulator"
 

@@ -36,8 +36,8 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from emulator.core.errors import EmulatorError
-from emulator.core.jobs import Outcome
+from lipsync_emulator.core.errors import EmulatorError
+from lipsync_emulator.core.jobs import Outcome
 
 # A name is [A-Za-z0-9_-]+: no dot, so the token also works inside a file name
 # ("clip.emulator_scenario=failed.mp4") or a URL path (".../emulator_scenario=failed/v.mp4").

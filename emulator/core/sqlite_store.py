@@ -50,8 +50,8 @@ try:
 except ImportError:  # not POSIX: the workers poll SQLite's own lock (_retry) alone
     fcntl = None  # type: ignore[assignment]
 
-from emulator.core.codec import FORMAT, Codec
-from emulator.core.store import DEFAULT_NAMESPACE, current_namespace, current_tenant, record_namespace
+from lipsync_emulator.core.codec import FORMAT, Codec
+from lipsync_emulator.core.store import DEFAULT_NAMESPACE, current_namespace, current_tenant, record_namespace
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS records (

@@ -31,17 +31,17 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from emulator.core.clock import Clock, Scheduler, iso
-from emulator.core.ids import IdSource
-from emulator.core.media import split_url
-from emulator.core.store import scope
+from lipsync_emulator.core.clock import Clock, Scheduler, iso
+from lipsync_emulator.core.ids import IdSource
+from lipsync_emulator.core.media import split_url
+from lipsync_emulator.core.store import scope
 
 OUTBOX = "_webhooks"
 LEASE_SECONDS = 30.0  # wall-clock time a claimed attempt is reserved for one worker
 
 if TYPE_CHECKING:
-    from emulator.core.jobs import Job
-    from emulator.core.scenarios import ScenarioBook
+    from lipsync_emulator.core.jobs import Job
+    from lipsync_emulator.core.scenarios import ScenarioBook
 
 Signer = Callable[[bytes, float, str], dict[str, str]]
 """(body, unix timestamp of the attempt, message id) -> signature headers. The message id is

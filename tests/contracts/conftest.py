@@ -12,9 +12,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-from contracts.receiver import Receiver
-from emulator.app import create_app
+from lipsync_emulator.app import create_app
+from lipsync_emulator.contracts.receiver import Receiver
 
 ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:

@@ -7,10 +7,10 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from lipsync_emulator.contracts import ContractViolation, scenario_names
+from lipsync_emulator.contracts.pytest_plugin import PytestClientContract
+from lipsync_emulator.contracts.suites.client import ClientContract
 
-from contracts import ContractViolation, scenario_names
-from contracts.pytest_plugin import PytestClientContract
-from contracts.suites.client import ClientContract
 from examples import (
     kling_client,
     kling_naive,

@@ -9,10 +9,9 @@ from typing import Any
 
 from hypothesis import given, settings
 from hypothesis import strategies as hst
-
-from contracts import strategies as st
-from contracts.profiles import get
-from contracts.targets import WsgiTarget
+from lipsync_emulator.contracts import strategies as st
+from lipsync_emulator.contracts.profiles import get
+from lipsync_emulator.contracts.targets import WsgiTarget
 
 KLING = get("kling")
 FACES = ("0-1500,2000-9000", "0-10000", "3000-6000,6500-10000", "1000-4000")

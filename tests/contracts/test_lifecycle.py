@@ -14,10 +14,9 @@ from typing import Any
 import pytest
 from hypothesis import Phase, settings
 from hypothesis.stateful import run_state_machine_as_test
-
-from contracts.checks import ContractFailure
-from contracts.receiver import Receiver
-from contracts.suites.lifecycle import machine, settle_settings
+from lipsync_emulator.contracts.checks import ContractFailure
+from lipsync_emulator.contracts.receiver import Receiver
+from lipsync_emulator.contracts.suites.lifecycle import machine, settle_settings
 
 PROVIDERS = ["syncso", "wavespeed", "lipsyncstudio", "kling"]
 KLING_SECRET = "whsec_dGVzdHNlY3JldHRlc3RzZWNyZXR0ZXN0c2VjcmV0MTI="  # the official test vector's secret

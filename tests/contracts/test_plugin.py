@@ -9,7 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from emulator.testing import EmulatorServer
+from lipsync_emulator.testing import EmulatorServer
 
 ROOT = Path(__file__).resolve().parents[2]
 DOC = ROOT / "README.md"

@@ -8,9 +8,8 @@ import copy
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-import schemas
-from contracts.strategies._schema import REMOVE, SchemaStrategies, dotted, rule_path
+from lipsync_emulator import schemas
+from lipsync_emulator.contracts.strategies._schema import REMOVE, SchemaStrategies, dotted, rule_path
 
 SPEC = {"components": {"schemas": {
     "Kind": {"type": "string", "enum": ["a", "b"]},

@@ -5,10 +5,9 @@ requests rejected (issue 6 §2)."""
 from __future__ import annotations
 
 import pytest
-
-import schemas
-from contracts.profiles import get
-from contracts.suites.fuzz import run
+from lipsync_emulator import schemas
+from lipsync_emulator.contracts.profiles import get
+from lipsync_emulator.contracts.suites.fuzz import run
 
 
 @pytest.mark.parametrize("name", schemas.names())

@@ -8,9 +8,8 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-
-from contracts.strategies import ExpectedError, Invalid
-from contracts.suites.conformance import SelfContract, properties
+from lipsync_emulator.contracts.strategies import ExpectedError, Invalid
+from lipsync_emulator.contracts.suites.conformance import SelfContract, properties
 
 PROVIDERS = ["syncso", "wavespeed", "lipsyncstudio", "kling"]
 

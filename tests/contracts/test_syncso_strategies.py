@@ -8,9 +8,8 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as hst
-
-from contracts import strategies as st
-from contracts.strategies.base import Invalid
+from lipsync_emulator.contracts import strategies as st
+from lipsync_emulator.contracts.strategies.base import Invalid
 
 CFG = settings(max_examples=30, derandomize=True, database=None, deadline=None)
 SYNC = st.syncso

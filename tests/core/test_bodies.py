@@ -7,8 +7,7 @@ import json
 
 import pytest
 import requests
-
-from emulator.gallery import ScenarioClient
+from lipsync_emulator.gallery import ScenarioClient
 
 PROVIDERS = ("syncso", "wavespeed", "lipsyncstudio", "kling")
 

@@ -5,8 +5,7 @@ from __future__ import annotations
 import pytest
 import requests
 import yaml
-
-import schemas
+from lipsync_emulator import schemas
 
 KEY = {"x-api-key": "k"}
 BODY = {"model": "lipsync-2", "input": [{"type": "video", "url": "https://e/v.mp4"},

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import pytest
-
-from emulator.core.clock import Scheduler, VirtualClock, iso, parse_iso
-from emulator.core.jobs import JobEngine, Lifecycle, Outcome
-from emulator.core.store import MemoryStore
+from lipsync_emulator.core.clock import Scheduler, VirtualClock, iso, parse_iso
+from lipsync_emulator.core.jobs import JobEngine, Lifecycle, Outcome
+from lipsync_emulator.core.store import MemoryStore
 
 LIFE = Lifecycle(states=("created", "processing", "completed"), terminal=frozenset({"completed", "failed"}))
 DUR = {"created": 2, "processing": 3}

@@ -14,12 +14,11 @@ from urllib.parse import quote
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from lipsync_emulator.core.openapi import SpecValidator
+from lipsync_emulator.core.openapi_fast import translate
+from lipsync_emulator.providers import REGISTRY
 from werkzeug.test import EnvironBuilder
 from werkzeug.wrappers import Request
-
-from emulator.core.openapi import SpecValidator
-from emulator.core.openapi_fast import translate
-from emulator.providers import REGISTRY
 
 SPECS = {p.name: SpecValidator(p.schema) for p in REGISTRY if p.schema}
 OPERATIONS = [(name, op) for name, sv in SPECS.items() for op in sorted(sv.operations)]

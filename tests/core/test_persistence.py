@@ -10,15 +10,14 @@ import threading
 
 import pytest
 import requests
-
-from emulator.app import create_app
-from emulator.core.clock import VirtualClock
-from emulator.core.codec import Codec
-from emulator.core.jobs import Job
-from emulator.core.runtime import EXTENSION
-from emulator.core.sqlite_store import SqliteStore
-from emulator.core.store import DEFAULT_NAMESPACE, MemoryStore, scope, tenant
-from emulator.providers.kling import models as kling_models
+from lipsync_emulator.app import create_app
+from lipsync_emulator.core.clock import VirtualClock
+from lipsync_emulator.core.codec import Codec
+from lipsync_emulator.core.jobs import Job
+from lipsync_emulator.core.runtime import EXTENSION
+from lipsync_emulator.core.sqlite_store import SqliteStore
+from lipsync_emulator.core.store import DEFAULT_NAMESPACE, MemoryStore, scope, tenant
+from lipsync_emulator.providers.kling import models as kling_models
 
 BODY = {"model": "lipsync-2", "input": [{"type": "video", "url": "https://cdn.example/v.mp4?duration=6"},
                                         {"type": "audio", "url": "https://cdn.example/a.wav?duration=6"}]}

@@ -12,12 +12,11 @@ import threading
 
 import pytest
 import requests
-
-from emulator.app import create_app
-from emulator.core.faults import FAULT_DEFAULTS, Latency, malformed
-from emulator.core.runtime import EXTENSION
-from emulator.core.scenarios import MAGIC, Chaos, Scenario, ScenarioCatalog
-from emulator.gallery import ScenarioClient
+from lipsync_emulator.app import create_app
+from lipsync_emulator.core.faults import FAULT_DEFAULTS, Latency, malformed
+from lipsync_emulator.core.runtime import EXTENSION
+from lipsync_emulator.core.scenarios import MAGIC, Chaos, Scenario, ScenarioCatalog
+from lipsync_emulator.gallery import ScenarioClient
 
 KEY = {"x-api-key": "sk-test"}
 VIDEO = {"type": "video", "url": "https://e.x/v.mp4"}

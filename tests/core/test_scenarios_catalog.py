@@ -15,12 +15,11 @@ from collections.abc import Iterator
 from itertools import pairwise
 
 import pytest
-
-from emulator.app import create_app
-from emulator.core.runtime import EXTENSION
-from emulator.core.scenarios import Scenario, mismatches
-from emulator.gallery import WAYS, Exchange, ScenarioClient
-from emulator.testing import EmulatorServer, WebhookReceiver
+from lipsync_emulator.app import create_app
+from lipsync_emulator.core.runtime import EXTENSION
+from lipsync_emulator.core.scenarios import Scenario, mismatches
+from lipsync_emulator.gallery import WAYS, Exchange, ScenarioClient
+from lipsync_emulator.testing import EmulatorServer, WebhookReceiver
 
 LATENCY = 0.05  # wall-clock seconds: kept tiny, the journal records the exact amount
 CONFIG = {

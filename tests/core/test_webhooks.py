@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import pytest
-
-from emulator.core.clock import Scheduler, VirtualClock
-from emulator.core.ids import IdSource
-from emulator.core.webhooks import RetryPolicy, WebhookDispatcher, is_loopback
+from lipsync_emulator.core.clock import Scheduler, VirtualClock
+from lipsync_emulator.core.ids import IdSource
+from lipsync_emulator.core.webhooks import RetryPolicy, WebhookDispatcher, is_loopback
 
 
 def test_retry_policy_delays():
@@ -150,7 +149,7 @@ def test_receiver_keeps_connections_alive(webhook_receiver):
 def test_receiver_reads_chunked_bodies_and_closing_drops_kept_connections():
     import http.client
 
-    from emulator.testing import WebhookReceiver
+    from lipsync_emulator.testing import WebhookReceiver
 
     receiver = WebhookReceiver()
     conn = http.client.HTTPConnection("127.0.0.1", receiver.port, timeout=10)

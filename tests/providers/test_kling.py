@@ -410,7 +410,7 @@ def test_scenarios_are_declared_in_the_catalogue(emulator):
 def test_probes_reach_every_operation(emulator):
     """The probes the catalogue tooling uses make valid requests on both surfaces, the create
     probe with the fixture session (no identify-face call needed)."""
-    from emulator.core.scenarios import ProbeContext
+    from lipsync_emulator.core.scenarios import ProbeContext
 
     catalog, cfg = emulator.runtime.catalog, emulator.runtime.cfg("kling")
     submit = catalog.probe("kling")

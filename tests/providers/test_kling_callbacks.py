@@ -20,12 +20,11 @@ from typing import Any
 import jwt
 import pytest
 import requests
+from lipsync_emulator import schemas
+from lipsync_emulator.providers.kling.models import sign
+from lipsync_emulator.testing import EmulatorServer
 from openapi_core import OpenAPI
 from openapi_core.contrib.requests import RequestsOpenAPIRequest, RequestsOpenAPIResponse
-
-import schemas
-from emulator.providers.kling.models import sign
-from emulator.testing import EmulatorServer
 
 AK, SK = "kling_emulator_access_key", "kling_emulator_secret_key_change_me"
 SECRET = "whsec_" + base64.b64encode(b"kling-emulator-webhook-secret-32").decode()

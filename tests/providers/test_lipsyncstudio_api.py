@@ -12,9 +12,8 @@ import pytest
 import requests
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from lipsync_emulator import schemas
 from openapi_schema_validator import OAS30Validator
-
-import schemas
 
 KEY = "sk_test_0001"
 AUTH = {"Authorization": f"Bearer {KEY}"}

@@ -9,9 +9,8 @@ from typing import Any
 
 import pytest
 import requests
+from lipsync_emulator.providers.syncso import longpoll
 from sync import Sync
-
-from emulator.providers.syncso import longpoll
 
 KEY = {"x-api-key": "sk-test"}
 VALID = {"model": "lipsync-2", "input": [{"type": "video", "url": "https://e.x/v.mp4"},

@@ -396,7 +396,7 @@ def test_item_29_list_filters(emulator):
     assert ids(status="created") == [a2v]
     assert ids(status="failed") == []
     assert ids(model=A2V) == [a2v]
-    from emulator.core.clock import iso
+    from lipsync_emulator.core.clock import iso
     assert ids(created_after=iso(middle)) == [a2v]
     assert ids(created_before=iso(middle)) == [old]
 

@@ -17,10 +17,9 @@ from typing import Any
 import pytest
 import requests
 import wavespeed
+from lipsync_emulator.testing import EmulatorServer
 from wavespeed import Client
 from wavespeed.api import client as sdk_client
-
-from emulator.testing import EmulatorServer
 
 KEY = "ws-sdk-key"
 VALID = {"audio": "https://e.x/a.mp3", "video": "https://e.x/v.mp4"}

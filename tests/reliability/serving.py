@@ -35,7 +35,7 @@ class Served:
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self, timeout: float = 30.0) -> Served:
-        cmd = [sys.executable, "-m", "emulator", "serve", "--port", str(self.port), "--data-dir", self.data_dir,
+        cmd = [sys.executable, "-m", "lipsync_emulator", "serve", "--port", str(self.port), "--data-dir", self.data_dir,
                "--workers", str(self.workers), "--threads", "4", "--clock", self.clock, "--log-level", "off",
                *self.extra]
         self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)

@@ -16,10 +16,10 @@ from typing import Any
 
 import pytest
 import requests
+from lipsync_emulator.app import create_app
+from lipsync_emulator.core.runtime import EXTENSION
+from lipsync_emulator.gallery import ScenarioClient
 
-from emulator.app import create_app
-from emulator.core.runtime import EXTENSION
-from emulator.gallery import ScenarioClient
 from tests.reliability.serving import Receiver, Served
 
 RT = create_app({"clock": "virtual"}).extensions[EXTENSION]

@@ -13,10 +13,10 @@ plain unit counts), per-model-version concurrency pools (one pool per account), 
 own error bodies (relays answer in Kling's envelope here).
 """
 
-from emulator.core.runtime import Provider
-from emulator.providers.kling import models
-from emulator.providers.kling.errors import NAME, render_error
-from emulator.providers.kling.routes import authenticate, on_violation, ops
+from lipsync_emulator.core.runtime import Provider
+from lipsync_emulator.providers.kling import models
+from lipsync_emulator.providers.kling.errors import NAME, render_error
+from lipsync_emulator.providers.kling.routes import authenticate, on_violation, ops
 
 PROVIDER = Provider(
     name=NAME,

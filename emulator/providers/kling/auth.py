@@ -27,10 +27,9 @@ import hmac
 import json
 from typing import Any
 
+from lipsync_emulator.core.errors import EmulatorError
+from lipsync_emulator.providers.kling.errors import CODES, kling_error
 from werkzeug.wrappers import Request
-
-from emulator.core.errors import EmulatorError
-from emulator.providers.kling.errors import CODES, kling_error
 
 
 class AuthFailure(Exception):

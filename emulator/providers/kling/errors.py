@@ -11,10 +11,9 @@ oversized body) get the code of their HTTP status (``STATUS_CODES``; inferred, Â
 from __future__ import annotations
 
 from flask import Response
-
-from emulator.core.errors import EmulatorError, error_for_status
-from emulator.core.http import json_response
-from emulator.core.runtime import runtime
+from lipsync_emulator.core.errors import EmulatorError, error_for_status
+from lipsync_emulator.core.http import json_response
+from lipsync_emulator.core.runtime import runtime
 
 NAME = "kling"
 

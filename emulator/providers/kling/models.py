@@ -19,11 +19,11 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs
 
-from emulator.core.jobs import Job, Lifecycle
-from emulator.core.media import probe_url, split_url
-from emulator.core.runtime import Runtime
-from emulator.core.webhooks import RetryPolicy
-from emulator.providers.kling.errors import NAME, kling_error
+from lipsync_emulator.core.jobs import Job, Lifecycle
+from lipsync_emulator.core.media import probe_url, split_url
+from lipsync_emulator.core.runtime import Runtime
+from lipsync_emulator.core.webhooks import RetryPolicy
+from lipsync_emulator.providers.kling.errors import NAME, kling_error
 
 KIND = "advanced-lip-sync"
 # [doc: S1, S2, S5] the legacy spelling "succeed" (never "succeeded").
@@ -379,6 +379,6 @@ def setup(rt: Runtime) -> None:
             send_callback(rt, job, cfg, sign_with)
 
     rt.engine.declare(NAME, KIND, LIFECYCLE, on_enter)
-    from emulator.providers.kling.scenarios import catalogue, probes  # it builds on this module
+    from lipsync_emulator.providers.kling.scenarios import catalogue, probes  # it builds on this module
 
     rt.catalog.register(catalogue(), probes())

@@ -11,19 +11,18 @@ from collections.abc import Callable
 from typing import Any
 
 from flask import Response, g, request
+from lipsync_emulator import schemas
+from lipsync_emulator.core.clock import RealClock
+from lipsync_emulator.core.errors import EmulatorError, NotFound
+from lipsync_emulator.core.http import Operations, base_url, chosen_outcome, json_response
+from lipsync_emulator.core.jobs import Job
+from lipsync_emulator.core.media import sample_mp4
+from lipsync_emulator.core.openapi import SchemaViolation
+from lipsync_emulator.core.runtime import Runtime, runtime
+from lipsync_emulator.core.scenarios import MAGIC, Scenario
+from lipsync_emulator.providers.kling import auth, models, rules
+from lipsync_emulator.providers.kling.errors import NAME, kling_error
 from werkzeug.wrappers import Request
-
-import schemas
-from emulator.core.clock import RealClock
-from emulator.core.errors import EmulatorError, NotFound
-from emulator.core.http import Operations, base_url, chosen_outcome, json_response
-from emulator.core.jobs import Job
-from emulator.core.media import sample_mp4
-from emulator.core.openapi import SchemaViolation
-from emulator.core.runtime import Runtime, runtime
-from emulator.core.scenarios import MAGIC, Scenario
-from emulator.providers.kling import auth, models, rules
-from emulator.providers.kling.errors import NAME, kling_error
 
 ops = Operations(NAME, __name__)
 WALL = RealClock()

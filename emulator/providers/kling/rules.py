@@ -18,12 +18,12 @@ import binascii
 from dataclasses import dataclass
 from typing import Any
 
-from emulator.core.errors import EmulatorError
-from emulator.core.jobs import Job
-from emulator.core.media import DEFAULT_DURATION, extension, probe_bytes, probe_url
-from emulator.core.runtime import Runtime
-from emulator.providers.kling import models
-from emulator.providers.kling.errors import CONCURRENCY_MESSAGE, kling_error
+from lipsync_emulator.core.errors import EmulatorError
+from lipsync_emulator.core.jobs import Job
+from lipsync_emulator.core.media import DEFAULT_DURATION, extension, probe_bytes, probe_url
+from lipsync_emulator.core.runtime import Runtime
+from lipsync_emulator.providers.kling import models
+from lipsync_emulator.providers.kling.errors import CONCURRENCY_MESSAGE, kling_error
 
 MB = 1024 * 1024
 VIDEO_FORMATS = ("mp4", "mov")  # [doc: S1, S3]

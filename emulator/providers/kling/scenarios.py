@@ -16,11 +16,11 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from emulator.core.jobs import Outcome
-from emulator.core.scenarios import ANY, Expect, Probe, ProbeContext, Scenario
-from emulator.providers.kling import auth
-from emulator.providers.kling.errors import CODES, CONCURRENCY_MESSAGE, NAME, kling_error
-from emulator.providers.kling.models import (
+from lipsync_emulator.core.jobs import Outcome
+from lipsync_emulator.core.scenarios import ANY, Expect, Probe, ProbeContext, Scenario
+from lipsync_emulator.providers.kling import auth
+from lipsync_emulator.providers.kling.errors import CODES, CONCURRENCY_MESSAGE, NAME, kling_error
+from lipsync_emulator.providers.kling.models import (
     CREATE_OPS,
     DEFAULTS,
     IDENTIFY_OPS,

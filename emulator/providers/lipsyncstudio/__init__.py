@@ -19,10 +19,10 @@ user credits (independent of API credits [seed]), output URL expiry, rate limits
 the ``rate_limited`` scenario.
 """
 
-from emulator.core.runtime import Provider
-from emulator.providers.lipsyncstudio import models
-from emulator.providers.lipsyncstudio.errors import render_error
-from emulator.providers.lipsyncstudio.routes import authenticate, on_violation, ops
+from lipsync_emulator.core.runtime import Provider
+from lipsync_emulator.providers.lipsyncstudio import models
+from lipsync_emulator.providers.lipsyncstudio.errors import render_error
+from lipsync_emulator.providers.lipsyncstudio.routes import authenticate, on_violation, ops
 
 PROVIDER = Provider(
     name=models.NAME,

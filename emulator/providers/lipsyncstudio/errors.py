@@ -9,9 +9,8 @@ unknown paths and wrong methods — so a client needs one error parser.
 from __future__ import annotations
 
 from flask import Response
-
-from emulator.core.errors import EmulatorError
-from emulator.core.http import json_response
+from lipsync_emulator.core.errors import EmulatorError
+from lipsync_emulator.core.http import json_response
 
 # Messages quoted by the reference's checklist (all inferred, §12).
 UNAUTHORIZED = "Unauthorized"  # §12.1, §12.2

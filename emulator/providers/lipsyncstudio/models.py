@@ -15,8 +15,8 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from emulator.core.clock import iso
-from emulator.core.errors import (
+from lipsync_emulator.core.clock import iso
+from lipsync_emulator.core.errors import (
     EmulatorError,
     InternalError,
     PaymentRequired,
@@ -24,12 +24,12 @@ from emulator.core.errors import (
     TooManyRequests,
     Unauthorized,
 )
-from emulator.core.jobs import Job, Lifecycle, Outcome
-from emulator.core.media import probe_url
-from emulator.core.runtime import Runtime
-from emulator.core.scenarios import ANY, Expect, Probe, ProbeContext, Scenario
-from emulator.core.webhooks import RetryPolicy
-from emulator.providers.lipsyncstudio import errors
+from lipsync_emulator.core.jobs import Job, Lifecycle, Outcome
+from lipsync_emulator.core.media import probe_url
+from lipsync_emulator.core.runtime import Runtime
+from lipsync_emulator.core.scenarios import ANY, Expect, Probe, ProbeContext, Scenario
+from lipsync_emulator.core.webhooks import RetryPolicy
+from lipsync_emulator.providers.lipsyncstudio import errors
 
 NAME = "lipsyncstudio"
 KIND = "job"

@@ -8,14 +8,13 @@ import dataclasses
 from typing import Any
 
 from flask import Response, g, request
+from lipsync_emulator.core.auth import bearer_token, key_allowed
+from lipsync_emulator.core.errors import BadRequest, EmulatorError, NotFound, Unauthorized
+from lipsync_emulator.core.http import Operations, base_url, chosen_outcome, json_response, parse_json_body
+from lipsync_emulator.core.openapi import SchemaViolation
+from lipsync_emulator.core.runtime import Runtime, runtime
+from lipsync_emulator.providers.lipsyncstudio import errors, models, rules
 from werkzeug.wrappers import Request
-
-from emulator.core.auth import bearer_token, key_allowed
-from emulator.core.errors import BadRequest, EmulatorError, NotFound, Unauthorized
-from emulator.core.http import Operations, base_url, chosen_outcome, json_response, parse_json_body
-from emulator.core.openapi import SchemaViolation
-from emulator.core.runtime import Runtime, runtime
-from emulator.providers.lipsyncstudio import errors, models, rules
 
 ops = Operations(models.NAME, __name__)
 

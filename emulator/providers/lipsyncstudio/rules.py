@@ -10,8 +10,8 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlsplit
 
-from emulator.core.errors import BadRequest
-from emulator.core.webhooks import is_loopback
+from lipsync_emulator.core.errors import BadRequest
+from lipsync_emulator.core.webhooks import is_loopback
 
 WEBHOOK_HTTPS = "webhook_https"
 

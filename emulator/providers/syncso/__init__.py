@@ -10,10 +10,10 @@ beyond their documented conflict rule, asset upload/registration/update/delete, 
 ``IDEMPOTENCY_OUTCOME_UNKNOWN`` answer, ``GET /v2/generations/{id}`` and ``/count``.
 """
 
-from emulator.core.runtime import Provider, Runtime
-from emulator.providers.syncso import assets, batch, models
-from emulator.providers.syncso.errors import render_error
-from emulator.providers.syncso.routes import authenticate, on_violation, ops
+from lipsync_emulator.core.runtime import Provider, Runtime
+from lipsync_emulator.providers.syncso import assets, batch, models
+from lipsync_emulator.providers.syncso.errors import render_error
+from lipsync_emulator.providers.syncso.routes import authenticate, on_violation, ops
 
 
 def setup(rt: Runtime) -> None:

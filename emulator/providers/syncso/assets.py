@@ -18,12 +18,12 @@ from pathlib import PurePosixPath
 from typing import Any
 from urllib.parse import unquote
 
-from emulator.core.clock import iso
-from emulator.core.errors import BadRequest, NotFound
-from emulator.core.jobs import Job
-from emulator.core.media import probe_url, sample_mp4, split_url
-from emulator.core.runtime import Runtime
-from emulator.providers.syncso import models
+from lipsync_emulator.core.clock import iso
+from lipsync_emulator.core.errors import BadRequest, NotFound
+from lipsync_emulator.core.jobs import Job
+from lipsync_emulator.core.media import probe_url, sample_mp4, split_url
+from lipsync_emulator.core.runtime import Runtime
+from lipsync_emulator.providers.syncso import models
 
 COLLECTION = "syncso:asset"
 BY_URL = "syncso:asset_url"

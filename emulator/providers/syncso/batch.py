@@ -25,15 +25,15 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from emulator.core.clock import iso
-from emulator.core.errors import BadRequest, EmulatorError, NotFound, PaymentRequired, TooManyRequests
-from emulator.core.http import loads
-from emulator.core.jobs import Job, Lifecycle, Outcome
-from emulator.core.media import probe_url
-from emulator.core.runtime import Runtime
-from emulator.core.scenarios import UnknownScenario
-from emulator.core.webhooks import RetryPolicy
-from emulator.providers.syncso import models
+from lipsync_emulator.core.clock import iso
+from lipsync_emulator.core.errors import BadRequest, EmulatorError, NotFound, PaymentRequired, TooManyRequests
+from lipsync_emulator.core.http import loads
+from lipsync_emulator.core.jobs import Job, Lifecycle, Outcome
+from lipsync_emulator.core.media import probe_url
+from lipsync_emulator.core.runtime import Runtime
+from lipsync_emulator.core.scenarios import UnknownScenario
+from lipsync_emulator.core.webhooks import RetryPolicy
+from lipsync_emulator.providers.syncso import models
 
 KIND = "batch"
 LIFECYCLE = Lifecycle(states=("PENDING", "JOBS_CREATED", "PROCESSING", "COMPLETED"),

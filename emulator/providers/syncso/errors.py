@@ -12,10 +12,9 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Response
-
-from emulator.core.errors import EmulatorError
-from emulator.core.http import json_response
-from emulator.core.runtime import runtime
+from lipsync_emulator.core.errors import EmulatorError
+from lipsync_emulator.core.http import json_response
+from lipsync_emulator.core.runtime import runtime
 
 # Official messages [doc: docsv2 error-handling.mdx, err26]; the rest of the runtime catalogue
 # [3p: unmodel] has no published message, so those texts are the emulator's own (inferred).

@@ -27,12 +27,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+from lipsync_emulator.core.errors import Conflict
+from lipsync_emulator.core.jobs import Job
+from lipsync_emulator.core.runtime import Runtime
+from lipsync_emulator.providers.syncso import models
 from werkzeug.wrappers import Request
-
-from emulator.core.errors import Conflict
-from emulator.core.jobs import Job
-from emulator.core.runtime import Runtime
-from emulator.providers.syncso import models
 
 HEADER = "Idempotency-Key"
 COLLECTION = "syncso:idempotency"

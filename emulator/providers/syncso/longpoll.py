@@ -21,9 +21,9 @@ import time
 import weakref
 from collections.abc import Callable
 
-from emulator.core.jobs import Job
-from emulator.core.runtime import Runtime
-from emulator.providers.syncso import models
+from lipsync_emulator.core.jobs import Job
+from lipsync_emulator.core.runtime import Runtime
+from lipsync_emulator.providers.syncso import models
 
 DEFAULT_TIMEOUT = 5.0
 

@@ -9,13 +9,13 @@ import hmac
 import json
 from typing import Any
 
-from emulator.core.clock import iso
-from emulator.core.jobs import Job, Lifecycle, Outcome
-from emulator.core.media import probe_url
-from emulator.core.runtime import Runtime
-from emulator.core.scenarios import Scenario
-from emulator.core.webhooks import RetryPolicy
-from emulator.providers.syncso.errors import message_for
+from lipsync_emulator.core.clock import iso
+from lipsync_emulator.core.jobs import Job, Lifecycle, Outcome
+from lipsync_emulator.core.media import probe_url
+from lipsync_emulator.core.runtime import Runtime
+from lipsync_emulator.core.scenarios import Scenario
+from lipsync_emulator.core.webhooks import RetryPolicy
+from lipsync_emulator.providers.syncso.errors import message_for
 
 NAME = "syncso"
 KIND = "generation"
@@ -98,7 +98,9 @@ REJECTED = outcome("generation_rejected", "REJECTED", after="PENDING",
 
 def scenarios() -> list[Scenario]:
     """sync.so's scenario catalogue, with expectations: ``emulator/providers/syncso/scenarios.py``."""
-    from emulator.providers.syncso.scenarios import catalogue  # imported late: it builds on this module
+    from lipsync_emulator.providers.syncso.scenarios import (
+        catalogue,  # imported late: it builds on this module
+    )
 
     return catalogue()
 
@@ -196,7 +198,7 @@ def setup(rt: Runtime) -> None:
             send_webhook(rt, job)
 
     rt.engine.declare(NAME, KIND, LIFECYCLE, on_enter)
-    from emulator.providers.syncso.scenarios import probes
+    from lipsync_emulator.providers.syncso.scenarios import probes
 
     rt.catalog.register(scenarios(), probes())
 

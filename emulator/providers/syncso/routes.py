@@ -8,11 +8,9 @@ import re
 from typing import Any
 
 from flask import Response, g, request
-from werkzeug.wrappers import Request
-
-from emulator.core.auth import key_allowed
-from emulator.core.clock import parse_iso
-from emulator.core.errors import (
+from lipsync_emulator.core.auth import key_allowed
+from lipsync_emulator.core.clock import parse_iso
+from lipsync_emulator.core.errors import (
     BadRequest,
     Conflict,
     EmulatorError,
@@ -22,13 +20,14 @@ from emulator.core.errors import (
     TooManyRequests,
     Unauthorized,
 )
-from emulator.core.http import Operations, base_url, chosen_outcome, json_response, loads
-from emulator.core.jobs import Job, Outcome
-from emulator.core.media import probe_url, save_upload
-from emulator.core.openapi import SchemaViolation
-from emulator.core.runtime import Runtime, runtime
-from emulator.providers.syncso import assets, batch, idempotency, longpoll, models, rules
-from emulator.providers.syncso.errors import MESSAGES, catalog
+from lipsync_emulator.core.http import Operations, base_url, chosen_outcome, json_response, loads
+from lipsync_emulator.core.jobs import Job, Outcome
+from lipsync_emulator.core.media import probe_url, save_upload
+from lipsync_emulator.core.openapi import SchemaViolation
+from lipsync_emulator.core.runtime import Runtime, runtime
+from lipsync_emulator.providers.syncso import assets, batch, idempotency, longpoll, models, rules
+from lipsync_emulator.providers.syncso.errors import MESSAGES, catalog
+from werkzeug.wrappers import Request
 
 ops = Operations(models.NAME, __name__)
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from emulator.core.errors import BadRequest, EmulatorError, Unprocessable
-from emulator.core.media import probe_url
+from lipsync_emulator.core.errors import BadRequest, EmulatorError, Unprocessable
+from lipsync_emulator.core.media import probe_url
 
 SEGMENTS = "generation_input_segments_invalid"
 INVALID = "generation_input_validation_failed"

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from emulator.core.errors import (
+from lipsync_emulator.core.errors import (
     EmulatorError,
     GatewayTimeout,
     InternalError,
@@ -21,10 +21,10 @@ from emulator.core.errors import (
     TooManyRequests,
     Unauthorized,
 )
-from emulator.core.jobs import Outcome
-from emulator.core.scenarios import ANY, Expect, Probe, ProbeContext, Scenario
-from emulator.providers.syncso.errors import message_for
-from emulator.providers.syncso.models import DEFAULTS, NAME, REJECTED, outcome
+from lipsync_emulator.core.jobs import Outcome
+from lipsync_emulator.core.scenarios import ANY, Expect, Probe, ProbeContext, Scenario
+from lipsync_emulator.providers.syncso.errors import message_for
+from lipsync_emulator.providers.syncso.models import DEFAULTS, NAME, REJECTED, outcome
 
 CREATE = ("createGeneration",)
 PENDING = float(DEFAULTS["durations"]["PENDING"])

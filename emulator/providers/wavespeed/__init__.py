@@ -14,10 +14,10 @@ Not emulated: real lip-sync (every output is the same bundled MP4), other WaveSp
 (only as the ``forbidden`` scenario), downloading inputs (reachability is decided from the URL).
 """
 
-from emulator.core.runtime import Provider
-from emulator.providers.wavespeed import models
-from emulator.providers.wavespeed.errors import render_error
-from emulator.providers.wavespeed.routes import authenticate, on_violation, ops
+from lipsync_emulator.core.runtime import Provider
+from lipsync_emulator.providers.wavespeed import models
+from lipsync_emulator.providers.wavespeed.errors import render_error
+from lipsync_emulator.providers.wavespeed.routes import authenticate, on_violation, ops
 
 PROVIDER = Provider(
     name=models.NAME,

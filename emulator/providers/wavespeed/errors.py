@@ -17,9 +17,8 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Response, request
-
-from emulator.core.errors import EmulatorError
-from emulator.core.http import json_response
+from lipsync_emulator.core.errors import EmulatorError
+from lipsync_emulator.core.http import json_response
 
 # Task error codes and their documented names [doc: D11].
 TASK_CODES: dict[int, str] = {

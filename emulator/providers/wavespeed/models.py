@@ -14,11 +14,11 @@ import math
 from datetime import UTC, datetime
 from typing import Any
 
-from emulator.core.jobs import Job, Lifecycle, Outcome
-from emulator.core.media import AUDIO_EXT, VIDEO_EXT
-from emulator.core.runtime import Runtime
-from emulator.core.webhooks import RetryPolicy
-from emulator.providers.wavespeed.errors import TASK_ERRORS
+from lipsync_emulator.core.jobs import Job, Lifecycle, Outcome
+from lipsync_emulator.core.media import AUDIO_EXT, VIDEO_EXT
+from lipsync_emulator.core.runtime import Runtime
+from lipsync_emulator.core.webhooks import RetryPolicy
+from lipsync_emulator.providers.wavespeed.errors import TASK_ERRORS
 
 NAME = "wavespeed"
 KIND = "prediction"
@@ -245,6 +245,6 @@ def setup(rt: Runtime) -> None:
             send_webhook(rt, job)
 
     rt.engine.declare(NAME, KIND, LIFECYCLE, on_enter)
-    from emulator.providers.wavespeed.scenarios import catalogue, probes
+    from lipsync_emulator.providers.wavespeed.scenarios import catalogue, probes
 
     rt.catalog.register(catalogue(), probes())

@@ -12,11 +12,9 @@ from typing import Any
 from urllib.parse import quote
 
 from flask import Response, g, request
-from werkzeug.wrappers import Request
-
-from emulator.core.auth import bearer_token, key_allowed
-from emulator.core.clock import iso, parse_iso
-from emulator.core.errors import (
+from lipsync_emulator.core.auth import bearer_token, key_allowed
+from lipsync_emulator.core.clock import iso, parse_iso
+from lipsync_emulator.core.errors import (
     BadRequest,
     EmulatorError,
     Forbidden,
@@ -27,13 +25,14 @@ from emulator.core.errors import (
     TooManyRequests,
     Unauthorized,
 )
-from emulator.core.http import Operations, base_url, chosen_outcome, json_response, parse_json_body
-from emulator.core.jobs import Job, Outcome
-from emulator.core.media import mimetype_for, save_upload
-from emulator.core.openapi import SchemaViolation
-from emulator.core.runtime import Runtime, runtime
-from emulator.providers.wavespeed import models, rules
-from emulator.providers.wavespeed.errors import envelope
+from lipsync_emulator.core.http import Operations, base_url, chosen_outcome, json_response, parse_json_body
+from lipsync_emulator.core.jobs import Job, Outcome
+from lipsync_emulator.core.media import mimetype_for, save_upload
+from lipsync_emulator.core.openapi import SchemaViolation
+from lipsync_emulator.core.runtime import Runtime, runtime
+from lipsync_emulator.providers.wavespeed import models, rules
+from lipsync_emulator.providers.wavespeed.errors import envelope
+from werkzeug.wrappers import Request
 
 ops = Operations(models.NAME, __name__)
 

@@ -13,12 +13,20 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from emulator.core.errors import BadRequest
-from emulator.core.jobs import Outcome
-from emulator.core.media import AUDIO_EXT, IMAGE_EXT, VIDEO_EXT, extension, probe_bytes, probe_url, split_url
-from emulator.core.openapi import SchemaViolation
-from emulator.core.runtime import Runtime
-from emulator.providers.wavespeed.models import task_failure
+from lipsync_emulator.core.errors import BadRequest
+from lipsync_emulator.core.jobs import Outcome
+from lipsync_emulator.core.media import (
+    AUDIO_EXT,
+    IMAGE_EXT,
+    VIDEO_EXT,
+    extension,
+    probe_bytes,
+    probe_url,
+    split_url,
+)
+from lipsync_emulator.core.openapi import SchemaViolation
+from lipsync_emulator.core.runtime import Runtime
+from lipsync_emulator.providers.wavespeed.models import task_failure
 
 MEDIA_EXT = VIDEO_EXT | AUDIO_EXT | IMAGE_EXT
 FILE_PATH = re.compile(r"/_emulator/files/([^/]+)/")

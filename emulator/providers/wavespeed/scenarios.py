@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from emulator.core.errors import (
+from lipsync_emulator.core.errors import (
     EmulatorError,
     Forbidden,
     GatewayTimeout,
@@ -23,10 +23,10 @@ from emulator.core.errors import (
     TooManyRequests,
     Unauthorized,
 )
-from emulator.core.jobs import Outcome
-from emulator.core.scenarios import ANY, Expect, Probe, ProbeContext, Scenario
-from emulator.providers.wavespeed.errors import TASK_CODES, TASK_ERRORS
-from emulator.providers.wavespeed.models import (
+from lipsync_emulator.core.jobs import Outcome
+from lipsync_emulator.core.scenarios import ANY, Expect, Probe, ProbeContext, Scenario
+from lipsync_emulator.providers.wavespeed.errors import TASK_CODES, TASK_ERRORS
+from lipsync_emulator.providers.wavespeed.models import (
     AUDIO_TO_VIDEO,
     DEFAULTS,
     LATENTSYNC,
