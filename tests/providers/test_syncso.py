@@ -484,6 +484,27 @@ def test_item_42_an_empty_filter_value_is_a_value_not_the_absence_of_a_filter(em
     assert get(emulator, "/v2/generations?ids=").json() == []
 
 
+def test_list_filters_also_take_one_json_encoded_array(emulator):
+    """The TypeScript SDK's encoding [sdk: updates S9]; a value that is not a JSON array of
+    strings is a 400 naming the filter, never an empty list."""
+    first = create(emulator).json()["id"]
+    emulator.advance(30)
+    second = create(emulator).json()["id"]
+    assert [g["id"] for g in get(emulator, '/v2/generations?status=["COMPLETED"]').json()] == [first]
+    assert [g["id"] for g in get(emulator, '/v2/generations?status=["COMPLETED","PENDING"]').json()] == [second, first]
+    assert [g["id"] for g in get(emulator, f'/v2/generations?ids=["{first}","{second}"]').json()] == [second, first]
+    assert len(get(emulator, "/v2/generations?status=[]").json()) == 2
+    assert_error(get(emulator, '/v2/generations?status=["COMPLETED"'), 400, "generation_input_validation_failed",
+                 "status[0] must be one of: PENDING, PROCESSING, COMPLETED, FAILED, REJECTED, CANCELED "
+                 """(got '["COMPLETED"')""")
+    for ids in (f'["{first}"', f'["{first}",1]', '{"id":1}'):
+        assert_error(get(emulator, f"/v2/generations?ids={ids}"), 400, "generation_input_validation_failed",
+                     "ids[0]: must be a generation id, a comma-separated list of them or a JSON array of them")
+    assert [a["type"] for a in get(emulator, '/v2/assets?types=["AUDIO"]').json()["items"]] == ["AUDIO"]  # one URL, one asset
+    assert_error(get(emulator, '/v2/assets?types=["AUDIO",'), 400, "generation_input_validation_failed",
+                 "types[0] must be one of: AUDIO, VIDEO, IMAGE")
+
+
 def test_item_43_list_limit_and_cursor(emulator):
     ids = [create(emulator).json()["id"] for _ in range(3)]
     page = get(emulator, "/v2/generations?limit=2").json()
