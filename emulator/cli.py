@@ -22,6 +22,7 @@ import time
 from dataclasses import asdict
 from typing import Any
 
+from lipsync_emulator import accesslog
 from lipsync_emulator.config import Settings, set_dotted
 
 
@@ -79,6 +80,7 @@ def wsgi_app() -> Any:
     from lipsync_emulator.core.sqlite_store import SqliteStore
 
     spec = json.loads(os.environ[SERVE_ENV])
+    accesslog.configure_from_env()
     settings = Settings(**spec["settings"])
     store = SqliteStore(spec["database"]) if spec["database"] else None
     app = create_app(settings, store=store)
@@ -166,6 +168,7 @@ def serve(args: argparse.Namespace) -> int:
     url = f"http://{'[' + settings.host + ']' if ':' in settings.host else settings.host}:{settings.port}"
     store_line = f"  state           {database} (SQLite, {args.workers} worker(s) x {args.threads} threads)" \
         if database else "  state           in memory (--memory): gone when the server stops"
+    accesslog.configure("off" if args.quiet else args.log_format)
     print(_banner(settings, url) + "\n" + store_line, flush=True)
     if args.server == "waitress":
         from waitress import serve as waitress_serve
@@ -357,6 +360,9 @@ def build_parser() -> argparse.ArgumentParser:
                          help="server log level (default warning)")
     p_serve.add_argument("--chaos", default=None, metavar="seed=N,rate=R",
                          help="seeded random scenarios for soak runs (kinds=, exclude=, providers= optional)")
+    p_serve.add_argument("--quiet", action="store_true", help="no access log (one line per request and webhook attempt)")
+    p_serve.add_argument("--log-format", choices=("text", "json"), default="text",
+                         help="the access log's format (default text; json: one object per line)")
     p_serve.set_defaults(func=serve)
 
     p_scen = sub.add_parser("scenarios", help="list the scenario catalogue")

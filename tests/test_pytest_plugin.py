@@ -26,3 +26,31 @@ def test_same_config_shares_one_server(emulator, _emulator_servers):
 def test_plugin_fixtures_are_registered(pytestconfig):
     assert pytestconfig.pluginmanager.has_plugin("lipsync_emulator")
     assert any("emulator_config" in line for line in pytestconfig.getini("markers"))
+
+
+def test_stopping_an_emulator_or_a_receiver_does_not_wait_for_a_poll_interval():
+    """``serve_forever`` checked for a stop every 0.5 s: each stop of a fixture's server or
+    receiver cost half a second. The bound is a fifth of that interval; the best of three
+    runs is taken so a busy machine's one slow moment does not decide."""
+    import time
+
+    from lipsync_emulator.testing import EmulatorServer, WebhookReceiver
+
+    stops, closes = [], []
+    for _ in range(3):
+        server, receiver = EmulatorServer().start(), WebhookReceiver()
+        assert requests.post(receiver.url, json={}, timeout=5).status_code == 200  # both serve, then stop
+        assert requests.get(f"{server.url}/_emulator/health", timeout=5).status_code == 200
+        started = time.perf_counter()
+        server.stop()
+        stops.append(time.perf_counter() - started)
+        started = time.perf_counter()
+        receiver.close()
+        closes.append(time.perf_counter() - started)
+        try:
+            requests.get(f"{server.url}/_emulator/health", timeout=5)
+        except requests.ConnectionError:
+            pass
+        else:
+            raise AssertionError("the stopped server still answers")
+    assert min(stops) < 0.1 and min(closes) < 0.1, (stops, closes)

@@ -31,6 +31,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from lipsync_emulator.accesslog import log_webhook
 from lipsync_emulator.core.clock import Clock, Scheduler, iso
 from lipsync_emulator.core.ids import IdSource
 from lipsync_emulator.core.media import split_url
@@ -313,6 +314,8 @@ class WebhookDispatcher:
         else:
             self._schedule(delivery, when)
         self._persist(delivery)
+        if delivery.status == "skipped":
+            log_webhook(delivery)
         # The copies are neither held nor duplicated again: with out_of_order, a copy is
         # "the later one" that overtakes the original.
         extra = {k: v for k, v in faults.items() if k not in ("duplicate", "out_of_order")}
@@ -477,6 +480,7 @@ class WebhookDispatcher:
             else:
                 delivery.status, delivery.next_attempt_at = "failed", None
             self._persist(delivery)  # the attempt is recorded, the lease released
+            log_webhook(delivery, attempt, self.clock.now())
             self._release_held(delivery)
         finally:
             with self._idle:
