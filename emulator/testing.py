@@ -26,17 +26,13 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import requests
+from lipsync_emulator import STORE_ENV
 from lipsync_emulator.app import create_app
 from lipsync_emulator.config import deep_merge
 from lipsync_emulator.core.faults import aborted
 from lipsync_emulator.core.runtime import EXTENSION, Runtime
 from lipsync_emulator.core.store import Store
 from werkzeug.serving import WSGIRequestHandler, make_server
-
-STORE_ENV = "LIPSYNC_EMULATOR_STORE"
-"""``sqlite`` runs every ``EmulatorServer`` without an explicit store on the SQLite store that
-``serve`` uses (a fresh database each), instead of the in-memory one: the same suite then proves
-the persistent store behaves like the memory store. The pytest option ``--emulator-store`` sets it."""
 
 
 class EmulatorControl:

@@ -54,3 +54,27 @@ def test_stopping_an_emulator_or_a_receiver_does_not_wait_for_a_poll_interval():
         else:
             raise AssertionError("the stopped server still answers")
     assert min(stops) < 0.1 and min(closes) < 0.1, (stops, closes)
+
+
+HEAVY = ("flask", "werkzeug", "jsonschema", "openapi_core", "hypothesis", "yaml", "lipsync_emulator.app",
+         "lipsync_emulator.testing", "lipsync_emulator.contracts.suites")
+
+
+def test_an_unrelated_pytest_session_does_not_import_the_emulator(tmp_path):
+    """pytest loads both plugins in every session of the environment: loading them imports
+    nothing heavy (Flask, jsonschema, openapi-core, Hypothesis...) until a fixture is used.
+    schemathesis' own plugin (a test extra of this project) imports Hypothesis itself, so it
+    is switched off here."""
+    import subprocess
+    import sys
+
+    (tmp_path / "test_unrelated.py").write_text(
+        "import sys\n\n\ndef test_nothing_heavy_was_imported():\n"
+        "    assert 'lipsync_emulator.pytest_plugin' in sys.modules\n"
+        "    assert 'lipsync_emulator.contracts.pytest_plugin' in sys.modules\n"
+        f"    assert [m for m in {HEAVY!r} if m in sys.modules] == []\n", encoding="utf-8")
+    run = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:schemathesis", "-p", "no:cacheprovider",
+                          str(tmp_path / "test_unrelated.py")], cwd=tmp_path, capture_output=True, text=True,
+                         timeout=120)
+    assert run.returncode == 0, run.stdout[-3000:]
+    assert "1 passed" in run.stdout
