@@ -12,11 +12,12 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 
 import requests
 from lipsync_emulator.testing import WebhookReceiver
+from output_lines import Lines
 
 SYNC = {"x-api-key": "k"}
 SYNC_BODY = {"model": "lipsync-2", "input": [{"type": "video", "url": "https://e.x/v.mp4"},
@@ -25,51 +26,9 @@ WAVE = {"Authorization": "Bearer k"}
 WAVE_BODY = {"audio": "https://e.x/a.mp3", "video": "https://e.x/v.mp4"}
 
 
-class Lines:
-    """What a stream printed, read by a thread; tests wait (bounded) for the line they expect."""
-
-    def __init__(self, read: Callable[[], bytes]) -> None:
-        self.lines: list[str] = []
-        self._changed = threading.Condition()
-        self._read = read
-        self._thread = threading.Thread(target=self._pump, daemon=True)
-        self._thread.start()
-
-    def _pump(self) -> None:
-        buffer = b""
-        while True:
-            try:
-                chunk = self._read()
-            except OSError:  # a pty whose other end closed
-                chunk = b""
-            if not chunk:
-                break
-            buffer += chunk
-            *done, buffer = buffer.split(b"\n")
-            with self._changed:
-                self.lines.extend(line.decode("utf-8", "replace").rstrip("\r") for line in done)
-                self._changed.notify_all()
-        with self._changed:
-            self.closed = True
-            self._changed.notify_all()
-
-    closed = False
-
-    def wait_for(self, pattern: str, timeout: float = 20.0) -> str:
-        regex = re.compile(pattern)
-        with self._changed:
-            self._changed.wait_for(lambda: self.closed or any(regex.search(line) for line in self.lines), timeout)
-            found = [line for line in self.lines if regex.search(line)]
-        assert found, f"no line matches {pattern!r} in:\n" + "\n".join(self.lines)
-        return found[0]
-
-    def finish(self, timeout: float = 20.0) -> list[str]:
-        self._thread.join(timeout)
-        return self.lines
-
-
 @contextmanager
-def serve(*flags: str, tty: bool = False) -> Iterator[tuple[str, Lines]]:
+def serve(*flags: str, tty: bool = False) -> Iterator[tuple[str, Lines, Lines]]:
+    """The real command on a free port: its URL, its stderr and its stdout."""
     env = {k: v for k, v in os.environ.items() if k != "NO_COLOR"}
     command = [sys.executable, "-m", "lipsync_emulator", "serve", "--memory", "--clock", "virtual", "--port", "0",
                *flags]
@@ -85,7 +44,7 @@ def serve(*flags: str, tty: bool = False) -> Iterator[tuple[str, Lines]]:
         out = Lines(lambda: proc.stdout.read1(65536))  # type: ignore[union-attr]
         url = re.search(r"listening on (\S+)", out.wait_for("listening on")).group(1)  # type: ignore[union-attr]
         ready(url)
-        yield url, err
+        yield url, err, out
     finally:
         proc.terminate()
         proc.wait(timeout=20)
@@ -123,7 +82,7 @@ def drive(url: str, receiver: WebhookReceiver) -> dict[str, str]:
 
 
 def test_serve_prints_a_line_per_request_transition_and_webhook_attempt() -> None:
-    with WebhookReceiver() as receiver, serve() as (url, log):
+    with WebhookReceiver() as receiver, serve() as (url, log, _):
         jobs = drive(url, receiver)
         created = log.wait_for(r"syncso +POST /v2/generate +201 ")
         assert re.search(rf"\d\d:\d\d:\d\d\.\d{{3}} +syncso +POST /v2/generate +201 +[\d.]+ ms +job {jobs['failed']} "
@@ -144,7 +103,7 @@ def test_serve_prints_a_line_per_request_transition_and_webhook_attempt() -> Non
 
 
 def test_a_refused_webhook_names_the_cause_and_the_retry() -> None:
-    with WebhookReceiver() as receiver, serve() as (url, log):
+    with WebhookReceiver() as receiver, serve() as (url, log, _):
         dead = receiver.url
         receiver.close()  # nothing listens there any more
         requests.post(f"{url}/api/v3/bytedance/latentsync", params={"webhook": dead}, headers=WAVE,
@@ -155,7 +114,7 @@ def test_a_refused_webhook_names_the_cause_and_the_retry() -> None:
 
 
 def test_log_format_json_prints_one_object_per_line() -> None:
-    with WebhookReceiver() as receiver, serve("--log-format", "json") as (url, log):
+    with WebhookReceiver() as receiver, serve("--log-format", "json") as (url, log, _):
         jobs = drive(url, receiver)
         log.wait_for(r'"attempt":2')
         log.wait_for(r'"path":"/_emulator/clock/advance"')
@@ -172,7 +131,7 @@ def test_log_format_json_prints_one_object_per_line() -> None:
 
 
 def test_quiet_prints_no_access_log() -> None:
-    with serve("--quiet") as (url, log):
+    with serve("--quiet") as (url, log, _):
         requests.post(f"{url}/v2/generate", headers=SYNC, json=SYNC_BODY, timeout=10).raise_for_status()
         requests.post(f"{url}/_emulator/clock/advance", json={"seconds": 60}, timeout=30).raise_for_status()
     lines = log.finish()
@@ -180,7 +139,7 @@ def test_quiet_prints_no_access_log() -> None:
 
 
 def test_colour_on_a_terminal() -> None:
-    with serve(tty=True) as (url, log):
+    with serve(tty=True) as (url, log, _):
         requests.post(f"{url}/v2/generate", headers=SYNC, json=SYNC_BODY, timeout=10).raise_for_status()
         line = log.wait_for(r"POST /v2/generate")
     assert "\x1b[32m201\x1b[0m" in line, repr(line)
@@ -196,3 +155,16 @@ def test_pytest_log_level_info_shows_a_failing_tests_traffic(tmp_path) -> None:
     assert run.returncode == 1, run.stdout[-3000:]
     assert re.search(r"INFO +lipsync_emulator.access:\S+ syncso +POST /v2/generate +400 +[\d.]+ ms +— ", run.stdout), \
         run.stdout[-3000:]
+
+
+def test_the_banner_prints_every_credential() -> None:
+    with serve("--set", "kling.webhook_secret=whsec_a2xpbmc=", "--set", "wavespeed.api_keys=[\"wk_1\"]") as (url, _, out):
+        banner = "\n".join(out.lines)
+    from lipsync_emulator.providers.wavespeed.models import DEFAULTS, webhook_secret
+
+    for promised in ("whsec_emulator_syncso_dev",  # sync.so's webhook secret
+                     "access key kling_emulator_access_key", "secret key kling_emulator_secret_key_change_me",
+                     "kling_emulator_api_key", "callback secret whsec_a2xpbmc=",
+                     f"webhook secret for wk_1: {webhook_secret(DEFAULTS, 'wk_1')}",
+                     "lipsync.studio  /api/v1          keys: any non-empty key", f"{url}/_emulator/health"):
+        assert promised in banner, (promised, banner)

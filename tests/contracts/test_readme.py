@@ -122,7 +122,10 @@ def test_every_other_block_is_what_it_says() -> None:
                 for line in code.replace("\\\n", " ").splitlines():
                     command = line.split("#", 1)[0].split("&&")[-1].strip()
                     if command.startswith("lipsync-emulator "):
-                        parser.parse_args(shlex.split(command)[1:])
+                        try:
+                            parser.parse_args(shlex.split(command)[1:])
+                        except SystemExit as exc:  # --version and --help exit, with 0
+                            assert exc.code == 0, command
             else:
                 continue
             checked += 1
