@@ -10,9 +10,8 @@ from typing import Any
 
 import requests
 from lipsync_emulator.contracts.suites.client import WALL_CLOCK, ClientContract
+from lipsync_emulator.examples import syncso_client, syncso_naive
 from lipsync_emulator.testing import EmulatorServer
-
-from examples import syncso_client, syncso_naive
 
 
 class SlowAdapter(syncso_client.Adapter):
