@@ -1,4 +1,4 @@
-"""The access log: one line per request and one per webhook attempt, for a person watching
+"""The access log: a line per request, per job transition and per webhook attempt, for a person watching
 ``lipsync-emulator serve`` (or, with ``--log-format json``, for a machine).
 
 Lines go through the ``lipsync_emulator.access`` logger at INFO. Nothing is built unless that
@@ -21,7 +21,7 @@ import os
 import re
 import sys
 import time
-from typing import Any, TextIO
+from typing import Any
 
 LOGGER = logging.getLogger("lipsync_emulator.access")
 ENV = "LIPSYNC_EMULATOR_ACCESS_LOG"  # text | json | off: serve's choice, read by its workers
@@ -43,8 +43,7 @@ def log_request(req: Any, response: Any, ctx: Any) -> None:
     started = ctx.get("started")
     record: dict[str, Any] = {
         "type": "request", "provider": "control" if control else provider.name if provider else "-",
-        "method": req.method,
-        "path": req.path, "status": response.status_code,
+        "method": req.method, "path": req.path, "status": response.status_code,
         "duration_ms": round((time.perf_counter() - started) * 1000, 1) if started else None,
         "job_id": ctx.get("job_id"), "scenario": [s.name for s in ctx.get("scenarios", [])] or None,
         "fault": (ctx.get("faults") or {}).get("transport"),
@@ -199,8 +198,8 @@ class Formatter(logging.Formatter):
 _PLAIN = Formatter()
 
 
-def configure(fmt: str = "text", stream: TextIO | None = None) -> None:
-    """Print the access log on ``stream`` (stderr) in ``fmt`` (``text``, ``json``; ``off``
+def configure(fmt: str = "text") -> None:
+    """Print the access log on stderr in ``fmt`` (``text``, ``json``; ``off``
     silences it), in this process and, through the environment, in the workers it starts."""
     os.environ[ENV] = fmt
     for handler in [h for h in LOGGER.handlers if getattr(h, "_access", False)]:
@@ -208,11 +207,9 @@ def configure(fmt: str = "text", stream: TextIO | None = None) -> None:
     if fmt == "off":
         LOGGER.setLevel(logging.WARNING)
         return
-    out = stream or sys.stderr
-    handler = logging.StreamHandler(out)
+    handler = logging.StreamHandler(sys.stderr)
     handler._access = True  # type: ignore[attr-defined]
-    isatty = getattr(out, "isatty", None)
-    handler.setFormatter(Formatter(fmt, colour=bool(isatty and isatty()) and "NO_COLOR" not in os.environ))
+    handler.setFormatter(Formatter(fmt, colour=sys.stderr.isatty() and "NO_COLOR" not in os.environ))
     LOGGER.addHandler(handler)
     LOGGER.setLevel(logging.INFO)
     LOGGER.propagate = False

@@ -22,6 +22,7 @@ from collections.abc import Iterator
 from typing import Any
 
 URL_ENV = "LIPSYNC_EMULATOR_URL"
+PAGE = 1000  # the newest this many jobs and deliveries: the control plane's largest page
 DEFAULT_URL = "http://127.0.0.1:8080"
 
 
@@ -134,7 +135,7 @@ def _table(rows: list[list[str]], header: list[str]) -> str:
 
 def jobs(args: argparse.Namespace) -> int:
     def go(remote: Remote, args: argparse.Namespace) -> None:
-        params = {k: v for k, v in (("provider", args.provider), ("status", args.status)) if v}
+        params = {"limit": PAGE, **{k: v for k, v in (("provider", args.provider), ("status", args.status)) if v}}
         rows = remote.call("GET", "/jobs", params=params)
         if args.json:
             print(json.dumps(rows, indent=2))
@@ -156,8 +157,8 @@ def _outcome(attempt: dict[str, Any]) -> str:
 
 def webhooks(args: argparse.Namespace) -> int:
     def go(remote: Remote, args: argparse.Namespace) -> None:
-        params = {k: v for k, v in (("provider", args.provider), ("job_id", args.job_id), ("status", args.status))
-                  if v}
+        params = {"limit": PAGE, **{k: v for k, v in (("provider", args.provider), ("job_id", args.job_id),
+                                                      ("status", args.status)) if v}}
         rows = remote.call("GET", "/webhooks", params=params)
         if args.json:
             print(json.dumps(rows, indent=2))
@@ -187,7 +188,7 @@ class Follower:
 
     def poll(self) -> list[str]:
         events: list[tuple[str, str]] = []
-        for job in self.remote.call("GET", "/jobs"):
+        for job in self.remote.call("GET", "/jobs", params={"limit": PAGE}):
             key = (job["provider"], job["id"])
             seen = self._history.get(key, 0)
             history = job["history"]
@@ -197,7 +198,7 @@ class Follower:
                 scenario = f"  (scenario {','.join(job['scenarios'])})" if job.get("scenarios") and not n else ""
                 events.append((history[n]["at"], f"{_time(history[n]['at'])}  {job['provider']} {job['kind']} "
                                                  f"{job['id']}  {before}{history[n]['status']}{scenario}"))
-        for delivery in self.remote.call("GET", "/webhooks"):
+        for delivery in self.remote.call("GET", "/webhooks", params={"limit": PAGE}):
             events += self._delivery(delivery)
         self._started = True
         return [line for _, line in sorted(events, key=lambda e: e[0])]
