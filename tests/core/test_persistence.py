@@ -13,7 +13,6 @@ import json
 import pytest
 import requests
 from lipsync_emulator.app import create_app
-from lipsync_emulator.core.jobs import Job
 from lipsync_emulator.core.runtime import EXTENSION
 from lipsync_emulator.core.sqlite_store import SqliteStore
 from lipsync_emulator.core.store import MemoryStore, scope, tenant

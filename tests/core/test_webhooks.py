@@ -6,7 +6,13 @@ import pytest
 from lipsync_emulator.core.clock import Scheduler, VirtualClock
 from lipsync_emulator.core.ids import IdSource
 from lipsync_emulator.core.store import MemoryStore
-from lipsync_emulator.core.webhooks import RetryPolicy, Signer, WebhookDispatcher, is_loopback, signature_scheme
+from lipsync_emulator.core.webhooks import (
+    RetryPolicy,
+    Signer,
+    WebhookDispatcher,
+    is_loopback,
+    signature_scheme,
+)
 
 signature_scheme("test-time")(lambda _signer, body, ts, _id: {"X-Sig": f"{int(ts)}:{body.decode()}"})
 signature_scheme("test-fixed")(lambda signer, _body, _ts, _id: {"X-Signature": signer.secret})
