@@ -60,6 +60,10 @@ def screenshot(browser: Any) -> Callable[[str], list[Path]]:
 
     def take(name: str) -> list[Path]:
         paths = []
+        # the page as it stays, without the passing notice of the last action
+        browser.execute_script("document.getElementById('toast').className = ''")
+        WebDriverWait(browser, 10).until(lambda d: d.execute_script(
+            "return getComputedStyle(document.getElementById('toast')).opacity === '0'"))
         for size in SIZES:
             _size(browser, size)
             # the live page redraws for the new width (the job's timeline): wait for it

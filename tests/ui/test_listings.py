@@ -61,7 +61,8 @@ def test_a_bad_page_is_a_400_naming_the_parameter(emulator, params, field):
         assert resp.status_code == 400 and resp.json()["field"] == field
 
 
-def test_the_dashboard_is_served_with_its_files(emulator):
+def test_the_dashboard_is_served_with_its_files_and_linked_from_the_root(emulator):
+    assert requests.get(f"{emulator.url}/", timeout=5).json()["dashboard"] == "/_emulator/ui"
     page = requests.get(f"{emulator.url}/_emulator/ui", timeout=5)
     assert page.status_code == 200 and page.headers["Content-Type"].startswith("text/html")
     for asset in ("/_emulator/ui/static/app.js", "/_emulator/ui/static/app.css"):
