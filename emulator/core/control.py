@@ -8,7 +8,6 @@ configuration, the served schemas and the output media.
 from __future__ import annotations
 
 import heapq
-import itertools
 import json
 from collections.abc import Iterator
 from dataclasses import asdict
@@ -30,6 +29,7 @@ bp = Blueprint("control", __name__, url_prefix="/_emulator")
 
 PAGE_SIZE = 100  # a listing's default page: a long history never comes back in one answer
 PAGE_MAX = 1000
+RECENT = 5000  # the overview counts error answers among this many latest requests
 
 
 def render_control_error(err: EmulatorError) -> Response:
@@ -159,10 +159,11 @@ def _all_jobs(provider: str | None = None, status: str | None = None) -> Iterato
 @bp.get("/jobs")
 def jobs() -> Response:
     offset, limit = _page_args()
+    rows, total = [], 0
     with scope(_namespace()):
-        found = _all_jobs(request.args.get("provider"), request.args.get("status"))
-        rows = [job_view(j) for j in itertools.islice(found, offset, offset + limit)]
-        total = offset + len(rows) + sum(1 for _ in found)
+        for total, job in enumerate(_all_jobs(request.args.get("provider"), request.args.get("status")), 1):
+            if offset < total <= offset + limit:
+                rows.append(job_view(job))
     return _paged(rows, total, offset, limit)
 
 
@@ -219,7 +220,8 @@ def job_detail(provider: str, job_id: str) -> Response:
 @bp.get("/overview")
 def overview() -> Response:
     """What the dashboard's first page shows: the clock, jobs per provider and state, the
-    latest failures (jobs, deliveries, answers of 400 and above)."""
+    latest failures (jobs, deliveries, answers of 400 and above among the last ``RECENT``
+    requests)."""
     rt = runtime()
     namespace = _namespace()
     counts: dict[str, dict[str, int]] = {name: {} for name in rt.providers}
@@ -235,7 +237,7 @@ def overview() -> Response:
                     failed.append(job)
     failed.sort(key=lambda j: j.updated_at, reverse=True)
     errors, error_total = rt.journal.page(0, 10, where=lambda e: int(e.get("status") or 0) >= 400,
-                                          namespace=namespace)
+                                          within=RECENT, namespace=namespace)
     deliveries = rt.webhooks.deliveries(namespace=namespace)
     undelivered = [d for d in reversed(deliveries) if d.status == "failed"]
     return json_response({

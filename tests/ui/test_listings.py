@@ -25,6 +25,8 @@ def test_jobs_and_requests_come_a_page_at_a_time_newest_first(emulator):
     assert resp.headers["Link"] == '</_emulator/jobs?offset=100&limit=100>; rel="next"'
     rest = requests.get(f"{emulator.url}/_emulator/jobs", params={"offset": 100}, timeout=5)
     assert [j["id"] for j in rest.json()] == ids[::-1][100:] and "Link" not in rest.headers
+    beyond = requests.get(f"{emulator.url}/_emulator/jobs", params={"offset": 500}, timeout=5)
+    assert beyond.json() == [] and beyond.headers["X-Total-Count"] == "105"
 
     page = requests.get(f"{emulator.url}/_emulator/requests", params={"limit": 3, "offset": 1}, timeout=5)
     assert page.headers["X-Total-Count"] == "105"

@@ -228,7 +228,8 @@ function overview(main) {
               h("td", {}, d.job_id ? jobLink(d.provider, d.job_id, d.job_id.slice(0, 12)) : ""),
               h("td", {}, last.error || last.status_code || ""));
           }), "Every delivery got through.")),
-        h("section", { class: "card" }, h("h2", {}, `Error answers (${data.error_total})`),
+        h("section", { class: "card" }, h("h2", { title: "4xx and 5xx answers among the latest 5,000 requests" },
+          `Error answers (${data.error_total})`),
           table(["request", "status"], data.errors.map((r) => h("tr", {},
             h("td", {}, h("a", { href: `#/requests/${r.seq}` }, `${r.method} ${r.path}`)),
             h("td", {}, h("span", { class: `code ${codeClass(r.status)}` }, r.status)))), "No 4xx or 5xx answer.")));
