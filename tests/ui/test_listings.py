@@ -70,3 +70,11 @@ def test_the_dashboard_is_served_with_its_files_and_linked_from_the_root(emulato
     for asset in ("/_emulator/ui/static/app.js", "/_emulator/ui/static/app.css"):
         assert asset in page.text
         assert requests.get(f"{emulator.url}{asset}", timeout=5).status_code == 200
+
+
+def test_the_dashboard_ships_in_the_package(tmp_path):
+    from tests.test_packaging import build
+
+    site, _ = build(tmp_path)
+    static = site / "lipsync_emulator" / "ui" / "static"
+    assert sorted(p.name for p in static.iterdir()) == ["app.css", "app.js", "index.html"]
