@@ -34,6 +34,7 @@ from lipsync_emulator.core.store import (
     set_tenant,
 )
 from lipsync_emulator.providers import REGISTRY
+from lipsync_emulator.ui import bp as ui_bp
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import MapAdapter, RequestRedirect, Rule
 from werkzeug.wrappers import Request
@@ -196,6 +197,7 @@ def create_app(config: dict[str, Any] | Settings | None = None, *, store: Store 
     app.wsgi_app = FaultMiddleware(app.wsgi_app)  # type: ignore[method-assign]
     app.wsgi_app = _read_body_at_once(app.wsgi_app, settings.max_body_bytes)  # type: ignore[method-assign]
     app.register_blueprint(control_bp)
+    app.register_blueprint(ui_bp)
     for provider in REGISTRY:
         app.register_blueprint(provider.blueprint)
 

@@ -56,6 +56,7 @@ def _banner(settings: Settings, url: str) -> str:
         extra = f"; webhook secret {cfg['webhook_secret']}" if cfg.get("webhook_secret") else ""
         lines.append(f"  {provider.title:<15} {' '.join(provider.prefixes):<16} keys: {keys}{extra}")
     lines.append(f"  control plane   {url}/_emulator/health  (config: {url}/_emulator/config)")
+    lines.append(f"  dashboard       {url}/_emulator/ui")
     if settings.chaos:
         lines.append(f"  chaos           {settings.chaos}  (PUT/DELETE {url}/_emulator/chaos to change)")
     return "\n".join(lines)

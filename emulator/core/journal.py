@@ -92,6 +92,35 @@ class RequestJournal:
                 rows.append(row)
         return rows[-limit:] if limit else rows
 
+    def page(self, offset: int = 0, limit: int = 100, where: Callable[[dict[str, Any]], bool] | None = None,
+             within: int | None = None, **filters: Any) -> tuple[list[dict[str, Any]], int]:
+        """Entries matching every filter (and ``where``) among the newest ``within`` (default:
+        all), newest first: ``limit`` of them after the first ``offset``, and how many match in
+        all. Filters read the recorded entries, so only the page is expanded; a shared store
+        reads only the page's entries when nothing but the namespace is filtered."""
+        wanted = {k: v for k, v in filters.items() if v is not None}
+        scan = min(within or self.limit, self.limit)
+        total = None
+        if self.store is not None:
+            self.flush()
+            namespace = wanted.pop("namespace", None)
+            if not wanted and where is None and within is None:
+                scan = min(offset + limit, self.limit)
+                total = min(self.store.journal_count(namespace), self.limit)
+            entries = self.store.journal_rows(scan, namespace)
+        else:
+            with self._lock:
+                entries = list(self._entries)[-scan:]
+        entries.reverse()
+        if wanted or where is not None:
+            entries = [e for e in entries if all(_matches(e.get(k), v) for k, v in wanted.items())
+                       and (where is None or where(e))]
+        rows = []
+        for entry in entries[offset:offset + limit]:
+            row = self.expand(entry)
+            rows.append(row if "seq" in row or "seq" not in entry else {"seq": entry["seq"], **row})
+        return rows, len(entries) if total is None else total
+
     def clear(self, namespace: str | None = None) -> None:
         """Forget every entry (of ``namespace`` only, if given)."""
         if self.store is not None:

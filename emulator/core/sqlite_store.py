@@ -276,6 +276,12 @@ class SqliteStore(MemoryStore):
             out.append(entry)
         return out
 
+    def journal_count(self, namespace: str | None = None) -> int:
+        conn = self._conn()
+        if namespace is None:
+            return int(conn.execute("SELECT COUNT(*) FROM journal").fetchone()[0])
+        return int(conn.execute("SELECT COUNT(*) FROM journal WHERE ns = ?", (namespace,)).fetchone()[0])
+
     def journal_clear(self, namespace: str | None = None) -> None:
         with self._lock:
             try:
