@@ -277,10 +277,10 @@ class SqliteStore(MemoryStore):
         return out
 
     def journal_count(self, namespace: str | None = None) -> int:
-        conn = self._conn()
-        if namespace is None:
-            return int(conn.execute("SELECT COUNT(*) FROM journal").fetchone()[0])
-        return int(conn.execute("SELECT COUNT(*) FROM journal WHERE ns = ?", (namespace,)).fetchone()[0])
+        with self._lock:
+            if namespace is None:
+                return int(self._db.execute("SELECT COUNT(*) FROM journal").fetchone()[0])
+            return int(self._db.execute("SELECT COUNT(*) FROM journal WHERE ns = ?", (namespace,)).fetchone()[0])
 
     def journal_clear(self, namespace: str | None = None) -> None:
         with self._lock:
