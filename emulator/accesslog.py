@@ -24,7 +24,6 @@ import time
 from typing import Any
 
 LOGGER = logging.getLogger("lipsync_emulator.access")
-ENV = "LIPSYNC_EMULATOR_ACCESS_LOG"  # text | json | off: serve's choice, read by its workers
 _CONTROL = "/_emulator/"
 
 _RESET, _DIM, _RED, _GREEN, _YELLOW, _CYAN = "\033[0m", "\033[2m", "\033[31m", "\033[32m", "\033[33m", "\033[36m"
@@ -199,9 +198,7 @@ _PLAIN = Formatter()
 
 
 def configure(fmt: str = "text") -> None:
-    """Print the access log on stderr in ``fmt`` (``text``, ``json``; ``off``
-    silences it), in this process and, through the environment, in the workers it starts."""
-    os.environ[ENV] = fmt
+    """Print the access log on stderr in ``fmt`` (``text``, ``json``; ``off`` silences it)."""
     for handler in [h for h in LOGGER.handlers if getattr(h, "_access", False)]:
         LOGGER.removeHandler(handler)
     if fmt == "off":
@@ -213,10 +210,3 @@ def configure(fmt: str = "text") -> None:
     LOGGER.addHandler(handler)
     LOGGER.setLevel(logging.INFO)
     LOGGER.propagate = False
-
-
-def configure_from_env() -> None:
-    """In a ``serve`` worker: the format its parent chose, if any."""
-    fmt = os.environ.get(ENV)
-    if fmt:
-        configure(fmt)
