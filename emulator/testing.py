@@ -119,6 +119,7 @@ class _Loop:
 
     def __init__(self, server: Any, name: str) -> None:
         self.server = server
+        server.timeout = 0  # handle_request() never waits: a connection gone before accept() is skipped
         self._wake_r, self._wake_w = socket.socketpair()
         self.thread = threading.Thread(target=self._run, name=name, daemon=True)
 
