@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import argparse
 import gc
+import ipaddress
 import json
 import os
+import secrets
 import socket
 import sys
 import threading
@@ -55,6 +57,14 @@ def _banner(settings: Settings, url: str) -> str:
         extra = f"; webhook secret {cfg['webhook_secret']}" if cfg.get("webhook_secret") else ""
         lines.append(f"  {provider.title:<15} {' '.join(provider.prefixes):<16} keys: {keys}{extra}")
     lines.append(f"  control plane   {url}/_emulator/health  (config: {url}/_emulator/config)")
+    if not loopback_host(settings.host):
+        lines.append(f"  WARNING         listening on {settings.host}, a non-loopback address: the providers' paths "
+                     "are open to the network")
+    if settings.control_token:
+        lines.append(f"  control token   {settings.control_token}  (required from non-loopback clients: "
+                     "X-Emulator-Token header, or ?token= in a browser)")
+    else:
+        lines.append("  control access  loopback clients only")
     if settings.chaos:
         lines.append(f"  chaos           {settings.chaos}  (PUT/DELETE {url}/_emulator/chaos to change)")
     return "\n".join(lines)
@@ -63,6 +73,15 @@ def _banner(settings: Settings, url: str) -> str:
 SERVE_ENV = "LIPSYNC_EMULATOR_SERVE"  # the serve settings, handed to the worker processes
 DATA_DIR_ENV = "LIPSYNC_EMULATOR_DATA_DIR"
 DEFAULT_DATA_DIR = ".lipsync-emulator"
+
+
+def loopback_host(host: str) -> bool:
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 def _free_port(host: str) -> int:
@@ -162,6 +181,8 @@ def serve(args: argparse.Namespace) -> int:
     Faults(settings.faults, settings.seed)
     if settings.port == 0:
         settings.port = _free_port(settings.host)
+    if not loopback_host(settings.host) and not settings.control_token:
+        settings.control_token = secrets.token_urlsafe(24)
     os.environ[SERVE_ENV] = json.dumps({"settings": asdict(settings), "database": database})
     url = f"http://{'[' + settings.host + ']' if ':' in settings.host else settings.host}:{settings.port}"
     store_line = f"  state           {database} (SQLite, {args.workers} worker(s) x {args.threads} threads)" \
