@@ -351,7 +351,7 @@ def demo(args: argparse.Namespace) -> int:
     return 0
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="lipsync-emulator", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -385,7 +385,7 @@ def main(argv: list[str] | None = None) -> int:
     p_scen.add_argument("--kind", choices=("outcome", "response", "transport", "webhook"), default=None)
     fmt = p_scen.add_mutually_exclusive_group()
     fmt.add_argument("--json", action="store_true")
-    fmt.add_argument("--markdown", action="store_true", help="a Markdown table (as in README.md)")
+    fmt.add_argument("--markdown", action="store_true", help="a Markdown table (as in docs/scenarios.md)")
     p_scen.add_argument("--write", metavar="FILE", default=None,
                         help="with --markdown: replace the generated block in FILE")
     p_scen.set_defaults(func=scenarios)
@@ -400,8 +400,11 @@ def main(argv: list[str] | None = None) -> int:
                         "(default: start one in-process)")
     p_demo.add_argument("--timeout", type=float, default=40.0, help="per-request timeout, seconds")
     p_demo.set_defaults(func=demo)
+    return parser
 
-    args = parser.parse_args(argv)
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
     try:
         return int(args.func(args))
     except ValueError as exc:

@@ -109,13 +109,13 @@ def test_serve_rejects_bad_chaos_before_listening(capsys, spec):
 
 
 def test_docs_catalogue_is_the_code_s(capsys):
-    """README.md shows the catalogue as the code has it. If this fails, run:
-    lipsync-emulator scenarios --markdown --write README.md"""
+    """docs/scenarios.md shows the catalogue as the code has it. If this fails, run:
+    lipsync-emulator scenarios --markdown --write docs/scenarios.md"""
     from pathlib import Path
 
     from lipsync_emulator.cli import BEGIN, END
 
-    text = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    text = (Path(__file__).resolve().parents[1] / "docs" / "scenarios.md").read_text(encoding="utf-8")
     documented = text.split(BEGIN, 1)[1].split(END, 1)[0].strip()
     code, out = run(capsys, "scenarios", "--markdown")
     assert code == 0 and documented == out.strip()

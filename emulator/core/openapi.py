@@ -166,16 +166,32 @@ def _discriminator_error(parent: SchemaError, context: list[SchemaError]) -> Sch
                        instance=value, path=[*parent.absolute_path, "type"], schema={"enum": allowed})
 
 
+def _array_items(value: str) -> list[str]:
+    """One value of an array parameter as its items: a JSON array of strings (what Fern's
+    TypeScript SDKs send: ``status=["COMPLETED"]``) or a comma-separated list. A value that
+    looks like JSON but is not an array of strings stays whole, for the schema to reject."""
+    if value.startswith("["):
+        try:
+            parsed = json.loads(value)
+        except ValueError:
+            return [value]
+        if isinstance(parsed, list) and all(isinstance(item, str) for item in parsed):
+            return parsed
+        return [value]
+    return value.split(",")
+
+
 def normalized_query(request: Request, array_params: frozenset[str]) -> Any:
-    """The query string with comma-separated values of array parameters split, as validation
-    and the views see it. An empty part stays an empty value (``status=`` is ``[""]``, which
-    the schema rejects), as a server splitting on commas would see it, rather than no filter."""
+    """The query string with the values of array parameters split into their items, as
+    validation and the views see it. An empty part stays an empty value (``status=`` is
+    ``[""]``, which the schema rejects), as a server splitting on commas would see it, rather
+    than no filter; an empty JSON array (``status=[]``) is no filter."""
     args = request.args
     if array_params & set(args):
         items = []
         for key, value in args.items(multi=True):
             if key in array_params:
-                items += [(key, v) for v in value.split(",")]
+                items += [(key, v) for v in _array_items(value)]
             else:
                 items.append((key, value))
         args = ImmutableMultiDict(items)

@@ -12,7 +12,7 @@ from pathlib import Path
 from lipsync_emulator.testing import EmulatorServer
 
 ROOT = Path(__file__).resolve().parents[2]
-DOC = ROOT / "README.md"
+DOC = ROOT / "docs" / "contract-testing.md"
 
 
 def _run(tmp_path: Path, files: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:

@@ -294,13 +294,38 @@ def test_item_24_multipart_file_takes_precedence_over_url(emulator):
     assert inputs[1]["url"] == AUDIO["url"]
 
 
-@pytest.mark.parametrize("sent, shown", [("7", "7"), ("{}", "{}"), ('{"type": "video"}', "{'type': 'video'}")])
-def test_item_23_multipart_input_that_is_not_an_array_is_a_400_beside_files(emulator, sent, shown):
-    """It once crashed (``7``: 500) or was dropped for the files (``{}``: 201); found by Schemathesis."""
+@pytest.mark.parametrize("sent, shown", [("7", "input must be of type array (got 7)"),
+                                         ('[{"type": "video"}, 7]', "input[1] must be of type object (got 7)"),
+                                         ("{}", "input[0].type is required")])
+def test_item_23_multipart_input_that_is_not_an_item_list_is_a_400_beside_files(emulator, sent, shown):
+    """It once crashed (``7``: 500) or was dropped for the files (``{}``: 201); found by Schemathesis.
+    One JSON object is one item (the TypeScript SDK sends a part per item, updates S9), so ``{}``
+    is now an item without a ``type``."""
     resp = requests.post(f"{emulator.url}/v2/generate", headers=KEY, timeout=10,
                          data={"model": "lipsync-2", "input": sent},
                          files={"video": ("v.mp4", MP4, "video/mp4"), "audio": ("a.wav", b"RIFF0000WAVE", "audio/wav")})
-    assert_error(resp, 400, "generation_input_validation_failed", f"input must be of type array (got {shown})")
+    assert_error(resp, 400, "generation_input_validation_failed", shown)
+
+
+def test_multipart_input_parts_are_items_as_the_typescript_sdk_sends_them(emulator):
+    """One ``input`` part per item, each a JSON object [sdk: updates S9]: a video file with an
+    audio URL, and a lone item whose URL the file of its kind fills (as in the array encoding)."""
+    text = {"type": "text", "provider": {"name": "elevenlabs", "voiceId": "v1", "script": "Hi"}, "refId": "t"}
+    parts = [("model", (None, "lipsync-2")), ("input", (None, json.dumps(AUDIO))),
+             ("video", ("v.mp4", MP4, "video/mp4"))]
+    resp = requests.post(f"{emulator.url}/v2/generate", headers=KEY, timeout=10, files=parts)
+    assert resp.status_code == 201, resp.text
+    assert [i["type"] for i in resp.json()["input"]] == ["audio", "video"]
+    assert resp.json()["input"][0] == AUDIO
+    lone = requests.post(f"{emulator.url}/v2/generate", headers=KEY, timeout=10,
+                         data={"model": "lipsync-2", "input": '{"type": "video"}'},
+                         files={"video": ("v.mp4", MP4, "video/mp4"), "audio": ("a.wav", b"RIFF0000WAVE", "audio/wav")})
+    assert lone.status_code == 201 and lone.json()["input"][0]["url"].endswith("/v.mp4")
+    # two parts: two items, checked like a JSON body's (two voices need segments)
+    two = requests.post(f"{emulator.url}/v2/generate", headers=KEY, timeout=10,
+                        files=[*parts, ("input", (None, json.dumps(text)))])
+    assert_error(two, 400, "generation_input_validation_failed",
+                 "Provide a top-level segments array when using multiple audio or text inputs")
 
 
 # -- Segments ----------------------------------------------------------------------------------
@@ -457,6 +482,27 @@ def test_item_42_an_empty_filter_value_is_a_value_not_the_absence_of_a_filter(em
         assert_error(get(emulator, f"/v2/generations?{query}"), 400, "generation_input_validation_failed",
                      f"{position} must be one of: PENDING, PROCESSING, COMPLETED, FAILED, REJECTED, CANCELED (got '')")
     assert get(emulator, "/v2/generations?ids=").json() == []
+
+
+def test_list_filters_also_take_one_json_encoded_array(emulator):
+    """The TypeScript SDK's encoding [sdk: updates S9]; a value that is not a JSON array of
+    strings is a 400 naming the filter, never an empty list."""
+    first = create(emulator).json()["id"]
+    emulator.advance(30)
+    second = create(emulator).json()["id"]
+    assert [g["id"] for g in get(emulator, '/v2/generations?status=["COMPLETED"]').json()] == [first]
+    assert [g["id"] for g in get(emulator, '/v2/generations?status=["COMPLETED","PENDING"]').json()] == [second, first]
+    assert [g["id"] for g in get(emulator, f'/v2/generations?ids=["{first}","{second}"]').json()] == [second, first]
+    assert len(get(emulator, "/v2/generations?status=[]").json()) == 2
+    assert_error(get(emulator, '/v2/generations?status=["COMPLETED"'), 400, "generation_input_validation_failed",
+                 "status[0] must be one of: PENDING, PROCESSING, COMPLETED, FAILED, REJECTED, CANCELED "
+                 """(got '["COMPLETED"')""")
+    for ids in (f'["{first}"', f'["{first}",1]', '{"id":1}'):
+        assert_error(get(emulator, f"/v2/generations?ids={ids}"), 400, "generation_input_validation_failed",
+                     "ids[0]: must be a generation id, a comma-separated list of them or a JSON array of them")
+    assert [a["type"] for a in get(emulator, '/v2/assets?types=["AUDIO"]').json()["items"]] == ["AUDIO"]  # one URL, one asset
+    assert_error(get(emulator, '/v2/assets?types=["AUDIO",'), 400, "generation_input_validation_failed",
+                 "types[0] must be one of: AUDIO, VIDEO, IMAGE")
 
 
 def test_item_43_list_limit_and_cursor(emulator):

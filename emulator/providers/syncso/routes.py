@@ -105,11 +105,16 @@ def _multipart_payload() -> dict[str, Any]:
     form = request.form
     payload: dict[str, Any] = {"model": form.get("model")}
     for key in ("input", "options", "segments"):
-        if form.get(key):
-            try:
-                payload[key] = loads(form[key])
-            except ValueError:
-                raise BadRequest(f"{key} must be valid JSON", field=key, code=rules.INVALID) from None
+        parts = [part for part in form.getlist(key) if part]
+        try:
+            values = [loads(part) for part in parts]
+        except ValueError:
+            raise BadRequest(f"{key} must be valid JSON", field=key, code=rules.INVALID) from None
+        if key == "input" and (len(values) > 1 or (values and isinstance(values[0], dict))):
+            # one part per item, each a JSON object: the TypeScript SDK's encoding [sdk: S9]
+            payload[key] = values
+        elif values:
+            payload[key] = values[0]
     for key in ("webhookUrl", "outputFileName"):
         if form.get(key):
             payload[key] = form[key]
