@@ -130,13 +130,23 @@ def redact_settings(section: Any) -> Any:
     return out
 
 
-def _redact_account(row: dict[str, Any]) -> dict[str, Any]:
-    """A journal or job row: its API key (``account``) masked, and the namespace too when it
-    is that key (a request without a namespace header is partitioned by its key)."""
+def _identifiers() -> set[str]:
+    """Accounts that are names, not secrets: access keys (Kling's; their secret keys sign)."""
+    rt = runtime()
+    names: set[str] = set()
+    for provider in rt.providers:
+        cfg = rt.cfg(provider)
+        names.update(str(k) for k in [cfg.get("access_key"), *(cfg.get("credentials") or {})] if k)
+    return names
+
+
+def _redact_account(row: dict[str, Any], identifiers: set[str]) -> dict[str, Any]:
+    """A journal or job row: its account masked when it is an API key, and the namespace too
+    when it is that key (a request without a namespace header is partitioned by its key)."""
     account = row.get("account")
-    if account and row.get("namespace") == account:
-        row["namespace"] = redact(account)
-    if account:
+    if account and account not in identifiers:
+        if row.get("namespace") == account:
+            row["namespace"] = redact(account)
         row["account"] = redact(account)
     return row
 
@@ -157,12 +167,13 @@ def _body() -> dict[str, Any]:
     return body
 
 
-def job_view(job: Job) -> dict[str, Any]:
+def job_view(job: Job, identifiers: set[str] | None = None) -> dict[str, Any]:
     return _redact_account({"provider": job.provider, "kind": job.kind, "id": job.id, "status": job.status,
             "namespace": job.namespace, "account": job.account, "created_at": iso(job.created_at),
             "updated_at": iso(job.updated_at), "webhook_url": job.webhook_url, "scenarios": job.scenarios,
             "history": [{"status": s, "at": iso(t)} for s, t in job.history],
-            "next": [{"status": s, "at": iso(t)} for s, t in job.plan]})
+            "next": [{"status": s, "at": iso(t)} for s, t in job.plan]},
+        _identifiers() if identifiers is None else identifiers)
 
 
 @bp.get("/health")
@@ -212,8 +223,9 @@ def requests_journal() -> Response:
                                    job_id=args.get("job_id"), status=args.get("status"),
                                    scenario=args.get("scenario"), method=args.get("method"),
                                    namespace=args.get("namespace") or current_namespace())
+    identifiers = _identifiers()
     for row in rows:
-        _redact_account(row)
+        _redact_account(row, identifiers)
         for name in ("request_headers", "response_headers"):
             if isinstance(row.get(name), dict):
                 row[name] = redact_headers(row[name])
@@ -244,10 +256,11 @@ def jobs() -> Response:
     status = request.args.get("status")
     namespace = request.args.get("namespace") or current_namespace()
     rows = []
+    identifiers = _identifiers()
     with scope(namespace):
         for (name, kind) in list(rt.engine._declared):
             if provider in (None, name):
-                rows += [job_view(j) for j in rt.engine.jobs(name, kind) if status in (None, j.status)]
+                rows += [job_view(j, identifiers) for j in rt.engine.jobs(name, kind) if status in (None, j.status)]
     return json_response(rows)
 
 
