@@ -50,7 +50,7 @@ def kling_token(exp: str | None = None) -> str:
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     with Served(str(tmp_path_factory.mktemp("hostile")), "--api-key", KEY_A, "--api-key", KEY_B,
                 f"--set=kling.secret_key={KLING_SK}", f"--set=max_body_bytes={LIMIT}",
-                f"--set=lipsyncstudio.balances={json.dumps({KEY_A: 500})}", workers=1) as served:
+                f"--set=lipsyncstudio.balances={json.dumps({KEY_A: 500})}") as served:
         yield served
 
 
@@ -109,7 +109,7 @@ def test_a_proxied_or_remote_client_is_refused_the_control_plane_without_the_tok
 def test_serve_on_a_non_loopback_address_prints_a_token_and_requires_it(tmp_path):
     port = free_port()
     cmd = [sys.executable, "-m", "lipsync_emulator", "serve", "--host", "0.0.0.0", "--port", str(port),
-           "--data-dir", str(tmp_path), "--workers", "1", "--log-level", "off"]
+           "--data-dir", str(tmp_path), "--log-level", "off"]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, start_new_session=True)
     try:
         banner = []
