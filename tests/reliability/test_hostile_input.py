@@ -62,8 +62,8 @@ def call(served: Served, method: str, path: str, **kwargs: Any) -> requests.Resp
 
 def test_no_tenant_credential_or_signing_key_is_shown_by_any_control_plane_endpoint(served):
     token = kling_token()
-    call(served, "POST", "/v2/generate", json={**SYNC_BODY, "webhookUrl": "http://127.0.0.1:9/x"},
-         headers={"x-api-key": KEY_A})
+    job_id = call(served, "POST", "/v2/generate", json={**SYNC_BODY, "webhookUrl": "http://127.0.0.1:9/x"},
+                  headers={"x-api-key": KEY_A}).json()["id"]
     call(served, "POST", "/api/v3/bytedance/latentsync", json={"video": VIDEO, "audio": AUDIO},
          headers={"Authorization": f"Bearer {KEY_B}"})
     call(served, "POST", "/api/v1/lipsync-video", json={"formState": {"video": VIDEO, "audio": "https://e.x/a.mp3"}},
@@ -74,7 +74,7 @@ def test_no_tenant_credential_or_signing_key_is_shown_by_any_control_plane_endpo
     secrets = (KEY_A, KEY_B, KLING_SK, token)
     shown = {path: call(served, "GET", f"/_emulator{path}") for path in (
         "/requests", "/config", "/jobs", "/webhooks", "/scenarios", "/lipsyncstudio/credits",
-        "/lipsyncstudio/charges")}
+        "/lipsyncstudio/charges", "/overview", f"/jobs/syncso/{job_id}")}
     for path, resp in shown.items():
         assert resp.status_code == 200, (path, resp.text)
         leaked = [s[:12] for s in secrets if s in resp.text]
@@ -88,6 +88,10 @@ def test_no_tenant_credential_or_signing_key_is_shown_by_any_control_plane_endpo
     assert bearers["/kling/v1/videos/advanced-lip-sync"] == "Bearer <redacted ..." + KEY_B[-4:] + ">"
     # a JWT keeps its claims (to inspect what a client sent), not the signature that makes it usable
     assert bearers["/v1/videos/advanced-lip-sync"] == "Bearer " + token.rsplit(".", 1)[0] + ".<redacted>"
+    assert shown[f"/jobs/syncso/{job_id}"].json()["poll"]["headers"]["x-api-key"] == "<redacted ..." + KEY_A[-4:] + ">"
+    # the dashboard's view of the provider's answer is asked by the emulator, with the job's own key
+    answer = call(served, "GET", f"/_emulator/jobs/syncso/{job_id}/answer").json()
+    assert answer["status"] == 200 and job_id in answer["body"] and KEY_A not in json.dumps(answer)
     config = shown["/config"].json()
     assert config["kling"]["secret_key"] == "<redacted ..." + KLING_SK[-4:] + ">"
     assert config["syncso"]["webhook_secret"]  # a receiver under test needs it to verify
