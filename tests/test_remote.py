@@ -135,10 +135,9 @@ def test_get_root_is_an_index_of_the_server():
     assert index["name"] == "lipsync-emulator" and index["clock"] == "virtual"
     assert [p["name"] for p in index["providers"]] == ["syncso", "lipsyncstudio", "wavespeed", "kling"]
     kling = index["providers"][3]
-    assert kling["paths"] == [f"{server.url}/v1", f"{server.url}/kling"]
-    assert kling["schema"] == f"{server.url}/_emulator/schemas/kling.yaml" and kling["docs"] == "docs/kling.md"
-    assert index["control_plane"]["jobs"] == f"{server.url}/_emulator/jobs"
-    assert index["dashboard"] == f"{server.url}/_emulator/ui"
+    assert kling["paths"] == ["/v1", "/kling"]
+    assert kling["schema"] == "/_emulator/schemas/kling.yaml" and kling["docs"] == "docs/kling.md"
+    assert index["control_plane"]["jobs"] == "/_emulator/jobs" and index["dashboard"] == "/_emulator/ui"
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     for page in [p["docs"] for p in index["providers"]] + list(index["docs"].values()):
         assert os.path.exists(os.path.join(root, page)), page
