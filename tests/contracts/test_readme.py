@@ -135,3 +135,11 @@ def test_every_other_block_is_what_it_says() -> None:
                 continue
             checked += 1
     assert checked > 20
+
+
+def test_ci_runs_the_quick_starts_test_command() -> None:
+    """The README's second command is what ``.ci/run`` runs, word for word."""
+    commands = [code.strip() for lang, code in fenced(README) if lang == "bash"]
+    test_command = next(c for c in commands if "pytest" in c)
+    assert test_command == 'python -m pip install -e ".[test]" && python -m pytest'
+    assert (ROOT / ".ci" / "run").read_text(encoding="utf-8").rstrip().endswith(test_command)
