@@ -73,6 +73,7 @@ CREATE INDEX IF NOT EXISTS journal_by_ns ON journal (ns, seq);
 """
 
 PAGE = 64
+JOURNAL_DECODED = 100_000  # journal entries kept decoded (then forgotten at once)
 JOURNAL_ROWS = 400  # rows per INSERT: 800 bound values, under every SQLite's limit (999 before 3.32)
 
 
@@ -116,6 +117,9 @@ class SqliteStore:
         self.path = path
         self.codec = codec or Codec()
         self._local = _Local()
+        # journal entries never change once written: each is decoded once per process, not on
+        # every read (a filtered read of a 50,000-entry journal decoded them all each time)
+        self._journal_decoded: dict[int, dict[str, Any]] = {}
         self._writer = threading.Lock()
         self._lock_file: tuple[int, Any] | None = None  # (pid, file) for the writers' flock
         conn = self._conn()
@@ -423,18 +427,25 @@ class SqliteStore:
             if seq and seq % 256 < len(entries):  # trim now and then, not on every batch
                 conn.execute("DELETE FROM journal WHERE seq <= ?", (seq - limit,))
 
-    def journal_rows(self, limit: int, namespace: str | None = None) -> list[dict[str, Any]]:
-        """The last ``limit`` entries (of ``namespace`` if given), oldest first."""
+    def journal_rows(self, limit: int, namespace: str | None = None, offset: int = 0) -> list[dict[str, Any]]:
+        """The last ``limit`` entries (of ``namespace`` if given) before the newest ``offset``,
+        oldest first."""
         conn = self._conn()
         if namespace is None:
-            rows = conn.execute("SELECT seq, data FROM journal ORDER BY seq DESC LIMIT ?", (limit,)).fetchall()
+            rows = conn.execute("SELECT seq, data FROM journal ORDER BY seq DESC LIMIT ? OFFSET ?",
+                                (limit, offset)).fetchall()
         else:
-            rows = conn.execute("SELECT seq, data FROM journal WHERE ns = ? ORDER BY seq DESC LIMIT ?",
-                                (namespace, limit)).fetchall()
+            rows = conn.execute("SELECT seq, data FROM journal WHERE ns = ? ORDER BY seq DESC LIMIT ? OFFSET ?",
+                                (namespace, limit, offset)).fetchall()
+        decoded = self._journal_decoded
+        if len(decoded) > JOURNAL_DECODED:
+            decoded.clear()
         out = []
         for seq, data in reversed(rows):
-            entry = self.codec.loads(data)
-            entry["seq"] = seq
+            entry = decoded.get(seq)
+            if entry is None:
+                entry = decoded[seq] = self.codec.loads(data)
+                entry["seq"] = seq
             out.append(entry)
         return out
 
@@ -445,6 +456,7 @@ class SqliteStore:
         return int(conn.execute("SELECT COUNT(*) FROM journal WHERE ns = ?", (namespace,)).fetchone()[0])
 
     def journal_clear(self, namespace: str | None = None) -> None:
+        self._journal_decoded.clear()
         with self.transaction():
             if namespace is None:
                 self._conn().execute("DELETE FROM journal")
