@@ -1,9 +1,10 @@
 """What the pytest fixtures cost a test: starting, resetting and stopping an in-process emulator
 (``EmulatorServer``: the ``emulator`` and ``make_emulator`` fixtures) and a ``WebhookReceiver``,
-beside WireMock's reset when one is running (``--wiremock http://127.0.0.1:PORT``: its
-``POST /__admin/reset``, the call a WireMock-based suite makes between tests).
+beside WireMock's ``POST /__admin/reset`` (the call a WireMock-based suite makes between tests),
+each after one request. WireMock 3 (standalone jar, Java 11+) is installed with npm into a
+temporary directory (``--wiremock-dir`` to reuse one; ``--no-wiremock`` to skip it).
 
-    python bench/bench_fixtures.py [--runs 30] [--wiremock URL]
+    python bench/bench_fixtures.py [--runs 30] [--wiremock-dir DIR | --no-wiremock]
 
 Each figure is the median and p90 over ``--runs`` cycles, after one warm-up cycle (imports are
 paid once per session and reported apart). The ``emulator`` fixture starts one server per
@@ -14,10 +15,18 @@ from __future__ import annotations
 
 import argparse
 import statistics
+import subprocess
+import sys
+import tempfile
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import requests
+from bench_cycle import free_port
+from bench_serve import wait_ready
+
+WIREMOCK = "wiremock@3.13.2"  # the npm package that ships the standalone jar
 
 
 def timed(func: Callable[[], object]) -> float:
@@ -32,10 +41,36 @@ def summary(name: str, values: list[float]) -> str:
     return f"| {name} | {statistics.median(values):.2f} | {p90:.2f} |"
 
 
+def wiremock_resets(prefix: Path, runs: int, session: requests.Session) -> list[float]:
+    jars = sorted(prefix.glob("node_modules/wiremock/build/wiremock-standalone-*.jar"))
+    if not jars:
+        print(f"installing {WIREMOCK} into {prefix} (npm)...", file=sys.stderr)
+        subprocess.run(["npm", "install", "--silent", "--no-audit", "--no-fund", "--prefix", str(prefix), WIREMOCK],
+                       check=True, timeout=600)
+        jars = sorted(prefix.glob("node_modules/wiremock/build/wiremock-standalone-*.jar"))
+    port = free_port()
+    proc = subprocess.Popen(["java", "-jar", str(jars[-1]), "--port", str(port), "--bind-address", "127.0.0.1",
+                             "--disable-banner"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_ready(port, "/__admin/health")
+        base = f"http://127.0.0.1:{port}"
+        times = []
+        for run in range(runs + 1):
+            session.get(f"{base}/v2/generate/x", timeout=10)  # one request in its journal, as above
+            spent = timed(lambda: session.post(f"{base}/__admin/reset", timeout=10).raise_for_status())
+            if run:
+                times.append(spent)
+        return times
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=30)
-    parser.add_argument("--wiremock", default=None, help="a running WireMock's base URL")
+    parser.add_argument("--wiremock-dir", type=Path, default=None, help="an npm prefix holding WireMock (reused)")
+    parser.add_argument("--no-wiremock", action="store_true")
     args = parser.parse_args()
 
     imports = timed(lambda: __import__("lipsync_emulator.testing"))
@@ -62,10 +97,9 @@ def main() -> None:
         if run:  # the first cycle warms up
             for key, value in zip(rows, (start, reset, stop, opened, close), strict=True):
                 rows[key].append(value)
-    if args.wiremock:
-        rows["WireMock POST /__admin/reset"] = [
-            timed(lambda: session.post(f"{args.wiremock}/__admin/reset", timeout=10).raise_for_status())
-            for _ in range(args.runs)]
+    if not args.no_wiremock:
+        rows["WireMock POST /__admin/reset (after one request)"] = wiremock_resets(
+            args.wiremock_dir or Path(tempfile.mkdtemp(prefix="wiremock-")), args.runs, session)
 
     print(f"imports (once per session): {imports:.0f} ms\n")
     print("| per test | median ms | p90 ms |\n|---|---:|---:|")
