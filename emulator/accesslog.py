@@ -63,7 +63,7 @@ def log_webhook(delivery: Any, attempt: Any = None, now: float | None = None) ->
         record["note"] = delivery.note
     else:
         record.update(attempt=attempt.number, max_attempts=delivery.max_attempts,
-                      status_code=attempt.status_code, error=_short(attempt.error), duration_ms=attempt.duration_ms)
+                      status_code=attempt.status_code, error=short_error(attempt.error), duration_ms=attempt.duration_ms)
         if delivery.status == "pending" and delivery.next_attempt_at is not None and now is not None:
             record["retry_in_s"] = round(max(0.0, delivery.next_attempt_at - now), 3)
     _emit(record)
@@ -96,7 +96,7 @@ def _emit(record: dict[str, Any]) -> None:
 _ERRNO = re.compile(r"\[Errno -?\d+\] ([^'\")]+)")
 
 
-def _short(error: str | None) -> str | None:
+def short_error(error: str | None) -> str | None:
     """``requests``' nested exception text, down to its cause: "connection refused"."""
     if not error:
         return error

@@ -21,6 +21,8 @@ import threading
 from collections.abc import Iterator
 from typing import Any
 
+from lipsync_emulator.accesslog import short_error
+
 URL_ENV = "LIPSYNC_EMULATOR_URL"
 PAGE = 1000  # the newest this many jobs and deliveries: the control plane's largest page
 DEFAULT_URL = "http://127.0.0.1:8080"
@@ -152,7 +154,9 @@ def jobs(args: argparse.Namespace) -> int:
 
 
 def _outcome(attempt: dict[str, Any]) -> str:
-    return str(attempt["status_code"]) if attempt.get("status_code") is not None else attempt.get("error") or "-"
+    if attempt.get("status_code") is not None:
+        return str(attempt["status_code"])
+    return short_error(attempt.get("error")) or "-"
 
 
 def webhooks(args: argparse.Namespace) -> int:
@@ -219,6 +223,8 @@ class Follower:
                    f"{_outcome(attempt)}"
             if attempt is attempts[-1] and d["status"] == "pending" and d.get("next_attempt_at"):
                 line += f"  next attempt at {_time(d['next_attempt_at'])}"
+            elif attempt is attempts[-1] and d["status"] == "failed":
+                line += "  gave up"
             out.append((attempt["at"], line))
         if self.forward_to and d["id"] not in self._forwarded and (attempts or d["status"] == "skipped"):
             self._forwarded.add(d["id"])

@@ -141,3 +141,28 @@ def test_get_root_is_an_index_of_the_server():
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     for page in [p["docs"] for p in index["providers"]] + list(index["docs"].values()):
         assert os.path.exists(os.path.join(root, page)), page
+
+
+def test_listen_and_webhooks_show_a_refused_delivery_its_retries_and_the_end(capsys):
+    with EmulatorServer() as server:
+        with WebhookReceiver() as gone:
+            dead = gone.url  # nothing listens there once closed
+        proc = subprocess.Popen([sys.executable, "-m", "lipsync_emulator", "listen", "--url", server.url,
+                                 "--interval", "0.05"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        out = Lines(lambda: proc.stdout.read1(65536))  # type: ignore[union-attr]
+        try:
+            out.wait_for("^Ready!")
+            job = requests.post(f"{server.url}/api/v3/bytedance/latentsync", params={"webhook": dead},
+                                headers={"Authorization": "Bearer k"}, timeout=10,
+                                json={"audio": "https://e.x/a.mp3", "video": "https://e.x/v.mp4"}).json()["data"]["id"]
+            server.advance(22)  # completed; the first attempt is refused, the next is due 1 s later
+            first = out.wait_for(rf"job {job}  -> {re.escape(dead)}  attempt 1/4")
+            assert re.search(r"attempt 1/4  connection refused  next attempt at \d\d:\d\d:\d\d\.\d{3}$", first), first
+            server.advance(10)
+            out.wait_for(r"attempt 4/4  connection refused  gave up$")
+        finally:
+            proc.send_signal(signal.SIGINT)
+            proc.wait(timeout=30)
+        code, table, _ = run(capsys, "webhooks", "--url", server.url)
+    assert code == 0
+    assert table.splitlines()[1].split()[-4:] == ["failed", "4/4", "connection", "refused"]
