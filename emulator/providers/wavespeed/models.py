@@ -206,9 +206,12 @@ def sign(secret: str, webhook_id: str, timestamp: int, body: bytes) -> str:
 def send_webhook(rt: Runtime, job: Job) -> None:
     cfg = rt.cfg(NAME)
     secret = webhook_secret(cfg, job.account)
-    # The body is the bare prediction object, no envelope [doc: D3, D4, D5].
-    body = json.dumps(prediction(job, cfg, include_input=cfg["webhook_include_input"]),
-                      separators=(",", ":")).encode()
+    # The body is the bare prediction object, no envelope [doc: D3, D4, D5]; ``outputs`` only
+    # when completed [doc: updates W5].
+    payload = prediction(job, cfg, include_input=cfg["webhook_include_input"])
+    if payload["status"] != "completed":
+        del payload["outputs"]
+    body = json.dumps(payload, separators=(",", ":")).encode()
 
     def signer(raw: bytes, ts: float, delivery_id: str) -> dict[str, str]:
         # One webhook-id per delivery, reused on its retries (inferred, like Standard Webhooks);
