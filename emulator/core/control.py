@@ -82,8 +82,10 @@ def job_view(job: Job) -> dict[str, Any]:
 @bp.get("/health")
 def health() -> Response:
     rt = runtime()
+    # up while the data file cannot be written: reads are served, changes wait in memory
     return json_response({"status": "ok", "providers": sorted(rt.providers), "clock": rt.settings.clock,
-                          "now": iso(rt.clock.now()), "store": "sqlite" if rt.shared else "memory"})
+                          "now": iso(rt.clock.now()), "store": rt.store.kind,
+                          "storage": "unwritable" if rt.store.degraded else "ok"})
 
 
 @bp.post("/reset")

@@ -17,11 +17,10 @@ from typing import Any
 
 
 class RequestJournal:
-    """``store``: a shared store with a journal table (``SqliteStore``): entries then survive
-    restarts and every worker sees every worker's requests. They are written in batches
-    (every ``FLUSH_SECONDS``, by a background thread), so a request pays no write of its
-    own for the journal: another worker's latest entries show up within that delay, and a
-    ``kill -9`` can lose that last moment of the journal (never a job or a webhook)."""
+    """``store``: a persistent store with a journal table (``SqliteStore``): entries then
+    survive restarts. They are written in batches (every ``FLUSH_SECONDS``, by a background
+    thread), so a request pays no write of its own for the journal; a ``kill -9`` can lose
+    that last moment of the journal (never a job or a webhook)."""
 
     FLUSH_SECONDS = 0.05
     expand: Callable[[dict[str, Any]], dict[str, Any]] = staticmethod(lambda entry: entry)  # type: ignore[assignment]
@@ -33,7 +32,7 @@ class RequestJournal:
         self._lock = threading.Lock()
         self._seq = 0
         self.limit = limit
-        self.store = store if getattr(store, "shared", False) and hasattr(store, "journal_append") else None
+        self.store = store if hasattr(store, "journal_append") else None
         self._pending: list[dict[str, Any]] = []
         self._closed = threading.Event()
         self._flushing = threading.Lock()

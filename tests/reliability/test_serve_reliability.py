@@ -201,7 +201,7 @@ HOSTILE_PATHS = ["/_emulator/files/..%2f..%2fetc%2fpasswd/x", "/_emulator/media/
 
 
 def test_hostile_input_gets_a_4xx_and_the_server_stays_healthy(tmp_path):
-    with Served(str(tmp_path / "data"), "--set=max_body_bytes=200000", workers=1) as served:
+    with Served(str(tmp_path / "data"), "--set=max_body_bytes=200000") as served:
         base = clients(served)
         provider = PROVIDERS[0] if PROVIDERS else "syncso"
         probe = RT.catalog.probe(provider)
