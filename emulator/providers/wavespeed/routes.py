@@ -278,7 +278,7 @@ UPLOADS = frozenset({"wavespeed.putUploadObject", "wavespeed.uploadBinary"})
 MULTIPART_SLACK = 1024 * 1024  # room for a multipart body's boundaries and headers
 
 
-@ops.blueprint.before_request
+@ops.blueprint.before_app_request  # app-wide, not per blueprint: that would cost every request Flask's slow path
 def _upload_body_cap() -> None:
     """The server-wide body cap must not refuse a file the per-type limits allow [doc: updates
     W4]: an upload may be as large as the largest limit; ``_check_upload`` then applies its type's."""
