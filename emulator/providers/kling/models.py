@@ -72,7 +72,7 @@ DEFAULTS: dict[str, Any] = {
     "durations": {"submitted": 5.0, "processing": 30.0},  # [inferred]
     "units_per_5s": 1,  # final_unit_deduction per started 5 s of output [inferred]
     # -- GET /account/costs (updates K1): the account's packs; remaining = total - units used.
-    # Times are unix ms; None: the emulator's start (purchase, effective) and a year later.
+    # Times are unix ms; None: the account's first look (purchase, effective) and a year later.
     "resource_packs": [{"resource_pack_name": "Emulator lip-sync pack", "resource_pack_id": "emulator-pack-1",
                         "resource_pack_type": "decreasing_total", "total_quantity": 1000.0,
                         "purchase_time": None, "effective_time": None, "invalid_time": None}],
@@ -284,9 +284,8 @@ def resource_packs(rt: Runtime, cfg: dict[str, Any], account: str, now: float) -
         first = now
         rt.store.put("kling:packs_since", account, first)
     used = sum(float(j.data.get("units") or 0) for j in rt.engine.jobs(NAME, KIND, lambda j: j.account == account))
-    out = []
+    since, out = ms(first), []
     for pack in cfg["resource_packs"]:
-        since = ms(first)
         effective = pack["effective_time"] if pack["effective_time"] is not None else since
         invalid = pack["invalid_time"] if pack["invalid_time"] is not None else effective + 365 * 86_400_000
         total = float(pack["total_quantity"])

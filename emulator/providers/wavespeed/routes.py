@@ -286,6 +286,7 @@ def _upload_body_cap() -> None:
         limits = runtime().cfg(models.NAME)["upload_limits"].values()
         request.max_content_length = max(int(limit) for limit in limits) + MULTIPART_SLACK
 
+
 def _check_upload(filename: str, content_type: str | None, size: int) -> str:
     kind = rules.upload_type(filename, content_type)
     if kind is None:
