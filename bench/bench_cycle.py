@@ -45,14 +45,10 @@ PACKAGES = ("emulator", "schemas")  # what ``serve`` imports from the checkout
 
 
 def compile_packages() -> None:
-    """Byte-compile what ``serve`` imports and cache the parsed specs, as any earlier start
-    leaves them (Python skips both under PYTHONDONTWRITEBYTECODE, as on the machine measured
-    here)."""
-    from lipsync_emulator import schemas
-
+    """Byte-compile what ``serve`` imports, as any earlier start leaves it (Python skips it
+    under PYTHONDONTWRITEBYTECODE, as on the machine measured here)."""
     for package in PACKAGES:
         compileall.compile_dir(ROOT / package, quiet=1)
-    schemas.cache_all()
 
 
 class StealMeter:

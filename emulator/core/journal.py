@@ -96,7 +96,7 @@ class RequestJournal:
              within: int | None = None, **filters: Any) -> tuple[list[dict[str, Any]], int]:
         """Entries matching every filter (and ``where``) among the newest ``within`` (default:
         all), newest first: ``limit`` of them after the first ``offset``, and how many match in
-        all. Filters read the recorded entries, so only the page is expanded; a shared store
+        all. Filters read the recorded entries, so only the page is expanded; a persistent store
         reads only the page's entries when nothing but the namespace is filtered."""
         wanted = {k: v for k, v in filters.items() if v is not None}
         scan = min(within or self.limit, self.limit)
