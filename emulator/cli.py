@@ -21,7 +21,6 @@ import secrets
 import socket
 import sqlite3
 import sys
-import threading
 import time
 from typing import Any
 
@@ -175,8 +174,6 @@ def serve(args: argparse.Namespace) -> int:
                            clear_untrusted_proxy_headers=False, channel_timeout=IDLE_SECONDS,
                            connection_limit=4096, asyncore_use_poll=True, max_request_header_size=65536)
     server.channel_class = Channel  # type: ignore[attr-defined]
-    # built beside the first requests rather than before listening: start-up stays short
-    threading.Thread(target=app.extensions[EXTENSION].warm, name="emulator-warm", daemon=True).start()
     print(_banner(settings, url) + "\n  state           " + state, flush=True)
     try:
         server.run()

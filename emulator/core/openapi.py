@@ -203,12 +203,32 @@ def normalized_query(request: Request, array_params: frozenset[str]) -> Any:
 
 
 def _validator(schema: Any, components: Mapping[str, Any]) -> Any:
-    """An OAS 3.0 request (write) validator for ``schema``, resolving ``#/components/...``."""
+    """An OAS 3.0 request (write) validator for ``schema``, its references inlined (resolving
+    one on every use costs several times the rest of the validation)."""
     from openapi_schema_validator import OAS30WriteValidator
 
-    root = dict(schema) if isinstance(schema, Mapping) else {}
-    root["components"] = components  # what "#/components/..." references resolve against
+    inlined = _inline(schema, components.get("schemas") or {}, ())
+    root = dict(inlined) if isinstance(inlined, Mapping) else {}
+    root["components"] = components  # what a recursive reference, left as it is, resolves against
     return OAS30WriteValidator(root, format_checker=OAS30WriteValidator.FORMAT_CHECKER)
+
+
+def _inline(node: Any, schemas: Mapping[str, Any], seen: tuple[str, ...]) -> Any:
+    """``node`` with each ``#/components/schemas/...`` reference replaced by a copy of its
+    target (a reference's other keys kept beside it, through ``allOf``); a recursive one stays."""
+    if isinstance(node, list):
+        return [_inline(item, schemas, seen) for item in node]
+    if not isinstance(node, Mapping):
+        return node
+    ref = node.get("$ref")
+    if isinstance(ref, str) and ref.startswith("#/components/schemas/"):
+        name = ref.rsplit("/", 1)[1]
+        if name in seen or name not in schemas:
+            return dict(node)
+        target = _inline(schemas[name], schemas, (*seen, name))
+        rest = {k: _inline(v, schemas, seen) for k, v in node.items() if k != "$ref"}
+        return {"allOf": [target], **rest} if rest else target
+    return {k: _inline(v, schemas, seen) for k, v in node.items()}
 
 
 def _resolve(spec: Mapping[str, Any], node: Any) -> Any:

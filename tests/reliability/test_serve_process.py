@@ -65,7 +65,9 @@ def test_the_state_goes_to_the_users_data_directory_by_default_and_the_banner_sa
     proc = subprocess.Popen(serve_cmd("--port", str(port)), stdout=subprocess.PIPE, text=True, env=env,
                             cwd=tmp_path, start_new_session=True)
     try:
-        banner = [proc.stdout.readline() for _ in range(8)]  # type: ignore[union-attr]
+        banner: list[str] = []
+        while not banner or banner[-1].split()[:1] not in (["state"], []):
+            banner.append(proc.stdout.readline())  # type: ignore[union-attr]
         expected = str(tmp_path / "xdg" / "lipsync-emulator" / "state.db")
         assert any(line.split()[:2] == ["state", expected] for line in banner), banner
         assert os.path.exists(expected) and not os.path.exists(tmp_path / ".lipsync-emulator")
