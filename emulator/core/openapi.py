@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from jsonschema.exceptions import ValidationError as SchemaError
 
 MISSING: Any = object()
+INLINED = "x-inlined-from"  # marks a schema copied in place of a reference to it
 _BOOL_TRUE = ("y", "yes", "t", "true", "on", "1")
 _BOOL_FALSE = ("n", "no", "f", "false", "off", "0")
 
@@ -110,7 +111,8 @@ def _from_schema_error(err: SchemaError, location: str, prefix: str = "") -> Sch
     if keyword == "required" and isinstance(schema.get("properties"), dict):
         # the missing property's own hints (its error code) belong to this violation too
         prop = schema["properties"].get(path[-1] if path else "", {})
-        hints.update({k: v for k, v in prop.items() if isinstance(k, str) and k.startswith("x-")} if isinstance(prop, dict) else {})
+        if isinstance(prop, dict) and INLINED not in prop:
+            hints.update({k: v for k, v in prop.items() if isinstance(k, str) and k.startswith("x-")})
     return SchemaViolation(field=name or prefix or "body", keyword=keyword, message=err.message,
                            location=location, value=err.instance, hints=hints, expected=err.validator_value)
 
@@ -215,7 +217,7 @@ def _validator(schema: Any, components: Mapping[str, Any]) -> Any:
 
 def _inline(node: Any, schemas: Mapping[str, Any], seen: tuple[str, ...]) -> Any:
     """``node`` with each ``#/components/schemas/...`` reference replaced by a copy of its
-    target (a reference's other keys kept beside it, through ``allOf``); a recursive one stays."""
+    target; a recursive one stays."""
     if isinstance(node, list):
         return [_inline(item, schemas, seen) for item in node]
     if not isinstance(node, Mapping):
@@ -227,7 +229,9 @@ def _inline(node: Any, schemas: Mapping[str, Any], seen: tuple[str, ...]) -> Any
             return dict(node)
         target = _inline(schemas[name], schemas, (*seen, name))
         rest = {k: _inline(v, schemas, seen) for k, v in node.items() if k != "$ref"}
-        return {"allOf": [target], **rest} if rest else target
+        # a reference with keys of its own keeps them apart (allOf); a bare one is its target,
+        # marked as such: a missing property takes no hints from its referenced schema
+        return {"allOf": [target], **rest} if rest else {**target, INLINED: name}
     return {k: _inline(v, schemas, seen) for k, v in node.items()}
 
 
