@@ -253,5 +253,5 @@ def test_a_full_disk_answers_507_keeps_health_and_loses_nothing_acknowledged(sma
             assert requests.get(f"{url}/{job_id}", headers=headers, timeout=10).status_code == 200
     finally:
         served.stop()
-    lines = [line for line in log.read_text().splitlines() if "cannot write" in line]
+    lines = [line for line in log.read_text().splitlines() if "kept in memory and retried" in line]
     assert 1 <= len(lines) <= 3  # rate-limited: not one line per failed write
