@@ -20,8 +20,8 @@ import time
 from pathlib import Path
 
 import requests
-from bench_serve import package_root, start, stop, wait_ready  # a sibling script: bench/ is sys.path[0]
 from bench_cycle import free_port
+from bench_serve import package_root, start, stop, wait_ready  # a sibling script: bench/ is sys.path[0]
 
 
 def latencies(url: str, count: int = 40, timeout: float = 30.0) -> list[float]:
