@@ -63,15 +63,20 @@ class Endpoint:
 
     @property
     def loopback(self) -> bool:
-        """A loopback address, or a name reserved for one (``localhost``, ``*.localhost``:
-        RFC 6761; they are resolved locally, never through DNS)."""
-        if self.host == "localhost" or self.host.endswith(".localhost"):
-            return True
-        try:
-            ip = ipaddress.ip_address(self.host)
-        except ValueError:
-            return False
-        return bool((getattr(ip, "ipv4_mapped", None) or ip).is_loopback)
+        return loopback_host(self.host)
+
+
+def loopback_host(host: str) -> bool:
+    """A loopback address, or a name reserved for one (``localhost``, ``*.localhost``: RFC
+    6761; resolved locally, never through DNS)."""
+    host = host.strip("[]").lower()
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        ip = ipaddress.ip_address(host.split("%", 1)[0])
+    except ValueError:
+        return False
+    return bool((getattr(ip, "ipv4_mapped", None) or ip).is_loopback)
 
 
 # host[:port], the host a DNS name or IPv4 address, or a bracketed IPv6 literal

@@ -444,10 +444,6 @@ def _corrupt(value: str) -> str:
 
 # --- the sender ---------------------------------------------------------------------------------
 
-class AttemptTimeout(TimeoutError):
-    pass
-
-
 class _Deadline:
     """A socket whose every wait ends at one wall-clock deadline: a receiver that drips its
     answer a byte at a time cannot stretch an attempt past it (a timeout per read would)."""
@@ -457,7 +453,7 @@ class _Deadline:
     def _arm(self) -> None:
         left = self.deadline - time.monotonic()
         if left <= 0:
-            raise AttemptTimeout("the attempt ran out of time")
+            raise TimeoutError("the attempt ran out of time")
         self.settimeout(left)  # type: ignore[attr-defined]
 
     def recv_into(self, *args: Any) -> int:
@@ -497,7 +493,7 @@ class _Connection(http.client.HTTPConnection):
         for address in addresses:
             left = self.deadline - time.monotonic()
             if left <= 0:
-                raise AttemptTimeout("the attempt ran out of time")
+                raise TimeoutError("the attempt ran out of time")
             try:
                 raw = socket.create_connection((address, target.port), timeout=left)
                 break
