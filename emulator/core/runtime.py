@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from flask import Blueprint, Response, current_app
@@ -23,7 +24,7 @@ from lipsync_emulator.core.ids import IdSource
 from lipsync_emulator.core.jobs import JobEngine
 from lipsync_emulator.core.journal import RequestJournal
 from lipsync_emulator.core.openapi import SchemaViolation, SpecValidator
-from lipsync_emulator.core.scenarios import Chaos, ScenarioBook, ScenarioCatalog
+from lipsync_emulator.core.scenarios import Chaos, Probe, Scenario, ScenarioBook, ScenarioCatalog
 from lipsync_emulator.core.store import MemoryStore, Store
 from lipsync_emulator.core.webhooks import WebhookDispatcher
 from werkzeug.wrappers import Request
@@ -37,8 +38,10 @@ class Provider:
 
     ``authenticate(rt, request)`` returns the account (API key or issuer) or raises
     ``Unauthorized``. ``on_violation(violation, operation_id)`` turns the first schema
-    violation into the provider's error. ``setup(rt)`` declares lifecycles and scenarios.
-    ``public_config(settings)`` is what ``GET /_emulator/config`` shows (default: settings)."""
+    violation into the provider's error. ``setup(rt)`` declares lifecycles;
+    ``scenarios(settings)`` and ``probes()`` the provider's scenario catalogue and a probe per
+    operation. ``schema``: a schema name of ``lipsync_emulator.schemas``, or the path of an
+    OpenAPI file. ``public_config(settings)`` is what ``GET /_emulator/config`` shows."""
 
     name: str
     title: str
@@ -48,8 +51,10 @@ class Provider:
     authenticate: Callable[[Runtime, Request], str]
     on_violation: Callable[[SchemaViolation, str], EmulatorError]
     defaults: dict[str, Any] = field(default_factory=dict)
-    schema: str | None = None
+    schema: str | Path | None = None
     setup: Callable[[Runtime], None] | None = None
+    scenarios: Callable[[dict[str, Any]], Iterable[Scenario]] | None = None
+    probes: Callable[[], Iterable[Probe]] | None = None
     public_config: Callable[[dict[str, Any]], dict[str, Any]] | None = None
 
     def owns(self, path: str) -> bool:
@@ -90,6 +95,8 @@ class Runtime:
                 self.catalog.add(scenario)
             if provider.setup is not None:
                 provider.setup(self)
+            self.catalog.register(provider.scenarios(self.cfg(provider.name)) if provider.scenarios else (),
+                                  provider.probes() if provider.probes else ())
         codec = getattr(self.store, "codec", None)
         if codec is not None:
             # live objects a stored record may refer to (a signer closing over the clock...)

@@ -14,7 +14,7 @@ own error bodies (relays answer in Kling's envelope here).
 """
 
 from lipsync_emulator.core.runtime import Provider
-from lipsync_emulator.providers.kling import models
+from lipsync_emulator.providers.kling import models, scenarios
 from lipsync_emulator.providers.kling.errors import NAME, render_error
 from lipsync_emulator.providers.kling.routes import authenticate, on_violation, ops
 
@@ -28,5 +28,7 @@ PROVIDER = Provider(
     on_violation=on_violation,
     defaults=models.DEFAULTS,
     schema=NAME,
+    scenarios=lambda settings: scenarios.catalogue(),
+    probes=scenarios.probes,
     setup=models.setup,
 )

@@ -379,6 +379,3 @@ def setup(rt: Runtime) -> None:
             send_callback(rt, job, cfg, sign_with)
 
     rt.engine.declare(NAME, KIND, LIFECYCLE, on_enter)
-    from lipsync_emulator.providers.kling.scenarios import catalogue, probes  # it builds on this module
-
-    rt.catalog.register(catalogue(), probes())

@@ -34,5 +34,7 @@ PROVIDER = Provider(
     on_violation=on_violation,
     defaults=models.DEFAULTS,
     schema="lipsyncstudio",
+    scenarios=models.scenarios,
+    probes=models.probes,
     setup=models.setup,
 )

@@ -310,7 +310,6 @@ def setup(rt: Runtime) -> None:
             send_webhook(rt, job)
 
     rt.engine.declare(NAME, KIND, LIFECYCLE, on_enter)
-    rt.catalog.register(scenarios(cfg), probes())
     # Deliveries are unsigned (§12.32): a corrupted signature means nothing here.
     rt.catalog.remove(NAME, "webhook_bad_signature")
 

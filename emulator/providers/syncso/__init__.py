@@ -11,7 +11,7 @@ beyond their documented conflict rule, asset upload/registration/update/delete, 
 """
 
 from lipsync_emulator.core.runtime import Provider, Runtime
-from lipsync_emulator.providers.syncso import assets, batch, models
+from lipsync_emulator.providers.syncso import assets, batch, models, scenarios
 from lipsync_emulator.providers.syncso.errors import render_error
 from lipsync_emulator.providers.syncso.routes import authenticate, on_violation, ops
 
@@ -32,5 +32,7 @@ PROVIDER = Provider(
     on_violation=on_violation,
     defaults=models.DEFAULTS,
     schema="syncso",
+    scenarios=lambda settings: scenarios.catalogue(),
+    probes=scenarios.probes,
     setup=setup,
 )

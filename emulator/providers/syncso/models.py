@@ -13,7 +13,6 @@ from lipsync_emulator.core.clock import iso
 from lipsync_emulator.core.jobs import Job, Lifecycle, Outcome
 from lipsync_emulator.core.media import probe_url
 from lipsync_emulator.core.runtime import Runtime
-from lipsync_emulator.core.scenarios import Scenario
 from lipsync_emulator.core.webhooks import RetryPolicy
 from lipsync_emulator.providers.syncso.errors import message_for
 
@@ -94,15 +93,6 @@ def outcome(code: str, status: str = "FAILED", after: str | None = None, message
 
 REJECTED = outcome("generation_rejected", "REJECTED", after="PENDING",
                    message="The generation was rejected before processing.")
-
-
-def scenarios() -> list[Scenario]:
-    """sync.so's scenario catalogue, with expectations: ``emulator/providers/syncso/scenarios.py``."""
-    from lipsync_emulator.providers.syncso.scenarios import (
-        catalogue,  # imported late: it builds on this module
-    )
-
-    return catalogue()
 
 
 # -- serializers -------------------------------------------------------------------------------
@@ -198,9 +188,6 @@ def setup(rt: Runtime) -> None:
             send_webhook(rt, job)
 
     rt.engine.declare(NAME, KIND, LIFECYCLE, on_enter)
-    from lipsync_emulator.providers.syncso.scenarios import probes
-
-    rt.catalog.register(scenarios(), probes())
 
 
 def send_webhook(rt: Runtime, job: Job) -> None:

@@ -15,7 +15,7 @@ Not emulated: real lip-sync (every output is the same bundled MP4), other WaveSp
 """
 
 from lipsync_emulator.core.runtime import Provider
-from lipsync_emulator.providers.wavespeed import models
+from lipsync_emulator.providers.wavespeed import models, scenarios
 from lipsync_emulator.providers.wavespeed.errors import render_error
 from lipsync_emulator.providers.wavespeed.routes import authenticate, on_violation, ops
 
@@ -29,5 +29,7 @@ PROVIDER = Provider(
     on_violation=on_violation,
     defaults=models.DEFAULTS,
     schema="wavespeed",
+    scenarios=lambda settings: scenarios.catalogue(),
+    probes=scenarios.probes,
     setup=models.setup,
 )

@@ -245,6 +245,3 @@ def setup(rt: Runtime) -> None:
             send_webhook(rt, job)
 
     rt.engine.declare(NAME, KIND, LIFECYCLE, on_enter)
-    from lipsync_emulator.providers.wavespeed.scenarios import catalogue, probes
-
-    rt.catalog.register(catalogue(), probes())
