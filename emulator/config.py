@@ -61,6 +61,7 @@ class Settings:
     chaos: Any = None
     # Fault amounts (latency seconds, webhook delay/hold...): emulator.core.faults.FAULT_DEFAULTS
     faults: dict[str, Any] = field(default_factory=dict)
+    api_keys: list[str] | None = None  # every provider's keys, unless its own section names them
     providers: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @classmethod
@@ -79,16 +80,12 @@ class Settings:
             with open(path, encoding="utf-8") as fh:
                 data = deep_merge(data, json.load(fh))
         data = deep_merge(data, overrides or {})
-        shared_keys = data.pop("api_keys", None)
         known = {f for f in cls.__dataclass_fields__}
         providers = data.pop("providers", {}) or {}
         for key in list(data):
             if key not in known:
                 # A top-level key naming a provider is a provider section (``{"syncso": {...}}``).
                 providers[key] = deep_merge(providers.get(key, {}), data.pop(key))
-        if shared_keys:
-            for name in ("syncso", "wavespeed", "lipsyncstudio", "kling"):
-                providers.setdefault(name, {}).setdefault("api_keys", list(shared_keys))
         settings = cls(**data, providers=providers)
         if settings.clock not in ("real", "virtual"):
             raise ValueError(f"clock must be 'real' or 'virtual', not {settings.clock!r}")
@@ -96,4 +93,8 @@ class Settings:
 
     def provider(self, name: str, defaults: dict[str, Any]) -> dict[str, Any]:
         """The effective settings of one provider: its defaults with the overrides merged in."""
-        return deep_merge(defaults, self.providers.get(name, {}))
+        section = self.providers.get(name, {})
+        merged = deep_merge(defaults, section)
+        if self.api_keys and "api_keys" in defaults and "api_keys" not in section:
+            merged["api_keys"] = list(self.api_keys)
+        return merged

@@ -238,16 +238,18 @@ def config() -> Response:
 
 @bp.get("/schemas")
 def schema_index() -> Response:
-    return json_response({name: f"/_emulator/schemas/{name}.yaml" for name in schemas.names()})
+    return json_response({name: f"/_emulator/schemas/{name}.yaml" for name, p in runtime().providers.items()
+                          if p.schema})
 
 
 @bp.get("/schemas/<name>.yaml")
 def schema_file(name: str) -> Response:
-    try:
-        text = schemas.text(name)
-    except FileNotFoundError as exc:
-        raise NotFound(str(exc), field="name") from None
-    return Response(text, mimetype="application/yaml")
+    """A provider's schema, by the provider's name."""
+    provider = runtime().providers.get(name)
+    if provider is None or provider.schema is None:
+        known = ", ".join(n for n, p in runtime().providers.items() if p.schema)
+        raise NotFound(f"no schema named {name!r} (have: {known})", field="name")
+    return Response(schemas.text(provider.schema), mimetype="application/yaml")
 
 
 @bp.get("/files/<file_id>/<name>")

@@ -14,6 +14,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from dataclasses import field as dataclass_field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urljoin
 
@@ -237,8 +238,8 @@ class _FlaskOpenAPIRequest:
 class SpecValidator:
     """One provider's spec, loaded once."""
 
-    def __init__(self, name: str) -> None:
-        self.name = name
+    def __init__(self, name: str | Path) -> None:
+        self.name = name.stem if isinstance(name, Path) else name
         self.spec = schemas.load(name)
         working = schemas.load(name)
         working.pop("security", None)
