@@ -52,7 +52,7 @@ def machine_rate(provider: str, where: Any, receiver: Receiver, runs: int) -> tu
 
 
 def client_suite_seconds(provider: str, server: EmulatorServer, receiver: Receiver) -> float:
-    module = __import__(f"examples.{provider}_client", fromlist=["make_adapter"])
+    module = __import__(f"lipsync_emulator.examples.{provider}_client", fromlist=["make_adapter"])
     suite = ClientContract(server, receiver)
     started = time.perf_counter()
     report = suite.run(provider, module.make_adapter)

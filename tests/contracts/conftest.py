@@ -1,7 +1,6 @@
 """Shared fixtures of the contract tests: in-process emulator apps and a webhook receiver.
 
-The tests may import the emulator (the contracts themselves never do); ``examples/`` is
-imported from the repository root.
+The tests may import the emulator (the contracts themselves never do).
 """
 
 from __future__ import annotations

@@ -10,8 +10,7 @@ import pytest
 from lipsync_emulator.contracts import ContractViolation, scenario_names
 from lipsync_emulator.contracts.pytest_plugin import PytestClientContract
 from lipsync_emulator.contracts.suites.client import ClientContract
-
-from examples import (
+from lipsync_emulator.examples import (
     kling_client,
     kling_naive,
     lipsyncstudio_client,

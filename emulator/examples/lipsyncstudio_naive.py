@@ -1,6 +1,6 @@
 """A naive lipsync.studio client with integration bugs the client contract suite catches. Each
 bug is a switch (``make_adapter_with({...})``); ``make_adapter`` turns them all on. With none on
-it behaves like ``examples.lipsyncstudio_client``."""
+it behaves like ``lipsync_emulator.examples.lipsyncstudio_client``."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """A naive Kling client with integration bugs the client contract suite catches. Each bug is a
 switch (``make_adapter_with({...})``); ``make_adapter`` turns them all on. With none on it
-behaves like ``examples.kling_client``."""
+behaves like ``lipsync_emulator.examples.kling_client``."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """A naive WaveSpeed client with integration bugs the client contract suite catches. Each bug
 is a switch (``make_adapter_with({...})``); ``make_adapter`` turns them all on. With none on it
-behaves like ``examples.wavespeed_client``."""
+behaves like ``lipsync_emulator.examples.wavespeed_client``."""
 
 from __future__ import annotations
 

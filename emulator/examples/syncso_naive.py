@@ -3,7 +3,7 @@
 Each bug is a switch, so the project's tests can prove the suite catches every one of them
 alone (``make_adapter_with({"polls_forever"})``); ``make_adapter`` turns them all on — that is
 the client whose failure report the README shows. With no bug switched on it behaves like
-``examples.syncso_client``.
+``lipsync_emulator.examples.syncso_client``.
 """
 
 from __future__ import annotations
