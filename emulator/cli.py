@@ -50,7 +50,7 @@ def _banner(settings: Settings, url: str) -> str:
 
     lines = [f"lipsync-emulator listening on {url} (clock: {settings.clock})"]
     for provider in REGISTRY:
-        cfg = settings.provider(provider.name, provider.defaults)
+        cfg = provider.configure(settings)
         keys = ", ".join(cfg.get("api_keys") or []) or "any non-empty key"
         extra = f"; webhook secret {cfg['webhook_secret']}" if cfg.get("webhook_secret") else ""
         lines.append(f"  {provider.title:<15} {' '.join(provider.prefixes):<16} keys: {keys}{extra}")

@@ -84,17 +84,11 @@ class Settings:
         providers = data.pop("providers", {}) or {}
         for key in list(data):
             if key not in known:
-                # A top-level key naming a provider is a provider section (``{"syncso": {...}}``).
-                providers[key] = deep_merge(providers.get(key, {}), data.pop(key))
+                # A top-level key naming a provider is a provider section (``{"syncso": {...}}``);
+                # one naming nothing is refused when the app is built, which knows the providers.
+                value = data.pop(key)  # checked against the provider's settings when the app is built
+                providers[key] = deep_merge(providers.get(key, {}), value) if isinstance(value, dict) else value
         settings = cls(**data, providers=providers)
         if settings.clock not in ("real", "virtual"):
             raise ValueError(f"clock must be 'real' or 'virtual', not {settings.clock!r}")
         return settings
-
-    def provider(self, name: str, defaults: dict[str, Any]) -> dict[str, Any]:
-        """The effective settings of one provider: its defaults with the overrides merged in."""
-        section = self.providers.get(name, {})
-        merged = deep_merge(defaults, section)
-        if self.api_keys and "api_keys" in defaults and "api_keys" not in section:
-            merged["api_keys"] = list(self.api_keys)
-        return merged

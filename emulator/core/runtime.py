@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +25,8 @@ from lipsync_emulator.core.jobs import JobEngine
 from lipsync_emulator.core.journal import RequestJournal
 from lipsync_emulator.core.openapi import SchemaViolation, SpecValidator
 from lipsync_emulator.core.scenarios import Chaos, Probe, Scenario, ScenarioBook, ScenarioCatalog
+from lipsync_emulator.core.settings import NoSettings, SettingsError
+from lipsync_emulator.core.settings import configure as configure_settings
 from lipsync_emulator.core.store import MemoryStore, Store
 from lipsync_emulator.core.webhooks import WebhookDispatcher
 from werkzeug.wrappers import Request
@@ -40,8 +42,8 @@ class Provider:
     ``Unauthorized``. ``on_violation(violation, operation_id)`` turns the first schema
     violation into the provider's error. ``setup(rt)`` declares lifecycles;
     ``scenarios(settings)`` and ``probes()`` the provider's scenario catalogue and a probe per
-    operation. ``schema``: a schema name of ``lipsync_emulator.schemas``, or the path of an
-    OpenAPI file. ``public_config(settings)`` is what ``GET /_emulator/config`` shows."""
+    operation. ``settings``: the class of its settings (``core.settings``). ``schema``: a
+    schema name of ``lipsync_emulator.schemas``, or the path of an OpenAPI file. ``public_config(settings)`` is what ``GET /_emulator/config`` shows."""
 
     name: str
     title: str
@@ -50,12 +52,21 @@ class Provider:
     render_error: Callable[[EmulatorError], Response]
     authenticate: Callable[[Runtime, Request], str]
     on_violation: Callable[[SchemaViolation, str], EmulatorError]
-    defaults: dict[str, Any] = field(default_factory=dict)
+    settings: type | None = None  # a frozen dataclass: the settings' names, types and defaults
     schema: str | Path | None = None
     setup: Callable[[Runtime], None] | None = None
     scenarios: Callable[[dict[str, Any]], Iterable[Scenario]] | None = None
     probes: Callable[[], Iterable[Probe]] | None = None
     public_config: Callable[[dict[str, Any]], dict[str, Any]] | None = None
+
+    def configure(self, settings: Settings) -> dict[str, Any]:
+        """The provider's effective settings: its defaults with ``settings``' section for it
+        merged in, checked (``SettingsError`` names a bad key)."""
+        section = settings.providers.get(self.name) or {}
+        declared = self.settings or NoSettings
+        if settings.api_keys and "api_keys" in declared.__dataclass_fields__ and "api_keys" not in section:
+            section = {**section, "api_keys": list(settings.api_keys)}  # the keys every provider shares
+        return configure_settings(declared, section, self.name)
 
     def owns(self, path: str) -> bool:
         return any(path == p or path.startswith(p + "/") for p in self.prefixes)
@@ -82,7 +93,11 @@ class Runtime:
         self.journal = RequestJournal(settings.journal_size, self.store)
         self.webhooks.attach(self.store)
         self.providers: dict[str, Provider] = {p.name: p for p in providers}
-        self.config: dict[str, dict[str, Any]] = {p.name: settings.provider(p.name, p.defaults) for p in providers}
+        unknown = sorted(set(settings.providers) - set(self.providers))
+        if unknown:
+            raise SettingsError(f"unknown setting {unknown[0]!r}: neither an emulator setting nor a provider "
+                                f"(providers: {', '.join(self.providers)})")
+        self.config: dict[str, dict[str, Any]] = {p.name: p.configure(settings) for p in providers}
         self.specs: dict[str, SpecValidator] = {p.name: SpecValidator(p.schema) for p in providers if p.schema}
         self._advance_lock = threading.Lock()
         # Notified whenever a job changes state, the virtual clock moves or state is reset, so

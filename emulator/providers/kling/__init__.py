@@ -17,6 +17,7 @@ from lipsync_emulator.core.runtime import Provider
 from lipsync_emulator.providers.kling import models, scenarios
 from lipsync_emulator.providers.kling.errors import NAME, render_error
 from lipsync_emulator.providers.kling.routes import authenticate, on_violation, ops
+from lipsync_emulator.providers.kling.settings import Settings
 
 PROVIDER = Provider(
     name=NAME,
@@ -26,7 +27,7 @@ PROVIDER = Provider(
     render_error=render_error,
     authenticate=authenticate,
     on_violation=on_violation,
-    defaults=models.DEFAULTS,
+    settings=Settings,
     schema=NAME,
     scenarios=lambda settings: scenarios.catalogue(),
     probes=scenarios.probes,
