@@ -182,8 +182,9 @@ class Control:
     def health(self) -> dict[str, Any]:
         return self._call("GET", "/health")
 
-    def reset(self) -> None:
-        self._call("POST", "/reset")
+    def reset(self, namespace: str | None = None) -> None:
+        """Everything, or only ``namespace``'s jobs, records, deliveries and journal."""
+        self._call("POST", "/reset", {"namespace": namespace} if namespace else None)
 
     def advance(self, seconds: float) -> dict[str, Any]:
         return self._call("POST", "/clock/advance", {"seconds": seconds})
@@ -213,10 +214,18 @@ class Control:
         return self._call("GET", "/scenarios", params={"provider": provider} if provider else None)["catalog"]
 
     def scenario(self, provider: str, scenarios: str | list[str], *, operation: str | None = None,
-                 count: int | None = None, job_id: str | None = None) -> dict[str, Any]:
+                 count: int | None = None, job_id: str | None = None, api_key: str | None = None) -> dict[str, Any]:
+        """A rule: the next ``count`` matching requests take ``scenarios``. ``api_key``: only
+        requests of that account (a namespace's own rule on a shared emulator)."""
         names = [scenarios] if isinstance(scenarios, str) else list(scenarios)
-        body = {"provider": provider, "scenarios": names, "operation": operation, "count": count, "job_id": job_id}
+        body = {"provider": provider, "scenarios": names, "operation": operation, "count": count, "job_id": job_id,
+                "api_key": api_key}
         return self._call("POST", "/scenarios", {k: v for k, v in body.items() if v is not None})
+
+    def delete_scenario(self, rule_id: str) -> None:
+        resp = self.target.request("DELETE", f"/_emulator/scenarios/{rule_id}")
+        if resp.status not in (200, 404):  # 404: used up and gone already
+            raise ControlError(f"DELETE /_emulator/scenarios/{rule_id} -> {resp.status}: {resp.text[:300]}")
 
     def clear_scenarios(self) -> None:
         self._call("DELETE", "/scenarios")

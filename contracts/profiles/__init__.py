@@ -73,6 +73,11 @@ class WebhookSpec:
     intermediate: bool = False  # whether non-terminal states send webhooks too
     # The provider's own API for the secret (WaveSpeed: GET /api/v3/webhook/secret): (target, headers).
     fetch_secret: Callable[[Target, dict[str, str]], str | None] | None = None
+    # The headers of a delivery signed at ``timestamp`` (secret, headers, body, timestamp), and the
+    # timestamp a delivery states: what a replayed (validly signed, old) delivery is made of.
+    sign: Callable[[str, Mapping[str, str], bytes, int], dict[str, str]] | None = None
+    timestamp: Callable[[Mapping[str, str]], int | None] | None = None
+    https_only: bool = False  # the provider refuses a webhook URL over plain http
 
 
 @dataclass(frozen=True)
@@ -113,6 +118,12 @@ class Profile:
     job_error: Callable[[Any], tuple[str | int | None, str]] = lambda body: (None, "")
     # Sending an invalid example to an operation other than submit (e.g. Kling identify-face).
     send: Callable[[Target, str, Any, dict[str, str]], Response] | None = None
+    # The shortest pause before retrying a 429 that carries no Retry-After (documented in
+    # docs/contract-testing.md per provider).
+    min_backoff: float = 1.0
+    # Credentials a client signs its own short-lived tokens with (Kling's access key / secret
+    # key), from the emulator's settings: (access_key, secret_key) or None.
+    credentials: Callable[[Mapping[str, Any]], tuple[str, str] | None] | None = None
 
     def deliver(self, target: Target, operation: str | None, request: Any, headers: dict[str, str]) -> Response:
         """Send ``request`` to ``operation`` (default: the submit operation)."""

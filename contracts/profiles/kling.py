@@ -132,6 +132,27 @@ def verify(secret: str, headers: Mapping[str, str], body: bytes, now: float | No
     return None
 
 
+def sign(secret: str, headers: Mapping[str, str], body: bytes, timestamp: int) -> dict[str, str]:
+    kept = {k: v for k, v in headers.items() if k.lower() not in ("webhook-timestamp", "webhook-signature")}
+    msg_id = next((v for k, v in headers.items() if k.lower() == "webhook-id"), "")
+    return {**kept, "webhook-timestamp": str(timestamp), "webhook-signature": signature(secret, msg_id, timestamp, body)}
+
+
+def timestamp(headers: Mapping[str, str]) -> int | None:
+    value = next((v for k, v in headers.items() if k.lower() == "webhook-timestamp"), "")
+    return int(value) if value.isdigit() else None
+
+
+def credentials(config: Mapping[str, Any]) -> tuple[str, str] | None:
+    """The access key and secret key a client signs its JWTs with, when the emulator judges
+    their ``exp`` on its own clock (``jwt_clock: emulator``), the clock the suite gives the
+    client; on the wall clock a token minted on ``env.now`` would not be valid yet."""
+    section = config.get("kling") or {}
+    if section.get("jwt_clock") != "emulator" or not section.get("access_key") or not section.get("secret_key"):
+        return None
+    return str(section["access_key"]), str(section["secret_key"])
+
+
 def parse_webhook(body: bytes) -> tuple[str, str]:
     payload = json.loads(body)  # flat, no envelope (§7)
     return str(payload["task_id"]), str(payload["task_status"])
@@ -151,7 +172,7 @@ PROFILE = Profile(
     lifecycle=LIFECYCLE,
     webhook=WebhookSpec(states=frozenset({"succeed", "failed"}), parse=parse_webhook, verify=verify,
                         signature_headers=("webhook-signature",), secret_setting="webhook_secret",
-                        intermediate=True),
+                        intermediate=True, sign=sign, timestamp=timestamp),
     auth=auth,
     submit=submit,
     poll=poll,
@@ -161,6 +182,7 @@ PROFILE = Profile(
     error=error,
     job_error=lambda body: (None, str(_data(body).get("task_status_msg") or "")),
     send=send,
+    credentials=credentials,
     wire=lambda request: (CREATE, create_body(request, None)),
     submit_operation="createAdvancedLipSync",
     poll_operation="getAdvancedLipSync",

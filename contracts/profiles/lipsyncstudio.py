@@ -79,7 +79,8 @@ PROFILE = Profile(
     title="lipsync.studio",
     schema="lipsyncstudio",
     lifecycle=LIFECYCLE,
-    webhook=WebhookSpec(states=frozenset({"completed", "failed"}), parse=parse_webhook),
+    # the docs ask for an HTTPS callback [seed]
+    webhook=WebhookSpec(states=frozenset({"completed", "failed"}), parse=parse_webhook, https_only=True),
     auth=auth,
     submit=submit,
     poll=poll,

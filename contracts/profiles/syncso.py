@@ -85,6 +85,17 @@ def verify(secret: str, headers: Mapping[str, str], body: bytes, now: float | No
     return None
 
 
+def sign(secret: str, headers: Mapping[str, str], body: bytes, timestamp: int) -> dict[str, str]:
+    kept = {k: v for k, v in headers.items() if k.lower() != "sync-signature"}
+    return {**kept, "Sync-Signature": signature(secret, body, timestamp)}
+
+
+def timestamp(headers: Mapping[str, str]) -> int | None:
+    header = next((v for k, v in headers.items() if k.lower() == "sync-signature"), "")
+    value = dict(p.split("=", 1) for p in header.split(",") if "=" in p).get("t", "")
+    return int(value) if value.isdigit() else None
+
+
 def parse_webhook(body: bytes) -> tuple[str, str]:
     payload = json.loads(body)
     return str(payload["id"]), str(payload["status"])
@@ -106,7 +117,8 @@ PROFILE = Profile(
     schema="syncso",
     lifecycle=LIFECYCLE,
     webhook=WebhookSpec(states=frozenset({"COMPLETED", "FAILED"}), parse=parse_webhook, verify=verify,
-                        signature_headers=("Sync-Signature",), secret_setting="webhook_secret"),
+                        signature_headers=("Sync-Signature",), secret_setting="webhook_secret",
+                        sign=sign, timestamp=timestamp),
     auth=auth,
     submit=submit,
     poll=poll,

@@ -89,6 +89,17 @@ def verify(secret: str, headers: Mapping[str, str], body: bytes, now: float | No
     return None
 
 
+def sign(secret: str, headers: Mapping[str, str], body: bytes, timestamp: int) -> dict[str, str]:
+    kept = {k: v for k, v in headers.items() if k.lower() not in ("webhook-timestamp", "webhook-signature")}
+    msg_id = next((v for k, v in headers.items() if k.lower() == "webhook-id"), "")
+    return {**kept, "webhook-timestamp": str(timestamp), "webhook-signature": signature(secret, msg_id, timestamp, body)}
+
+
+def timestamp(headers: Mapping[str, str]) -> int | None:
+    value = next((v for k, v in headers.items() if k.lower() == "webhook-timestamp"), "")
+    return int(value) if value.isdigit() else None
+
+
 def parse_webhook(body: bytes) -> tuple[str, str]:
     payload = json.loads(body)  # the bare prediction, no envelope (§8)
     return str(payload["id"]), str(payload["status"])
@@ -113,7 +124,8 @@ PROFILE = Profile(
     schema="wavespeed",
     lifecycle=LIFECYCLE,
     webhook=WebhookSpec(states=frozenset({"completed", "failed", "cancelled", "timeout"}), parse=parse_webhook,
-                        verify=verify, signature_headers=("webhook-signature",), fetch_secret=fetch_secret),
+                        verify=verify, signature_headers=("webhook-signature",), fetch_secret=fetch_secret,
+                        sign=sign, timestamp=timestamp),
     auth=auth,
     submit=submit,
     poll=poll,

@@ -16,28 +16,43 @@ A client is plugged in through a small adapter built from a ``ContractEnv``::
             return self.client.on_webhook(headers, body)
         def recorded(self, job_id) -> list[str]:  # the outcomes your handler acted on, in order
             return self.client.seen.get(job_id, [])
+        def supports(self, request) -> bool:     # optional: the requests your client can express
+            return True
 
     report = ClientContract(emulator).run("syncso", MyAdapter)
     report.assert_ok()        # raises with: scenario, broken expectation, minimal example
 
 ``env.sleep`` and ``env.now`` run on the emulator's virtual clock: a client that waits with
 them finishes hour-long timelines in milliseconds; one that never stops waiting is caught
-(``PollBudgetExceeded``) instead of hanging CI. Every adapter call also has a wall-clock
-limit. Scenarios use the emulator's scenario controls (``POST /_emulator/scenarios``); with
-no control plane (a real provider) only the request scenarios run.
+(``PollBudgetExceeded``) instead of hanging CI; one that waits on the wall clock
+(``time.sleep``) is stopped with that diagnosis. Every verdict is drawn from what the client
+did — the requests it sent (the emulator's journal), the pauses it took (``env.sleep``), the
+webhooks it acted on — never from how long it took, so it does not depend on machine speed.
+
+Each suite works in its own namespace: its own API key where the provider accepts any key,
+its scenario rules bound to that key, and resets of that namespace only, so several suites
+(several CI jobs) can share one ``lipsync-emulator serve --clock virtual``. Scenarios use the
+emulator's scenario controls (``POST /_emulator/scenarios``); with no control plane (a real
+provider) only the request scenarios run.
 """
 
 from __future__ import annotations
 
+import base64
 import copy
 import json
+import linecache
+import sys
 import threading
 import time
+import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Protocol
 
 from hypothesis import HealthCheck, given, settings
+from hypothesis.errors import FailedHealthCheck, Unsatisfiable
 from lipsync_emulator.contracts import profiles
 from lipsync_emulator.contracts.profiles import Profile
 from lipsync_emulator.contracts.receiver import Delivery, Receiver
@@ -45,7 +60,15 @@ from lipsync_emulator.contracts.strategies import Invalid, compact, for_provider
 from lipsync_emulator.contracts.targets import Control, ControlError, Target, connect, parse_time
 
 STEP = 30.0  # seconds the suite advances the clock at a time while waiting for webhooks
-BUSY_REQUESTS = 150  # requests without a single env.sleep: the client does not pause between polls
+# Requests a client may send without a single env.sleep in between: a correct client sends a
+# handful (a retry, identify-face then create); one that polls without pausing sends hundreds.
+BUSY_REQUESTS = 150
+# Wall-clock seconds a client may sit in a call with no request and no env.sleep before the
+# suite looks at what it is doing (only to name why it is stuck: time.sleep).
+IDLE_SECONDS = 1.5
+REPLAY_AGE = 3600  # seconds: how old the replayed webhook's signature is
+SUITE_AGENT = "lipsync-contract-suite"  # the User-Agent of the suite's own reads (not the client's)
+_HERE = str(Path(__file__).resolve().parents[1])
 
 
 class PollBudgetExceeded(BaseException):  # noqa: N818 - named for what the client did
@@ -63,7 +86,9 @@ class ContractViolation(AssertionError):
 
 @dataclass
 class ContractEnv:
-    """What the suite hands the client under test."""
+    """What the suite hands the client under test. ``access_key`` / ``secret_key``: Kling's
+    credentials for clients that sign their own JWTs (set when the emulator judges tokens on
+    the clock the client is given, ``env.now``)."""
 
     provider: str
     base_url: str
@@ -74,9 +99,13 @@ class ContractEnv:
     control: Control | None = field(default=None, repr=False)
     virtual: bool = True
     budget: float = 7200.0
+    access_key: str | None = None
+    secret_key: str | None = field(default=None, repr=False)
     slept: float = 0.0
     sleeps: int = 0
     dead: bool = False
+    # called after each sleep (a scenario that changes the world while the client waits)
+    on_sleep: Callable[[], None] | None = field(default=None, repr=False)
 
     def sleep(self, seconds: float) -> None:
         """Wait ``seconds`` — on the emulator's virtual clock (instant), else for real."""
@@ -88,12 +117,13 @@ class ContractEnv:
         if self.slept > self.budget or self.sleeps > 10_000:
             raise PollBudgetExceeded(f"the client waited {self.slept:.0f} s over {self.sleeps} sleeps "
                                      f"(budget {self.budget:.0f} s): it polls forever")
-        if not seconds:
-            return
-        if self.control is not None and self.virtual:
-            self.control.advance(seconds)
-        else:
-            time.sleep(seconds)
+        if seconds:
+            if self.control is not None and self.virtual:
+                self.control.advance(seconds)
+            else:
+                time.sleep(seconds)
+        if self.on_sleep is not None:
+            self.on_sleep()
 
     def now(self) -> float:
         """The current time (unix seconds) on the emulator's clock."""
@@ -103,7 +133,10 @@ class ContractEnv:
 
 
 class ClientAdapter(Protocol):
-    """How the suite drives a client. Only ``submit`` is needed for the request scenarios."""
+    """How the suite drives a client. Only ``submit`` is needed for the request scenarios.
+    An adapter may also define ``supports(request) -> bool``: the requests the client can
+    express (a function of two URLs cannot take arbitrary options); generated requests are
+    then drawn within that shape and rules it cannot express are "not applicable"."""
 
     def submit(self, request: Any) -> str:
         """Send ``request`` (the provider's request, as the strategies generate it) the way
@@ -148,6 +181,7 @@ class ScenarioResult:
     violations: list[Violation] = field(default_factory=list)
     skipped: str | None = None
     seconds: float = 0.0
+    not_applicable: list[str] = field(default_factory=list)  # parts the client cannot express
 
     @property
     def status(self) -> str:
@@ -157,7 +191,9 @@ class ScenarioResult:
         head = f"{self.status.upper():8} {self.name}: {self.title}"
         if self.skipped:
             return f"{head}\n  ({self.skipped})"
-        return "\n".join([head] + [v.text() for v in self.violations])
+        lines = [head] + [v.text() for v in self.violations]
+        lines += [f"  not applicable: {n}" for n in self.not_applicable]
+        return "\n".join(lines)
 
 
 @dataclass
@@ -180,7 +216,10 @@ class Report:
         counts = {s: sum(1 for r in self.results if r.status == s) for s in ("passed", "violated", "skipped")}
         head = (f"Client contract for {profiles.get(self.provider).title}: {len(self.results)} scenarios — "
                 f"{counts['passed']} passed, {counts['violated']} violated, {counts['skipped']} skipped")
-        shown = [r for r in self.results if r.status != "passed"]
+        wall = next((v.detail for v in self.violations if WALL_CLOCK in v.detail), None)
+        if wall:  # one diagnosis for every scenario it broke
+            head += f"\n\n{wall}"
+        shown = [r for r in self.results if r.status != "passed" or r.not_applicable]
         return "\n\n".join([head] + [r.text() for r in shown])
 
     def assert_ok(self) -> None:
@@ -197,16 +236,21 @@ class Scenario:
     webhook: bool = False
 
 
+WALL_CLOCK = "this client waits on the wall clock"
+
+
 @dataclass
 class _Call:  # noqa: B903 - a plain record
     value: Any = None
     error: BaseException | None = None
     hung: bool = False
     busy: int = 0  # requests made without pausing before the suite stopped the client
+    wall_sleep: str | None = None  # where the client sleeps on the wall clock (file:line)
+    slept: float = 0.0  # seconds the client waited with env.sleep during the call
 
     @property
     def failed(self) -> bool:
-        return self.error is not None or self.hung or bool(self.busy)
+        return self.error is not None or self.hung or bool(self.busy) or self.wall_sleep is not None
 
     @property
     def no_job(self) -> bool:
@@ -215,9 +259,13 @@ class _Call:  # noqa: B903 - a plain record
 
     @property
     def raised(self) -> bool:
-        return self.error is not None and not isinstance(self.error, PollBudgetExceeded) and not self.busy
+        return (self.error is not None and not isinstance(self.error, PollBudgetExceeded) and not self.busy
+                and self.wall_sleep is None)
 
     def describe(self) -> str:
+        if self.wall_sleep:
+            return (f"{WALL_CLOCK} (time.sleep at {self.wall_sleep}); pass env.sleep (and env.now) so it "
+                    "waits on the emulator's clock")
         if self.busy:
             return (f"sent {self.busy} requests without ever pausing (env.sleep) and was stopped: "
                     "it polls without an interval")
@@ -230,13 +278,26 @@ class _Call:  # noqa: B903 - a plain record
         return f"returned {compact(self.value)[:300]}"
 
 
+@dataclass
+class _Setup:
+    """What a suite learns once per provider: its key, its namespace, the catalogue."""
+
+    key: str
+    namespace: str | None
+    catalog: set[str]
+    config: Mapping[str, Any] | None
+    secret: str | None = None
+    secret_read: bool = False
+
+
 class ClientContract:
     """Runs the client scenarios for one target (the emulator: a fixture, URL or WSGI app).
 
     ``timeout``: the job timeout handed to clients (``env.timeout``); ``examples``: how many
     generated requests the property scenarios try; ``wall_timeout``: seconds any one adapter
     call may take for real; ``shrink_seconds``: how long a failing property may spend making its
-    example smaller (each try runs the client)."""
+    example smaller (each try runs the client). ``api_key``: the key clients get (default: a
+    key of the suite's own, where the provider accepts any)."""
 
     def __init__(self, where: Any, receiver: Receiver | None = None, *, api_key: str | None = None,
                  timeout: float = 600.0, examples: int = 6, wall_timeout: float = 30.0,
@@ -253,6 +314,8 @@ class ClientContract:
         self.shrink_seconds = shrink_seconds
         self.webhook_secret = webhook_secret
         self._minimal: dict[str, Any] = {}
+        self._setups: dict[str, _Setup] = {}
+        self._tag = uuid.uuid4().hex[:10]
 
     def close(self) -> None:
         if self._own_receiver:
@@ -289,6 +352,33 @@ class ClientContract:
             self._minimal[provider] = for_provider(provider).minimal_request()
         return copy.deepcopy(self._minimal[provider])
 
+    def setup(self, provider: str) -> _Setup:
+        """The suite's key and namespace for ``provider``: a key of its own where the provider
+        accepts any key; the namespace is the account the emulator files that key's requests
+        under (read back from one request of the suite's)."""
+        if provider in self._setups:
+            return self._setups[provider]
+        profile = profiles.get(provider)
+        config = self.control.config() if self.has_control else None
+        section = (config or {}).get(provider) or {}
+        listed = section.get("api_keys") if isinstance(section, dict) else None
+        if self.api_key:
+            key = self.api_key
+        elif listed or not self.has_control:
+            key = profile.api_key if not listed or profile.api_key in listed else str(listed[0])
+        else:
+            key = f"{profile.api_key}_{self._tag}"
+        namespace = None
+        catalog: set[str] = set()
+        if self.has_control:
+            catalog = {row["name"] for row in self.control.catalog(provider)}
+            probe = f"contract-probe-{self._tag}"
+            profile.poll(self.target, probe, {**profile.headers(key), "User-Agent": SUITE_AGENT})
+            rows = [r for r in self.control.requests(provider=provider, limit=200) if probe in (r.get("path") or "")]
+            namespace = str(rows[-1].get("namespace") or key) if rows else key
+        self._setups[provider] = _Setup(key, namespace, catalog, config)
+        return self._setups[provider]
+
     def _run_one(self, provider: str, make_adapter: AdapterFactory, scenario: Scenario) -> ScenarioResult:
         result = ScenarioResult(scenario.name, scenario.title)
         started = time.perf_counter()
@@ -321,22 +411,35 @@ class _Run:
         self.control = suite.control
         self.receiver = suite.receiver
         self.envs: list[ContractEnv] = []
-        self._catalog: set[str] | None = None
-        self._secret: str | None = suite.webhook_secret
+        self.own = suite.setup(provider)
+        self.namespace = self.own.namespace
+        self._rules: list[str] = []
+        self.webhook_url = self.receiver.url
 
     # -- setup ------------------------------------------------------------------------------
 
-    def fresh(self) -> tuple[ClientAdapter, ContractEnv]:
-        """Reset the emulator and the receiver; build a new client."""
+    def fresh(self, timeout: float | None = None) -> tuple[ClientAdapter, ContractEnv]:
+        """Reset the suite's namespace and the receiver; build a new client."""
+        for env in self.envs:
+            env.dead = True
         if self.suite.has_control:
-            self.control.reset()
+            self._drop_rules()
+            self.control.reset(self.namespace)
         self.receiver.clear()
-        env = ContractEnv(self.provider, self.suite.target.base_url, self.suite.api_key or self.profile.api_key,
-                          self.receiver.url, self.secret(), self.suite.timeout,
-                          self.control if self.suite.has_control else None,
-                          virtual=self._virtual(), budget=self.suite.timeout * 2 + 600)
+        env = self.env()
+        if timeout is not None:
+            env.timeout, env.budget = timeout, timeout * 2 + 600
         self.envs.append(env)
         return self.make_adapter(env), env
+
+    def env(self) -> ContractEnv:
+        credentials = self.profile.credentials(self.own.config) \
+            if self.profile.credentials is not None and self.own.config else None
+        return ContractEnv(self.provider, self.suite.target.base_url, self.own.key, self.webhook_url, self.secret(),
+                           self.suite.timeout, self.control if self.suite.has_control else None,
+                           virtual=self._virtual(), budget=self.suite.timeout * 2 + 600,
+                           access_key=credentials[0] if credentials else None,
+                           secret_key=credentials[1] if credentials else None)
 
     def _virtual(self) -> bool:
         if not self.suite.has_control:
@@ -347,36 +450,50 @@ class _Run:
             return False
 
     def catalog(self) -> set[str]:
-        if self._catalog is None:
-            self._catalog = {row["name"] for row in self.control.catalog(self.provider)} if self.suite.has_control \
-                else set()
-        return self._catalog
+        return self.own.catalog
+
+    def headers(self) -> dict[str, str]:
+        """The suite's own provider requests: the suite's key, marked as the suite's."""
+        return {**self.profile.headers(self.own.key), "User-Agent": SUITE_AGENT}
 
     def secret(self) -> str | None:
-        if self._secret is None:
-            config = self.control.config() if self.suite.has_control else None
-            self._secret = self.profile.secret(self.suite.target, self.profile.headers(self.suite.api_key), config)
-        return self._secret
+        if self.suite.webhook_secret is not None:
+            return self.suite.webhook_secret
+        if not self.own.secret_read:
+            self.own.secret = self.profile.secret(self.suite.target, self.headers(), self.own.config)
+            self.own.secret_read = True
+        return self.own.secret
 
     def scenario_rule(self, role_or_name: str, operation: str, count: int = 1) -> str:
-        """Make the next ``count`` requests to ``operation`` take an emulator scenario."""
+        """Make the next ``count`` requests of this suite's key to ``operation`` take an
+        emulator scenario."""
         name = self.profile.scenarios.get(role_or_name, role_or_name)
         if name not in self.catalog():
             raise ScenarioSkipped(f"the target's scenario catalogue has no {name!r}")
-        self.control.scenario(self.provider, name, operation=operation, count=count)
+        rule = self.control.scenario(self.provider, name, operation=operation, count=count, api_key=self.namespace)
+        self._rules.append(str(rule["id"]))
         return name
+
+    def _drop_rules(self) -> None:
+        for rule_id in self._rules:
+            self.control.delete_scenario(rule_id)
+        self._rules.clear()
 
     def close(self) -> None:
         for env in self.envs:
             env.dead = True
+        if self.suite.has_control:
+            self._drop_rules()
 
     # -- calling the client ------------------------------------------------------------------
 
     def call(self, fn: Callable[..., Any], *args: Any) -> _Call:
         """Run one adapter call in a thread, bounded by the wall-clock limit. A client that
-        hammers the emulator without ever pausing (``env.sleep``) is stopped: its requests
-        start failing with 5xx and its env raises, so the thread ends."""
+        sends ``BUSY_REQUESTS`` requests with no ``env.sleep`` in between is stopped (counted
+        from the journal, so how fast it sends them does not matter); one that sits in
+        ``time.sleep`` is stopped with that diagnosis."""
         out = _Call()
+        slept = sum(e.slept for e in self.envs)
 
         def target() -> None:
             try:
@@ -385,60 +502,76 @@ class _Run:
                 out.error = exc
 
         thread = threading.Thread(target=target, name="contract-client", daemon=True)
-        sleeps = sum(e.sleeps for e in self.envs)
-        start = self._seq()
+        since_sleep = seen = (self._sent(), self._sleeps())  # (requests, sleeps) at the last pause seen
+        idle = time.monotonic()
         thread.start()
         deadline = time.monotonic() + self.suite.wall_timeout
         while thread.is_alive() and time.monotonic() < deadline:
-            thread.join(0.2)
-            made, paused = self._seq() - start, sum(e.sleeps for e in self.envs) - sleeps
-            if thread.is_alive() and made > BUSY_REQUESTS and paused * 20 < made:
-                out.busy = made
+            thread.join(0.1)
+            if not thread.is_alive():
+                break
+            now = (self._sent(), self._sleeps())
+            if now[1] != since_sleep[1]:
+                since_sleep = now
+            elif now[0] - since_sleep[0] > BUSY_REQUESTS:
+                out.busy = now[0] - since_sleep[0]
                 self._stop_client(thread)
                 break
-        if thread.is_alive():
+            if now != seen:
+                seen, idle = now, time.monotonic()
+            elif time.monotonic() - idle > IDLE_SECONDS and (where := _wall_sleep(thread)):
+                out.wall_sleep = where
+                self._stop_client(thread, wait=False)
+                break
+        if thread.is_alive() and not (out.busy or out.wall_sleep):
             out.hung = True
             self._stop_client(thread)
+        out.slept = sum(e.slept for e in self.envs) - slept
         return out
 
-    def _seq(self) -> int:
-        if not self.suite.has_control:
-            return 0
-        rows = self.control.requests(limit=1)
-        return int(rows[-1]["seq"]) if rows else 0
+    def _sleeps(self) -> int:
+        return sum(e.sleeps for e in self.envs)
 
-    def _stop_client(self, thread: threading.Thread) -> None:
+    def _sent(self) -> int:
+        return len(self.client_rows()) if self.suite.has_control else 0
+
+    def _stop_client(self, thread: threading.Thread, wait: bool = True) -> None:
         for env in self.envs:
             env.dead = True
         name = self.profile.scenarios.get("server_error")
-        if not self.suite.has_control or not name or name not in self.catalog():
+        if not wait or not self.suite.has_control or not name or name not in self.catalog():
             return
-        self.control.scenario(self.provider, name)
+        rule = self.control.scenario(self.provider, name, api_key=self.namespace)
         thread.join(5.0)
-        self.control.clear_scenarios()
+        self.control.delete_scenario(str(rule["id"]))
 
     def violation(self, expectation: str, detail: str, example: Any = None) -> None:
         self.result.violations.append(Violation(self.scenario.name, expectation, detail, example))
 
     # -- evidence ------------------------------------------------------------------------------
 
-    def requests(self, operation: str) -> list[dict[str, Any]]:
+    def client_rows(self, operation: str | None = None) -> list[dict[str, Any]]:
+        """The requests the client sent in this scenario (the suite's namespace, minus the
+        suite's own reads), oldest first."""
         if not self.suite.has_control:
             return []
-        return self.control.requests(provider=self.provider, operation=operation)
+        rows = self.control.requests(provider=self.provider, operation=operation, namespace=self.namespace)
+        return [r for r in rows if _request_header(r, "User-Agent") != SUITE_AGENT]
+
+    def requests(self, operation: str) -> list[dict[str, Any]]:
+        return self.client_rows(operation)
 
     def submits(self) -> list[dict[str, Any]]:
         ops = self.profile.submit_ops()
         if len(ops) == 1:
             return self.requests(ops[0])
-        rows = self.control.requests(provider=self.provider) if self.suite.has_control else []
-        return [r for r in rows if r.get("operation") in ops]
+        return [r for r in self.client_rows() if r.get("operation") in ops]
 
     def polls(self) -> list[dict[str, Any]]:
         return self.requests(self.profile.poll_operation)
 
     def job(self, job_id: str) -> Any:
-        resp = self.profile.poll(self.suite.target, job_id, self.profile.headers(self.suite.api_key))
+        resp = self.profile.poll(self.suite.target, job_id, self.headers())
         return resp.json() if resp.status == 200 else None
 
     def deliveries(self, job_id: str | None = None, wait: int = 0) -> list[Delivery]:
@@ -453,6 +586,29 @@ class _Run:
             if job_id is None or jid == job_id:
                 out.append(delivery)
         return out
+
+    def supports(self) -> Callable[[Any], bool] | None:
+        """The adapter's declared shape (``supports(request)``), if it has one."""
+        adapter = self.make_adapter(self.env())
+        check = getattr(adapter, "supports", None)
+        return check if callable(check) else None
+
+
+def _wall_sleep(thread: threading.Thread) -> str | None:
+    """``file:line`` when ``thread`` is blocked in a sleep called from the client's own code
+    (not the suite's ``env.sleep``): its innermost Python frame is outside this package and
+    its line calls something named sleep."""
+    frame = sys._current_frames().get(thread.ident or -1)
+    if frame is None or frame.f_code.co_filename.startswith(_HERE):
+        return None
+    line = linecache.getline(frame.f_code.co_filename, frame.f_lineno)
+    if "sleep" not in line:
+        return None
+    return f"{Path(frame.f_code.co_filename).name}:{frame.f_lineno}"
+
+
+def _request_header(row: dict[str, Any], name: str) -> str | None:
+    return next((v for k, v in (row.get("request_headers") or {}).items() if k.lower() == name.lower()), None)
 
 
 def _row_json(row: dict[str, Any]) -> Any:
@@ -521,6 +677,7 @@ def _success(run: _Run) -> None:
 def _valid_requests(run: _Run) -> None:
     strategy = run.strategies.client_requests() if hasattr(run.strategies, "client_requests") \
         else run.strategies.create_requests()
+    supports = run.supports()
 
     def accepted(request: Any) -> str | None:
         adapter, env = run.fresh()
@@ -543,6 +700,11 @@ def _valid_requests(run: _Run) -> None:
         return None
 
     explicit = run.strategies.feature_examples() if hasattr(run.strategies, "feature_examples") else []
+    if supports is not None:
+        strategy = strategy.filter(supports)
+        explicit = [r for r in [run.suite.minimal_request(run.provider), *explicit] if supports(r)]
+        if not explicit:
+            run.result.not_applicable.append("the client supports none of the provider's basic requests")
     found = _falsify(strategy, run.suite.examples, accepted, run.suite.shrink_seconds, explicit)
     if found:
         request, problem = found
@@ -614,10 +776,16 @@ def _validation_errors(run: _Run) -> None:
         raise ScenarioSkipped("needs the emulator's journal to read the provider's answers")
     rules = run.strategies.client_rule_ids() if hasattr(run.strategies, "client_rule_ids") \
         else run.strategies.rule_ids()
+    supports = run.supports()
     for rule in [*rules, "schema"]:
-        found = _falsify(run.strategies.invalid_requests(rule), max(1, run.suite.examples // 3),
-                         lambda bad: _surfaced(run, bad), run.suite.shrink_seconds / 4)
-        if found:
+        strategy = run.strategies.invalid_requests(rule)
+        if supports is not None:
+            strategy = strategy.filter(lambda bad: supports(bad.request))
+        found = _falsify(strategy, max(1, run.suite.examples // 3), lambda bad: _surfaced(run, bad),
+                         run.suite.shrink_seconds / 4)
+        if found is _UNSATISFIABLE:
+            run.result.not_applicable.append(f"rule {rule} (no request within the client's declared shape breaks it)")
+        elif found:
             bad, problem = found
             run.violation(f"rule {bad.rule}: the provider's {bad.expected.status} error is raised with its message, "
                           "once, not retried", problem, bad.request)
@@ -649,6 +817,9 @@ def _surfaced(run: _Run, bad: Invalid) -> str | None:
     return None
 
 
+_UNSATISFIABLE: Any = ("unsatisfiable", "")  # no example within the adapter's declared shape
+
+
 class _StopShrinking(BaseException):  # noqa: N818 - a BaseException ends Hypothesis' run at once
     pass
 
@@ -657,7 +828,8 @@ def _falsify(strategy: Any, examples: int, check: Callable[[Any], str | None],
              shrink_seconds: float, explicit: Sequence[Any] = ()) -> tuple[Any, str] | None:
     """Look for an example ``check`` complains about — the ``explicit`` ones first, then
     generated ones; shrink a generated failure for at most ``shrink_seconds`` (each try runs
-    the client against the emulator); return the smallest failure found."""
+    the client against the emulator); return the smallest failure found (``_UNSATISFIABLE``
+    when the strategy, filtered to a client's shape, yields nothing)."""
     failures: list[tuple[Any, str]] = []
     first: list[float] = []
     for value in explicit:
@@ -680,6 +852,9 @@ def _falsify(strategy: Any, examples: int, check: Callable[[Any], str | None],
         prop()
     except (AssertionError, _StopShrinking):
         pass
+    except (Unsatisfiable, FailedHealthCheck):
+        if not failures:
+            return None if explicit else _UNSATISFIABLE
     if not failures:
         return None
     return min(failures, key=lambda f: len(compact(getattr(f[0], "request", f[0]))))
@@ -687,27 +862,60 @@ def _falsify(strategy: Any, examples: int, check: Callable[[Any], str | None],
 
 def _job_ends_badly(role: str) -> Callable[[_Run], None]:
     def scenario(run: _Run) -> None:
-        request = run.suite.minimal_request(run.provider)
-        adapter, env = run.fresh()
-        run.scenario_rule(role, run.profile.op_for(request))
-        submitted = run.call(adapter.submit, request)
-        if submitted.no_job:
-            run.violation("submit() returns the job id", submitted.describe(), request)
-            return
-        waited = run.call(adapter.wait, submitted.value)
-        job = run.job(str(submitted.value)) or {}
-        name = run.profile.scenarios.get(role, role)
-        status = run.profile.outcomes.get(name) or (run.profile.status(job) if job else "?")
-        code, message = run.profile.job_error(job) if job else (None, "")
-        if not waited.raised:
-            run.violation(f"wait() raises when the job ends {status}", waited.describe(), request)
-            return
-        text = str(waited.error)
-        if not ((code is not None and str(code) in text) or (message and message in text) or status in text):
-            run.violation(f"the failure raised names what the provider said ({code or status})",
-                          f"raised {type(waited.error).__name__}: {text[:200]!r}", request)
+        _ends(run, run.profile.scenarios.get(role, role))
 
     return scenario
+
+
+def _ends(run: _Run, name: str) -> None:
+    """Submit a job that ends as outcome scenario ``name`` says: wait() raises at once, naming
+    what the provider said, and does not go on polling a job that has ended."""
+    request = run.suite.minimal_request(run.provider)
+    adapter, env = run.fresh()
+    run.scenario_rule(name, run.profile.op_for(request))
+    submitted = run.call(adapter.submit, request)
+    if submitted.no_job:
+        run.violation("submit() returns the job id", submitted.describe(), request)
+        return
+    waited = run.call(adapter.wait, submitted.value)
+    job = run.job(str(submitted.value)) or {}
+    status = run.profile.outcomes.get(name) or (run.profile.status(job) if job else "?")
+    code, message = run.profile.job_error(job) if job else (None, "")
+    if not waited.raised:
+        run.violation(f"wait() raises when the job ends {status}", waited.describe(), request)
+        return
+    ended = [r for r in run.polls() if _polled_status(run.profile, r) in run.profile.lifecycle.terminal]
+    if len(ended) > 2:
+        run.violation(f"wait() stops at the terminal status {status}",
+                      f"it polled the job {len(ended)} times after it had ended {status}, then "
+                      f"{waited.describe()}", request)
+        return
+    text = str(waited.error)
+    if not ((code is not None and str(code) in text) or (message and message in text) or status in text):
+        run.violation(f"the failure raised names what the provider said ({code or status})",
+                      f"raised {type(waited.error).__name__}: {text[:200]!r}", request)
+
+
+def _polled_status(profile: Profile, row: dict[str, Any]) -> str | None:
+    body = _row_json(row)
+    try:
+        return profile.status(body) if row.get("status") == 200 and body is not None else None
+    except (KeyError, TypeError):
+        return None
+
+
+def _other_failures(run: _Run) -> None:
+    """Every terminal failure state not covered by job_failed / job_rejected (WaveSpeed's
+    cancelled and timeout...), each in its own fresh run."""
+    covered = {run.profile.outcomes.get(run.profile.scenarios.get(r, r)) for r in ("failed", "rejected")}
+    names: dict[str, str] = {}
+    for name, status in run.profile.outcomes.items():
+        if status and status != run.profile.lifecycle.success and status not in covered and name in run.catalog():
+            names.setdefault(status, name)
+    if not names:
+        raise ScenarioSkipped(f"{run.profile.title} has no other terminal failure state")
+    for name in names.values():
+        _ends(run, name)
 
 
 def _timeout(run: _Run) -> None:
@@ -718,17 +926,15 @@ def _timeout(run: _Run) -> None:
     if submitted.no_job:
         run.violation("submit() returns the job id", submitted.describe(), request)
         return
-    started = env.now()
     waited = run.call(adapter.wait, submitted.value)
     if not waited.raised:
         run.violation(f"wait() gives up after env.timeout ({env.timeout:g} s) on a job that never ends",
                       waited.describe(), request)
         return
-    elapsed = run.control.now() - started
-    limit = env.timeout * 1.5 + 120
-    if elapsed > limit:
+    # on the client's own clock: the seconds it slept (another suite may move a shared clock)
+    if waited.slept > env.timeout * 1.5 + 120:
         run.violation(f"wait() gives up after about env.timeout ({env.timeout:g} s)",
-                      f"it gave up after {elapsed:.0f} s", request)
+                      f"it gave up after waiting {waited.slept:.0f} s", request)
 
 
 def _retry_after(operation_role: str) -> Callable[[_Run], None]:
@@ -758,8 +964,12 @@ def _retry_after(operation_role: str) -> Callable[[_Run], None]:
             run.violation("the request is retried after a 429", "it was never retried", request)
             return
         gap = parse_time(rows[limited + 1]["at"]) - parse_time(rows[limited]["at"])
-        if after is not None and after.isdigit() and gap + 0.5 < float(after):
-            run.violation(f"the retry waits Retry-After ({after} s)", f"it came {gap:.1f} s later", request)
+        if after is not None and after.isdigit():
+            if gap + 0.5 < float(after):
+                run.violation(f"the retry waits Retry-After ({after} s)", f"it came {gap:.1f} s later", request)
+        elif gap < run.profile.min_backoff:
+            run.violation(f"a 429 without Retry-After is retried after a backoff of at least "
+                          f"{run.profile.min_backoff:g} s", f"the retry came {gap:.1f} s later", request)
 
     return scenario
 
@@ -880,40 +1090,41 @@ def _webhook_duplicate(run: _Run) -> None:
 
 
 def _webhook_out_of_order(run: _Run) -> None:
+    """Two jobs' webhooks handed out of order — by construction, not by chance: the later job's
+    first, the two jobs interleaved, and each job's first intermediate webhook (Kling's
+    ``submitted``) after its outcome, the others before it."""
     request = run.suite.minimal_request(run.provider)
     adapter, env = run.fresh()
-    native = "webhook_out_of_order" in run.catalog()
-    fault = ["webhook_out_of_order"] if native else []
-    first = _submit_and_finish(run, adapter, request, fault)
-    second = _submit_and_finish(run, adapter, request, [*fault, "failed"])
+    first = _submit_and_finish(run, adapter, request)
+    second = _submit_and_finish(run, adapter, request, ["failed"])
     if first is None or second is None:
         return
-    waited = 0.0
-    while len(run.deliveries()) < 2 and waited < 3600:
-        run.control.advance(STEP)
-        waited += STEP
-    hooks = run.deliveries()
-    order = [run.profile.webhook.parse(h.body)[0] for h in hooks]
-    if not native:
-        hooks = list(reversed(hooks))  # the later job's webhook first
-    if {first, second} - set(order):
-        run.violation("both jobs' webhooks reach env.webhook_url", f"webhooks arrived for {order}")
+    for job_id in (first, second):
+        _terminal_deliveries(run, job_id)
+    arrived = run.deliveries()
+    ids = [run.profile.webhook.parse(h.body)[0] for h in arrived]
+    if {first, second} - set(ids):
+        run.violation("both jobs' webhooks reach env.webhook_url", f"webhooks arrived for {ids}")
         return
+    terminal = run.profile.lifecycle.terminal
+    queues = []
+    for job_id in (second, first):
+        own = [h for h in arrived if run.profile.webhook.parse(h.body)[0] == job_id]
+        queues.append(own[1:] + own[:1] if len(own) > 2 else own[::-1])
+    hooks = [q[n] for n in range(max(map(len, queues))) for q in queues if n < len(q)]
     for hook in hooks:
         answered = _hand(run, adapter, hook)
         if not _ok(answered):
             run.violation("webhooks arriving out of order are accepted (2xx)", f"the handler {answered.describe()}",
                           request)
     for job_id in (first, second):
-        final = [run.profile.webhook.parse(h.body)[1] for h in hooks if run.profile.webhook.parse(h.body)[0] == job_id]
-        want = final[-1] if final else None
-        terminal = [s for s in final if s in run.profile.lifecycle.terminal]
-        want = terminal[-1] if terminal else want
+        said = [run.profile.webhook.parse(h.body)[1] for h in hooks if run.profile.webhook.parse(h.body)[0] == job_id]
+        want = next((s for s in said if s in terminal), said[0] if said else None)
         got = _recorded(run, adapter, job_id)
         if not got or got[-1] != want or got.count(want) != 1:
             run.violation("each out-of-order webhook is matched to its own job by id; a job ends in its own "
-                          "status, recorded once", f"job {job_id}: recorded {got}, its webhooks said {final}",
-                          request)
+                          "status, recorded once", f"job {job_id}: recorded {got}, its webhooks said {said} "
+                          "(in the order handed)", request)
 
 
 def _webhook_late(run: _Run) -> None:
@@ -1001,6 +1212,194 @@ def _corrupt(profile: Profile, headers: Mapping[str, str]) -> dict[str, str]:
     return out
 
 
+def _webhook_replayed(run: _Run) -> None:
+    _signed(run)
+    spec = run.profile.webhook
+    if spec.sign is None or spec.timestamp is None:
+        raise ScenarioSkipped(f"the contracts cannot sign {run.profile.title} webhooks")
+    request = run.suite.minimal_request(run.provider)
+    adapter, env = run.fresh()
+    job_id = _submit_and_finish(run, adapter, request)
+    if job_id is None:
+        return
+    hooks = _terminal_deliveries(run, job_id)
+    stamp = spec.timestamp(hooks[0].headers) if hooks else None
+    if stamp is None:
+        return
+    secret = run.secret() or ""
+    replay = spec.sign(secret, hooks[0].headers, hooks[0].body, stamp - REPLAY_AGE)
+    answered = _hand(run, adapter, (replay, hooks[0].body))
+    if not _refused(answered):
+        run.violation(f"a validly signed webhook whose timestamp is {REPLAY_AGE // 60} min old (a replay) is "
+                      "rejected (4xx): check the timestamp, not only the signature",
+                      f"the handler {answered.describe()}", request)
+    got = _recorded(run, adapter, job_id)
+    if got:
+        run.violation("a replayed webhook is not acted on", f"recorded {got}", request)
+
+
+def _webhook_forged(run: _Run) -> None:
+    """A webhook the provider never sent: another job's genuine outcome with the id of a job
+    still running, unsigned. lipsync.studio signs nothing, so its handler must confirm the
+    outcome with the API (or a secret in its URL) before acting on it."""
+    request = run.suite.minimal_request(run.provider)
+    adapter, env = run.fresh()
+    done = _submit_and_finish(run, adapter, request)
+    running = _submit_and_finish(run, adapter, request, ["stuck"])
+    if done is None or running is None:
+        return
+    hooks = [h for h in _terminal_deliveries(run, done)
+             if run.profile.webhook.parse(h.body)[1] == run.profile.lifecycle.success]
+    if not hooks:
+        return
+    body = hooks[0].body.replace(done.encode(), running.encode())
+    names = {h.lower() for h in run.profile.webhook.signature_headers}
+    headers = {k: v for k, v in hooks[0].headers.items() if k.lower() not in names}
+    answered = _hand(run, adapter, (headers, body))
+    if answered.error is not None or answered.hung:
+        run.violation("a forged webhook is answered, not crashed on", f"the handler {answered.describe()}", request)
+    got = _recorded(run, adapter, running)
+    if got:
+        how = "check its signature" if run.profile.webhook.verify else "confirm the outcome with the API"
+        run.violation(f"a forged webhook (unsigned, about a job still running) is not acted on: {how}",
+                      f"recorded {got} for job {running}, which is still running", request)
+
+
+def _webhook_http(run: _Run) -> None:
+    if not run.profile.webhook.https_only:
+        raise ScenarioSkipped(f"{run.profile.title} accepts webhook URLs over plain http")
+    run.webhook_url = "http://hooks.example.com/contract-webhook"  # not loopback: refused
+    request = run.suite.minimal_request(run.provider)
+    adapter, env = run.fresh()
+    submitted = run.call(adapter.submit, request)
+    rows = run.submits()
+    refused = [r for r in rows if r["status"] >= 400]
+    accepted = [r for r in rows if r["status"] < 300]
+    if accepted and not refused:
+        raise ScenarioSkipped("the target accepts plain-http webhook URLs (its webhook_http setting)")
+    if accepted:
+        run.violation("a job refused for its plain-http webhook URL is not sent again without it (its outcome "
+                      "would never reach the application)",
+                      f"after the {refused[0]['status']} it was sent again and accepted", request)
+    elif not submitted.raised and (rows or not submitted.failed):
+        run.violation("submit() raises when the provider refuses the plain-http webhook URL",
+                      f"submit() {submitted.describe()}", request)
+    elif refused and (message := _message(run.profile, refused[-1])) and message not in str(submitted.error):
+        run.violation("the error raised carries the provider's message about the webhook URL",
+                      f"expected {message!r}: {submitted.describe()}", request)
+    if len(refused) > 1:
+        run.violation("a refused webhook URL is not retried", f"it was sent {len(refused)} times", request)
+
+
+def _lost_answer(run: _Run) -> None:
+    """The provider creates the job, then the connection is reset before the answer: a retry
+    must not create a second job (sync.so: the same Idempotency-Key; elsewhere: look the job up,
+    or report the failure)."""
+    request = run.suite.minimal_request(run.provider)
+    adapter, env = run.fresh()
+    run.scenario_rule("connection_reset", run.profile.op_for(request))
+    submitted = run.call(adapter.submit, request)
+    if not any(r["status"] < 300 for r in run.submits()):
+        raise ScenarioSkipped("the client never sent the request")
+    created = list(dict.fromkeys(r["job_id"] for r in run.submits() if r["status"] < 300 and r.get("job_id")))
+    if len(created) > 1:
+        run.violation("a submit whose answer was lost after the job was created does not create a second job "
+                      "(retry with the same Idempotency-Key where the provider has one, else look the job up "
+                      "or report the failure)",
+                      f"{len(created)} jobs were created: {created}; submit() {submitted.describe()}", request)
+    elif not submitted.failed and submitted.value not in (None, "") and str(submitted.value) not in created:
+        run.violation("submit() returns the id of the job the provider created",
+                      f"returned {submitted.value!r}, the provider created {created}", request)
+    elif submitted.failed and not submitted.raised:
+        run.violation("a lost answer is reported (raised) or recovered, in bounded time",
+                      f"submit() {submitted.describe()}", request)
+
+
+def _bad_gateway(operation_role: str) -> Callable[[_Run], None]:
+    def scenario(run: _Run) -> None:
+        request = run.suite.minimal_request(run.provider)
+        adapter, env = run.fresh()
+        if operation_role == "submit":
+            run.scenario_rule("bad_gateway_html", run.profile.op_for(request))
+        submitted = run.call(adapter.submit, request)
+        if operation_role == "submit":
+            if submitted.no_job and not (submitted.raised and "502" in str(submitted.error)):
+                run.violation("a proxy's HTML 502 on submit is reported as a 502 (or retried), not as a JSON "
+                              "decoding error", f"submit() {submitted.describe()}", request)
+            return
+        if submitted.no_job:
+            run.violation("submit() returns the job id", submitted.describe(), request)
+            return
+        run.scenario_rule("bad_gateway_html", run.profile.poll_operation)
+        waited = run.call(adapter.wait, submitted.value)
+        if waited.failed:
+            run.violation("a proxy's HTML 502 while polling does not end the wait; wait() succeeds",
+                          waited.describe(), request)
+
+    return scenario
+
+
+TOKEN_LIFE = 1800.0  # Kling's sample code signs 30-minute tokens
+
+
+def _token_expiry(run: _Run) -> None:
+    """A job that outlives the client's JWT: the client must sign a new one before ``exp``.
+    Judged on the clock the client is given (``env.now``): the emulator checks ``exp`` on it
+    (``jwt_clock: emulator``) and the suite reads every token the client sent."""
+    if run.profile.credentials is None:
+        raise ScenarioSkipped(f"{run.profile.title} keys do not expire")
+    if run.profile.credentials(run.own.config or {}) is None:
+        raise ScenarioSkipped(f"the target judges {run.profile.title} tokens on the wall clock: run it with "
+                              f"{run.provider}.jwt_clock: emulator so they are judged on env.now")
+    request = run.suite.minimal_request(run.provider)
+    adapter, env = run.fresh(timeout=TOKEN_LIFE * 3)
+    run.scenario_rule("stuck", run.profile.op_for(request))
+    submitted = run.call(adapter.submit, request)
+    if submitted.no_job:
+        run.violation("submit() returns the job id", submitted.describe(), request)
+        return
+    started, finish_at = env.now(), env.now() + TOKEN_LIFE * 4 / 3
+
+    def finish() -> None:
+        if env.on_sleep is not None and env.now() >= finish_at:
+            env.on_sleep = None
+            run.control.finish(run.provider, str(submitted.value))
+
+    env.on_sleep = finish
+    waited = run.call(adapter.wait, submitted.value)
+    tokens = [(r, claims) for r in run.client_rows() if (claims := _jwt_claims(r)) is not None]
+    if not tokens:
+        raise ScenarioSkipped("the client authenticates with a static API key, not with env.access_key / "
+                              "env.secret_key")
+    expired = [(r, c) for r, c in tokens if isinstance(c.get("exp"), int | float) and parse_time(r["at"]) >= c["exp"]]
+    wall = [c for _, c in tokens if isinstance(c.get("exp"), int | float)
+            and abs(c["exp"] - TOKEN_LIFE - started) > TOKEN_LIFE and abs(c["exp"] - TOKEN_LIFE - time.time()) < 600]
+    detail = waited.describe() if waited.failed else "wait() succeeded"
+    if wall:
+        run.violation("the client signs its tokens on the clock it is given (env.now)",
+                      "this client makes its tokens on the wall clock; pass env.now", request)
+    elif expired:
+        row, claims = expired[0]
+        late = parse_time(row["at"]) - claims["exp"]
+        run.violation("a job that outlives the token: the client signs a new JWT before exp",
+                      f"it sent a token {late:.0f} s after it expired ({row['method']} {row['path']} -> "
+                      f"{row['status']}); {detail}", request)
+    elif waited.failed:
+        run.violation("a job that outlives the token: wait() succeeds", detail, request)
+
+
+def _jwt_claims(row: dict[str, Any]) -> dict[str, Any] | None:
+    token = (_request_header(row, "Authorization") or "").partition(" ")[2]
+    if token.count(".") != 2:
+        return None
+    payload = token.split(".")[1]
+    try:
+        claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    except ValueError:
+        return None
+    return claims if isinstance(claims, dict) else None
+
+
 SCENARIOS: tuple[Scenario, ...] = (
     Scenario("success", "a job that succeeds: submit, then wait for the outcome", _success),
     Scenario("valid_requests", "generated valid requests are sent unchanged and accepted", _valid_requests,
@@ -1009,11 +1408,18 @@ SCENARIOS: tuple[Scenario, ...] = (
              "not swallowed, not retried", _validation_errors),
     Scenario("job_failed", "a job that ends FAILED is surfaced as a failure", _job_ends_badly("failed")),
     Scenario("job_rejected", "a job the provider rejects is surfaced as a failure", _job_ends_badly("rejected")),
+    Scenario("job_other_failures", "every other terminal failure state (WaveSpeed cancelled, timeout) is "
+             "surfaced as a failure at once", _other_failures),
     Scenario("timeout", "a job slower than the client's timeout: the client gives up in time", _timeout),
     Scenario("rate_limited_submit", "429 on submit: Retry-After honoured", _retry_after("submit")),
     Scenario("rate_limited_poll", "429 while polling: Retry-After honoured", _retry_after("poll")),
     Scenario("unavailable_submit", "a transient 503 on submit is retried", _transient("submit")),
     Scenario("server_error_poll", "a transient 500 while polling is survived", _transient("poll")),
+    Scenario("lost_answer_submit", "the job is created, then the answer is lost (connection reset): no second "
+             "job", _lost_answer),
+    Scenario("bad_gateway_submit", "a proxy's HTML 502 on submit", _bad_gateway("submit")),
+    Scenario("bad_gateway_poll", "a proxy's HTML 502 while polling is survived", _bad_gateway("poll")),
+    Scenario("token_expiry", "a job that outlives the client's token: the token is renewed", _token_expiry),
     Scenario("webhook_valid", "a genuine signed webhook is accepted and acted on once", _webhook_valid,
              webhook=True),
     Scenario("webhook_duplicate", "a webhook delivered twice is processed once", _webhook_duplicate, webhook=True),
@@ -1024,6 +1430,12 @@ SCENARIOS: tuple[Scenario, ...] = (
     Scenario("webhook_bad_signature", "a webhook with a wrong signature is rejected", _webhook_bad_signature,
              webhook=True),
     Scenario("webhook_missing_signature", "a webhook without a signature is rejected", _webhook_missing_signature,
+             webhook=True),
+    Scenario("webhook_replayed", "a validly signed but old webhook (a replay) is rejected", _webhook_replayed,
+             webhook=True),
+    Scenario("webhook_forged", "a forged webhook about a running job is not acted on", _webhook_forged,
+             webhook=True),
+    Scenario("webhook_http", "a webhook URL over plain http, which the provider refuses", _webhook_http,
              webhook=True),
 )
 

@@ -8,6 +8,10 @@ transient 5xx with a pause, polls until ``succeed`` or ``failed`` within a timeo
 callback handler verifies the Standard Webhooks signature when a secret is configured, ignores
 intermediate statuses and acts on each task's outcome once, by task id.
 
+It authenticates with a static API key, or with an access key and secret key: then it signs
+its own 30-minute JWTs (HS256, as Kling's sample code does) on its clock and signs a new one
+a minute before the old one expires, so a long job never meets an expired token.
+
 ``make_adapter(env)`` plugs it into the contract suite (see contracts.suites.client).
 """
 
@@ -41,21 +45,44 @@ class TaskTimeout(Exception):
     pass
 
 
+def _b64url(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+
+def jwt(access_key: str, secret_key: str, now: float, life: float = 1800.0) -> str:
+    """Kling's token: HS256 over ``{"iss": access_key, "exp": now + life, "nbf": now - 5}``."""
+    head = _b64url(json.dumps({"alg": "HS256", "typ": "JWT"}).encode())
+    claims = _b64url(json.dumps({"iss": access_key, "exp": int(now + life), "nbf": int(now - 5)}).encode())
+    signature = hmac.new(secret_key.encode(), f"{head}.{claims}".encode(), hashlib.sha256).digest()
+    return f"{head}.{claims}.{_b64url(signature)}"
+
+
 class KlingClient:
     def __init__(self, base_url: str, api_key: str, *, callback_url: str | None = None, timeout: float = 600.0,
                  poll_interval: float = 10.0, max_retries: int = 4, sleep: Callable[[float], None] = time.sleep,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time, access_key: str | None = None,
+                 secret_key: str | None = None) -> None:
         self.base_url, self.api_key, self.callback_url = base_url.rstrip("/"), api_key, callback_url
         self.timeout, self.poll_interval, self.max_retries = timeout, poll_interval, max_retries
         self.sleep, self.clock = sleep, clock
+        self.access_key, self.secret_key = access_key, secret_key
+        self.token, self.token_expires = "", 0.0
         self.http = requests.Session()
         self.tasks: set[str] = set()
+
+    def bearer(self) -> str:
+        if not (self.access_key and self.secret_key):
+            return self.api_key
+        now = self.clock()
+        if now > self.token_expires - 60:  # renew a minute early
+            self.token, self.token_expires = jwt(self.access_key, self.secret_key, now), now + 1800
+        return self.token
 
     def _call(self, method: str, path: str, body: Any = None) -> Any:
         retryable = (429, 503) if method == "POST" else (429, 500, 502, 503, 504)
         for attempt in range(self.max_retries + 1):
             resp = self.http.request(method, self.base_url + path, json=body, timeout=30,
-                                     headers={"Authorization": f"Bearer {self.api_key}"})
+                                     headers={"Authorization": f"Bearer {self.bearer()}"})
             try:
                 data = resp.json()
             except ValueError:
@@ -86,10 +113,14 @@ class KlingClient:
         self.tasks.add(task_id)
         return task_id
 
+    def get(self, task_id: str) -> dict[str, Any]:
+        task: dict[str, Any] = self._call("GET", f"/v1/videos/advanced-lip-sync/{task_id}")
+        return task
+
     def wait(self, task_id: str) -> dict[str, Any]:
         deadline = self.clock() + self.timeout
         while True:
-            task: dict[str, Any] = self._call("GET", f"/v1/videos/advanced-lip-sync/{task_id}")
+            task = self.get(task_id)
             if task["task_status"] == "succeed":
                 return task
             if task["task_status"] == "failed":
@@ -102,7 +133,7 @@ class KlingClient:
 
 class CallbackHandler:
     """``POST /hooks/kling``. Standard Webhooks verification when a secret is set; otherwise
-    only task ids this client created are believed."""
+    only task ids this client created are believed, and their outcome is read from the API."""
 
     def __init__(self, client: KlingClient, secret: str | None, clock: Callable[[], float] = time.time,
                  tolerance: float = 300.0) -> None:
@@ -131,14 +162,17 @@ class CallbackHandler:
             return 404
         seen = self.outcomes.setdefault(task["task_id"], [])
         if task["task_status"] in TERMINAL and not seen:  # intermediate, duplicate, late: acknowledge only
-            seen.append(task["task_status"])
+            status = task["task_status"] if self.secret else self.client.get(task["task_id"])["task_status"]
+            if status in TERMINAL:
+                seen.append(status)
         return 200
 
 
 class Adapter:
     def __init__(self, env: Any) -> None:
         self.client = KlingClient(env.base_url, env.api_key, callback_url=env.webhook_url, timeout=env.timeout,
-                                  sleep=env.sleep, clock=env.now)
+                                  sleep=env.sleep, clock=env.now, access_key=env.access_key,
+                                  secret_key=env.secret_key)
         self.callbacks = CallbackHandler(self.client, env.webhook_secret, clock=env.now)
 
     def submit(self, request: Any) -> str:

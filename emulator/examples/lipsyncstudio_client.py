@@ -5,7 +5,8 @@ It posts ``{"formState", "webhook"}`` to ``/api/v1/{endpoint}`` and reads the jo
 (never retrying a 4xx), retries 429 after ``Retry-After`` and transient 5xx with a pause, polls
 ``/api/v1/jobs/{id}`` every few seconds until ``completed`` or ``failed`` within a timeout, and
 its webhook handler acts on each job's outcome once (lipsync.studio does not sign webhooks:
-the handler can only trust ids it submitted itself).
+the handler trusts only ids it submitted itself, and reads the outcome from the API, so a
+forged webhook cannot complete a job).
 
 ``make_adapter(env)`` plugs it into the contract suite (see contracts.suites.client).
 """
@@ -70,10 +71,14 @@ class LipsyncStudioClient:
         self.submitted.add(job_id)
         return job_id
 
+    def get(self, job_id: str) -> dict[str, Any]:
+        job: dict[str, Any] = self._call("GET", f"/api/v1/jobs/{job_id}")
+        return job
+
     def wait(self, job_id: str) -> dict[str, Any]:
         deadline = self.clock() + self.timeout
         while True:
-            job: dict[str, Any] = self._call("GET", f"/api/v1/jobs/{job_id}")
+            job = self.get(job_id)
             if job["status"] == "completed":
                 return job
             if job["status"] == "failed":
@@ -97,7 +102,9 @@ class WebhookHandler:
             return 404
         seen = self.outcomes.setdefault(job["id"], [])
         if not seen and job.get("status") in ("completed", "failed"):
-            seen.append(job["status"])
+            status = self.client.get(job["id"])["status"]  # unsigned: believe the API, not the body
+            if status in ("completed", "failed"):
+                seen.append(status)
         return 200
 
 

@@ -1,7 +1,9 @@
 """A small, correct sync.so client — the kind of code the client contract suite is for.
 
-It sends the request body as given, raises the provider's error with its message (never
-retrying a 4xx), retries 429 after ``Retry-After`` and transient 5xx with a pause, polls with
+It sends the request body as given with an ``Idempotency-Key`` (so a create whose answer was
+lost can be sent again without creating a second generation), raises the provider's error
+with its message (never retrying a 4xx), retries 429 after ``Retry-After`` and transient 5xx
+with a pause, polls with
 a pause until COMPLETED, FAILED or REJECTED within a timeout, and its webhook handler checks
 ``Sync-Signature`` and processes each generation's outcome once, matched by id.
 
@@ -18,6 +20,7 @@ import hashlib
 import hmac
 import json
 import time
+import uuid
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -58,11 +61,20 @@ class SyncClient:
         self.clock = clock
         self.http = session or requests.Session()
 
-    def _call(self, method: str, path: str, body: Any = None) -> Any:
+    def _call(self, method: str, path: str, body: Any = None, idempotency_key: str | None = None) -> Any:
         retryable = RETRYABLE_POST if method == "POST" else RETRYABLE_GET
+        headers = {"x-api-key": self.api_key}
+        if idempotency_key:
+            headers["Idempotency-Key"] = idempotency_key
         for attempt in range(self.max_retries + 1):
-            resp = self.http.request(method, self.base_url + path, json=body, timeout=30,
-                                     headers={"x-api-key": self.api_key})
+            try:
+                resp = self.http.request(method, self.base_url + path, json=body, timeout=30, headers=headers)
+            except requests.ConnectionError:
+                # the answer was lost: a read, or a create carrying its idempotency key, is safe to repeat
+                if attempt < self.max_retries and (method == "GET" or idempotency_key):
+                    self.sleep(min(60.0, 2.0 * 2**attempt))
+                    continue
+                raise
             if resp.status_code < 400:
                 return resp.json()
             if resp.status_code in retryable and attempt < self.max_retries:
@@ -82,7 +94,7 @@ class SyncClient:
         payload = dict(body)
         if self.webhook_url:
             payload["webhookUrl"] = self.webhook_url
-        return str(self._call("POST", "/v2/generate", payload)["id"])
+        return str(self._call("POST", "/v2/generate", payload, idempotency_key=str(uuid.uuid4()))["id"])
 
     def get(self, generation_id: str) -> dict[str, Any]:
         result: dict[str, Any] = self._call("GET", f"/v2/generate/{generation_id}")

@@ -66,9 +66,13 @@ def output_name(job: Job) -> str:
     return job.request.get("outputFileName") or job.id
 
 
+DEFAULT_OPTIONS = {"sync_mode": "loop"}
+
+
 def generation(job: Job, *, progress_at: float | None = None) -> dict[str, Any]:
-    """The Generation object in the job's current state. Output and error fields are ``null``
-    until they apply (absent-vs-null is inferred; the old spec typed them nullable)."""
+    """The Generation object in the job's current state. Fields that do not apply yet are
+    ``null``, and a request without options shows the default ``sync_mode`` [3p: updates S8];
+    ``errorCode`` is the 2026 spelling [doc: updates S3], ``error_code`` the SDK's."""
     req = job.request
     body: dict[str, Any] = {
         "id": job.id,
@@ -76,18 +80,17 @@ def generation(job: Job, *, progress_at: float | None = None) -> dict[str, Any]:
         "status": job.status,
         "model": req["model"],
         "input": req["input"],
-        "options": req.get("options") or {},
+        "options": req.get("options") or DEFAULT_OPTIONS,
+        "segments": req.get("segments"),
         "webhookUrl": req.get("webhookUrl"),
+        "outputFileName": req.get("outputFileName"),
         "outputUrl": job.data.get("outputUrl"),
         "outputDuration": job.data.get("outputDuration"),
+        "segmentOutputUrl": None,
         "error": job.data.get("error"),
         "error_code": job.data.get("error_code"),
         "errorCode": job.data.get("error_code"),
     }
-    if req.get("segments"):
-        body["segments"] = req["segments"]
-    if req.get("outputFileName"):
-        body["outputFileName"] = req["outputFileName"]
     if progress_at is not None:
         body["progress_percent"] = progress_percent(job, progress_at)
     return body
@@ -112,8 +115,11 @@ def progress_percent(job: Job, now: float) -> float:
 
 
 def output_duration(payload: dict[str, Any]) -> float:
-    video = next(i for i in payload["input"] if i.get("type") == "video")
-    return float(probe_url(video.get("url") or "").duration or 0.0)
+    """The video's duration; for a still image (sync-3), the voice's (inferred)."""
+    visual = next(i for i in payload["input"] if i.get("type") in ("video", "image"))
+    if visual["type"] == "image":
+        visual = next((i for i in payload["input"] if i.get("type") == "audio"), {})
+    return float(probe_url(visual.get("url") or "").duration or 0.0)
 
 
 def estimate(payload: dict[str, Any], cfg: dict[str, Any]) -> list[dict[str, float]]:

@@ -30,7 +30,6 @@ class Settings:
     webhook_retry: Retry = default({"max_attempts": 1, "backoff": 5.0, "factor": 2.0, "max_delay": 3600.0})
     webhook_on_rejected: bool = False
     error_body: Literal["nestjs", "coded", "both"] = "both"
-    output_file_name: Literal["reject", "sanitize"] = "reject"
     duplicate_ref_ids: Literal["reject", "allow"] = "reject"
     segment_overlap: Literal["allow", "reject"] = "allow"  # reject also rejects segments beyond the video
     zero_length_segments: Literal["allow", "reject"] = "allow"
