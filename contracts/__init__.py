@@ -11,8 +11,14 @@ run against the emulator in-process, on a port, or against the real provider.
 * ``contracts.pytest_plugin`` — fixtures and markers (registered through ``pytest11``).
 
     from lipsync_emulator.contracts import ClientContract, scenario_names
+
+A provider's profile and strategies are found by its name (``profiles/<name>.py``,
+``strategies/<name>.py``); ``register(profile, strategies)`` adds one kept elsewhere.
 """
 
+from types import ModuleType
+
+from lipsync_emulator.contracts import profiles, strategies
 from lipsync_emulator.contracts.suites.client import (
     ClientAdapter,
     ClientContract,
@@ -25,4 +31,12 @@ from lipsync_emulator.contracts.suites.client import (
 from lipsync_emulator.contracts.suites.conformance import SelfContract
 
 __all__ = ["ClientAdapter", "ClientContract", "ContractEnv", "ContractViolation", "PollBudgetExceeded", "Report",
-           "SelfContract", "scenario_names"]
+           "SelfContract", "register", "scenario_names"]
+
+
+def register(profile: profiles.Profile, strategies_module: ModuleType) -> None:
+    """Make a provider kept outside this package known to the suites: its ``Profile`` (how to
+    call it, its lifecycle, webhook and errors) and its strategies module (``create_requests``,
+    ``minimal_request``, ``rule_ids``, ``invalid_requests``). See docs/adding-a-provider.md."""
+    profiles.register(profile)
+    strategies.register(profile.name, strategies_module)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import json
 import time
+from collections.abc import Sequence
 from typing import Any
 
 from flask import Flask, Response, g, request
@@ -21,7 +22,7 @@ from lipsync_emulator.core.control import render_control_error
 from lipsync_emulator.core.errors import EmulatorError, InternalError, error_for_status
 from lipsync_emulator.core.faults import FaultMiddleware
 from lipsync_emulator.core.http import has_body
-from lipsync_emulator.core.runtime import EXTENSION, Runtime, runtime
+from lipsync_emulator.core.runtime import EXTENSION, Provider, Runtime, runtime
 from lipsync_emulator.core.store import (
     NAMESPACE_HEADER,
     Store,
@@ -181,21 +182,24 @@ class EmulatorFlask(Flask):
             req.routing_exception = exc
 
 
-def create_app(config: dict[str, Any] | Settings | None = None, *, store: Store | None = None) -> Flask:
+def create_app(config: dict[str, Any] | Settings | None = None, *, store: Store | None = None,
+               providers: Sequence[Provider] = REGISTRY) -> Flask:
     """Build an emulator app. ``config`` is a ``Settings`` or a dict of overrides, e.g.
-    ``{"clock": "virtual", "syncso": {"api_keys": ["sk_test"]}}``."""
+    ``{"clock": "virtual", "syncso": {"api_keys": ["sk_test"]}}``. ``providers``: the providers
+    to serve, by default the package's ``REGISTRY``; add your own with ``REGISTRY + (mine,)``
+    (docs/adding-a-provider.md)."""
     settings = config if isinstance(config, Settings) else Settings.build(config)
     app = EmulatorFlask("emulator")
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     app.json.sort_keys = False  # type: ignore[attr-defined]
-    rt = Runtime(settings, REGISTRY, store=store)
+    rt = Runtime(settings, tuple(providers), store=store)
     app.extensions[EXTENSION] = rt
 
     # Transport faults (reset, truncated body...) act on the finished answer, below Flask.
     app.wsgi_app = FaultMiddleware(app.wsgi_app)  # type: ignore[method-assign]
     app.wsgi_app = _read_body_at_once(app.wsgi_app, settings.max_body_bytes)  # type: ignore[method-assign]
     app.register_blueprint(control_bp)
-    for provider in REGISTRY:
+    for provider in providers:
         app.register_blueprint(provider.blueprint)
 
     unit = getattr(rt.store, "unit", None)

@@ -41,7 +41,12 @@ def _settings(args: argparse.Namespace) -> Settings:
         if not sep:
             raise SystemExit(f"--set expects KEY=VALUE, got {item!r}")
         set_dotted(overrides, key, value)
-    return Settings.build(overrides)
+    from lipsync_emulator.core.runtime import configure
+    from lipsync_emulator.providers import REGISTRY
+
+    settings = Settings.build(overrides)
+    configure(settings, REGISTRY)  # a bad setting stops here, named, before anything listens
+    return settings
 
 
 def _banner(settings: Settings, url: str) -> str:

@@ -19,7 +19,7 @@ import socket
 import tempfile
 import threading
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -28,8 +28,9 @@ import requests
 from lipsync_emulator.app import create_app
 from lipsync_emulator.config import deep_merge
 from lipsync_emulator.core.faults import aborted
-from lipsync_emulator.core.runtime import EXTENSION, Runtime
+from lipsync_emulator.core.runtime import EXTENSION, Provider, Runtime
 from lipsync_emulator.core.store import Store
+from lipsync_emulator.providers import REGISTRY
 from werkzeug.serving import WSGIRequestHandler, make_server
 
 STORE_ENV = "LIPSYNC_EMULATOR_STORE"
@@ -100,10 +101,11 @@ class _QuietHandler(WSGIRequestHandler):
 class EmulatorServer:
     """The emulator on a free loopback port, in a background thread. Virtual clock by default.
     ``store``: ``"memory"`` (the default), ``"sqlite"`` (a fresh database in a temporary directory,
-    removed on ``stop``) or a store object; without one, ``$LIPSYNC_EMULATOR_STORE`` decides."""
+    removed on ``stop``) or a store object; without one, ``$LIPSYNC_EMULATOR_STORE`` decides.
+    ``providers``: as ``create_app``'s (``REGISTRY + (mine,)`` serves a provider of your own)."""
 
     def __init__(self, config: dict[str, Any] | None = None, host: str = "127.0.0.1", port: int = 0, *,
-                 store: Store | str | None = None) -> None:
+                 store: Store | str | None = None, providers: Sequence[Provider] = REGISTRY) -> None:
         self.config = deep_merge({"clock": "virtual", "seed": 1234}, config or {})
         self._data_dir: str | None = None
         if store is None or isinstance(store, str):
@@ -116,7 +118,7 @@ class EmulatorServer:
 
                 self._data_dir = tempfile.mkdtemp(prefix="lipsync-emulator-")
                 store = SqliteStore(os.path.join(self._data_dir, "state.db"))
-        self.app = create_app(self.config, store=store)
+        self.app = create_app(self.config, store=store, providers=providers)
         self._server = make_server(host, port, self.app, threaded=True, request_handler=_QuietHandler)
         self._server.daemon_threads = True  # type: ignore[attr-defined]
         self._server.shutdown_request = self._shutdown_request  # type: ignore[method-assign]

@@ -93,11 +93,7 @@ class Runtime:
         self.journal = RequestJournal(settings.journal_size, self.store)
         self.webhooks.attach(self.store)
         self.providers: dict[str, Provider] = {p.name: p for p in providers}
-        unknown = sorted(set(settings.providers) - set(self.providers))
-        if unknown:
-            raise SettingsError(f"unknown setting {unknown[0]!r}: neither an emulator setting nor a provider "
-                                f"(providers: {', '.join(self.providers)})")
-        self.config: dict[str, dict[str, Any]] = {p.name: p.configure(settings) for p in providers}
+        self.config: dict[str, dict[str, Any]] = configure(settings, providers)
         self.specs: dict[str, SpecValidator] = {p.name: SpecValidator(p.schema) for p in providers if p.schema}
         self._advance_lock = threading.Lock()
         # Notified whenever a job changes state, the virtual clock moves or state is reset, so
@@ -255,6 +251,17 @@ class Runtime:
         """Wake everything waiting on ``changed``; waiters re-check their own condition."""
         with self.changed:
             self.changed.notify_all()
+
+
+def configure(settings: Settings, providers: Iterable[Provider]) -> dict[str, dict[str, Any]]:
+    """Each provider's effective settings. ``SettingsError`` names a section that is no
+    provider's, or a provider's unknown key or bad value."""
+    by_name = {p.name: p for p in providers}
+    unknown = sorted(set(settings.providers) - set(by_name))
+    if unknown:
+        raise SettingsError(f"unknown setting {unknown[0]!r}: neither an emulator setting nor a provider "
+                            f"(providers: {', '.join(by_name)})")
+    return {name: provider.configure(settings) for name, provider in by_name.items()}
 
 
 def runtime() -> Runtime:

@@ -65,7 +65,8 @@ class Settings:
     face_choose_extra: Literal["reject", "ignore"] = "reject"
     audio_formats: list[str] = default(["mp3", "wav", "m4a", "aac"])  # [doc: S1, S2]
     relay_audio_formats: list[str] = default(["mp3", "wav", "m4a"])  # [seed] (no .aac)
-    audio_ids: dict[str, AudioId] = default({})  # Kling TTS audio ids: {"id": {"duration": s, "age_days": d}}
+    # Kling TTS audio ids: {"id": {"duration": s, "age_days": d}} or {"id": duration}
+    audio_ids: dict[str, AudioId | float] = default({})
     # accept (as default_audio_id_duration s) | reject (1201) [inferred]
     unknown_audio_id: Literal["accept", "reject"] = "accept"
     default_audio_id_duration: float = 10.0
