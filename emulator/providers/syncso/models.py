@@ -13,7 +13,7 @@ from lipsync_emulator.core.clock import iso
 from lipsync_emulator.core.jobs import Job, Lifecycle, Outcome
 from lipsync_emulator.core.media import probe_url
 from lipsync_emulator.core.runtime import Runtime
-from lipsync_emulator.core.webhooks import RetryPolicy
+from lipsync_emulator.core.webhooks import RetryPolicy, Signer, signature_scheme
 from lipsync_emulator.providers.syncso.errors import message_for
 
 NAME = "syncso"
@@ -135,6 +135,11 @@ def sign(secret: str, body: bytes, timestamp: float) -> str:
     return f"t={t},v1={digest}"
 
 
+@signature_scheme(NAME)
+def _signature(signer: Signer, body: bytes, timestamp: float, _message_id: str) -> dict[str, str]:
+    return {signer.header or "Sync-Signature": sign(signer.secret, body, timestamp)}
+
+
 def start_generation(rt: Runtime, payload: dict[str, Any], *, account: str, outcome: Outcome | None,
                      scenarios: list[str], base_url: str, namespace: str = "default",
                      data: dict[str, Any] | None = None) -> Job:
@@ -169,4 +174,4 @@ def send_webhook(rt: Runtime, job: Job) -> None:
     rt.webhooks.send(
         provider=NAME, url=job.webhook_url or "", body=body, event=f"generation.{job.status.lower()}",
         policy=RetryPolicy.from_dict(cfg["webhook_retry"]), job=job,
-        signer=(lambda raw, ts, _id: {"Sync-Signature": sign(secret, raw, ts)}) if secret else None)
+        signer=Signer(NAME, secret) if secret else None)
