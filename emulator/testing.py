@@ -22,6 +22,7 @@ from typing import Any
 import requests
 from lipsync_emulator.app import create_app
 from lipsync_emulator.config import deep_merge
+from lipsync_emulator.contracts.targets import every_page
 from lipsync_emulator.core.faults import aborted
 from lipsync_emulator.core.runtime import EXTENSION, Provider, Runtime
 from lipsync_emulator.core.store import Store
@@ -35,21 +36,6 @@ STORE_ENV = "LIPSYNC_EMULATOR_STORE"
 """``sqlite`` runs every ``EmulatorServer`` without an explicit store on the SQLite store that
 ``serve`` uses (a fresh database each), instead of the in-memory one: the same suite then proves
 the persistent store behaves like the memory store. The pytest option ``--emulator-store`` sets it."""
-
-
-def every_page(fetch: Any, filters: dict[str, Any], page: int = 1000) -> list[dict[str, Any]]:
-    """Follow a control-plane listing (newest first) page by page: ``fetch(params)`` returns
-    one page. ``limit`` in ``filters`` stops after that many."""
-    params = {k: v for k, v in filters.items() if v is not None}
-    wanted = params.pop("limit", None)
-    rows: list[dict[str, Any]] = []
-    while wanted is None or len(rows) < int(wanted):
-        size = page if wanted is None else min(page, int(wanted) - len(rows))
-        got = fetch({**params, "offset": len(rows), "limit": size})
-        rows += got
-        if len(got) < size:
-            break
-    return rows
 
 
 class EmulatorControl:

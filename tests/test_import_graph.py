@@ -112,3 +112,11 @@ def test_layers():
             foreign = {t for t in targets if not t.startswith(("lipsync_emulator.contracts",
                                                                "lipsync_emulator.schemas"))}
             assert not foreign, f"{name} imports the emulator: {foreign}"
+
+
+def test_providers_never_read_the_namespace_header():
+    """The pipeline resolves the request's namespace once; a job lands in it without the view
+    naming it."""
+    for file in (ROOT / "emulator" / "providers").rglob("*.py"):
+        text = file.read_text(encoding="utf-8")
+        assert "X-Emulator-Namespace" not in text and "NAMESPACE_HEADER" not in text, file

@@ -23,6 +23,7 @@ from lipsync_emulator.core.jobs import Job, Outcome
 from lipsync_emulator.core.media import sample_mp4
 from lipsync_emulator.core.runtime import runtime
 from lipsync_emulator.core.scenarios import WEBHOOK_OPERATION, Chaos, ProbeContext, UnknownScenario
+from lipsync_emulator.core.settings import SettingsError
 from lipsync_emulator.core.store import DEFAULT_NAMESPACE, NAMESPACE_HEADER, current_namespace, scope
 
 bp = Blueprint("control", __name__, url_prefix="/_emulator")
@@ -380,6 +381,17 @@ def delete_scenario(rule_id: str) -> Response:
     if not runtime().scenarios.delete(rule_id):
         raise NotFound(f"no active scenario rule {rule_id!r}", field="rule_id")
     return json_response({"deleted": 1})
+
+
+@bp.patch("/config")
+def change_config() -> Response:
+    """Change providers' settings while running, checked as at start-up (a 400 names the key);
+    answers the configuration."""
+    try:
+        runtime().reconfigure(_body())
+    except SettingsError as exc:
+        raise BadRequest(str(exc), field=exc.key) from None
+    return config()
 
 
 @bp.get("/config")

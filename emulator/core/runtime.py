@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from flask import Blueprint, Response, current_app
-from lipsync_emulator.config import Settings
+from lipsync_emulator.config import Settings, deep_merge
 from lipsync_emulator.core.clock import RealClock, Scheduler, VirtualClock, iso, quantize
 from lipsync_emulator.core.errors import EmulatorError
 from lipsync_emulator.core.faults import Faults, generic_scenarios
@@ -127,6 +127,32 @@ class Runtime:
         for spec in self.specs.values():
             spec.warm()
 
+    def reconfigure(self, sections: Any) -> None:
+        """Change providers' settings while running: ``{"syncso": {"durations": {"PENDING": 1}}}``,
+        each section merged over the provider's current settings and checked as at start-up,
+        all or nothing. New requests and transitions read the new values; the providers'
+        scenarios are declared again from them."""
+        if not isinstance(sections, dict):
+            raise SettingsError("the body must be an object of provider sections", "body")
+        unknown = sorted(set(sections) - set(self.providers))
+        if unknown:
+            raise SettingsError(f"unknown provider {unknown[0]!r} (providers: {', '.join(self.providers)}); "
+                                "the emulator's own settings are fixed at start-up", unknown[0])
+        changed = {}
+        for name, section in sections.items():
+            provider = self.providers[name]
+            if not isinstance(section, dict):
+                raise SettingsError(f"{name} must be an object of settings", name)
+            changed[name] = configure_settings(provider.settings or NoSettings,
+                                               deep_merge(self.config[name], section), name)
+        for name, values in changed.items():
+            cfg = self.config[name]  # the same dict: hooks holding it see the new values
+            cfg.clear()
+            cfg.update(values)
+            provider = self.providers[name]
+            if provider.scenarios is not None:
+                self.catalog.register(provider.scenarios(cfg), ())
+
     def cfg(self, provider: str) -> dict[str, Any]:
         return self.config[provider]
 
@@ -195,7 +221,7 @@ def configure(settings: Settings, providers: Iterable[Provider]) -> dict[str, di
     unknown = sorted(set(settings.providers) - set(by_name))
     if unknown:
         raise SettingsError(f"unknown setting {unknown[0]!r}: neither an emulator setting nor a provider "
-                            f"(providers: {', '.join(by_name)})")
+                            f"(providers: {', '.join(by_name)})", unknown[0])
     return {name: provider.configure(settings) for name, provider in by_name.items()}
 
 

@@ -24,9 +24,12 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import re
 import types
 from collections.abc import Mapping
 from typing import Any, Literal, TypedDict, Union, get_args, get_origin, get_type_hints, is_typeddict
+
+_KEY = re.compile(r"[^\s\[]+")  # the dotted key a problem's message starts with
 
 
 class Retry(TypedDict, total=False):
@@ -40,7 +43,12 @@ class Retry(TypedDict, total=False):
 
 
 class SettingsError(ValueError):
-    """A setting that does not exist, or a value it cannot take; the message names the key."""
+    """A setting that does not exist, or a value it cannot take; the message names the key,
+    ``key`` is it (dotted)."""
+
+    def __init__(self, message: str, key: str) -> None:
+        super().__init__(message)
+        self.key = key
 
 
 @dataclasses.dataclass(frozen=True)
@@ -62,11 +70,12 @@ def configure(cls: type, overrides: Mapping[str, Any], where: str) -> dict[str, 
     """``cls``'s defaults with ``overrides`` merged in (sections key by key), checked against
     the annotations. ``where``: the prefix error messages name keys with (the provider)."""
     if not isinstance(overrides, Mapping):
-        raise SettingsError(f"{where} must be an object of settings, not {_kind(overrides)}")
+        raise SettingsError(f"{where} must be an object of settings, not {_kind(overrides)}", where)
     hints = get_type_hints(cls)
     unknown = sorted(set(overrides) - set(hints))
     if unknown:
-        raise SettingsError(f"unknown setting {where}.{unknown[0]} (known: {', '.join(sorted(hints))})")
+        raise SettingsError(f"unknown setting {where}.{unknown[0]} (known: {', '.join(sorted(hints))})",
+                            f"{where}.{unknown[0]}")
     merged = defaults(cls)
     for key, value in overrides.items():
         base = merged[key]
@@ -81,7 +90,7 @@ def check(value: Any, hint: Any, path: str) -> None:
     """Raise ``SettingsError`` unless ``value`` is of type ``hint``."""
     problem = _problem(value, hint, path)
     if problem is not None:
-        raise SettingsError(problem)
+        raise SettingsError(problem, _KEY.match(problem.removeprefix("unknown setting ")).group(0))
 
 
 def _problem(value: Any, hint: Any, path: str) -> str | None:

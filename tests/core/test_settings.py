@@ -63,3 +63,35 @@ def test_the_pytest_plugin_reports_a_bad_setting(make_emulator):
     # the fixture still serves good configurations afterwards
     server = make_emulator({"syncso": {"plan": "free"}})
     assert requests.get(f"{server.url}/_emulator/config", timeout=5).json()["syncso"]["plan"] == "free"
+
+
+def test_the_control_plane_changes_settings_checked_as_at_start_up(make_emulator):
+    server = make_emulator({"syncso": {"durations": {"PROCESSING": 7}}})
+    url = f"{server.url}/_emulator/config"
+    changed = requests.patch(url, json={"syncso": {"durations": {"PENDING": 1}, "error_body": "coded"}}, timeout=5)
+    assert changed.status_code == 200
+    assert changed.json()["syncso"]["durations"] == {"PENDING": 1, "PROCESSING": 7}
+    assert changed.json()["syncso"]["error_body"] == "coded"
+    # a new generation follows the new durations
+    created = requests.post(f"{server.url}/v2/generate", headers={"x-api-key": "k"}, timeout=5, json={
+        "model": "lipsync-2", "input": [{"type": "video", "url": "https://x.test/v.mp4"},
+                                        {"type": "audio", "url": "https://x.test/a.mp3"}]})
+    assert created.status_code == 201, created.text
+    server.advance(1.5)
+    polled = requests.get(f"{server.url}/v2/generate/{created.json()['id']}", headers={"x-api-key": "k"}, timeout=5)
+    assert polled.json()["status"] == "PROCESSING"
+    for body, field, message in [
+        ({"syncso": {"error_body": "nest"}}, "syncso.error_body", "must be one of 'nestjs', 'coded', 'both'"),
+        ({"syncso": {"durations": {"PENDNG": 1}}}, "syncso.durations.PENDNG", "unknown setting"),
+        ({"kling": {"webhook_retry": {"max_attempts": 1.5}}}, "kling.webhook_retry.max_attempts", "an integer"),
+        ({"clock": "real"}, "clock", "the emulator's own settings are fixed at start-up"),
+        ({"syncso": [1]}, "syncso", "must be an object"),
+        ([], "body", "must be a JSON object"),
+    ]:
+        refused = requests.patch(url, json=body, timeout=5)
+        assert refused.status_code == 400, body
+        assert refused.json()["field"] == field and message in refused.json()["message"], refused.json()
+    # all or nothing: a refused change leaves every setting as it was
+    both = requests.patch(url, json={"syncso": {"plan": "free"}, "wavespeed": {"level": "platinum"}}, timeout=5)
+    assert both.status_code == 400 and both.json()["field"] == "wavespeed.level"
+    assert requests.get(url, timeout=5).json()["syncso"]["plan"] == "unlimited"

@@ -319,12 +319,12 @@ def send_callback(rt: Runtime, job: Job, cfg: dict[str, Any], sign_with: Signer 
 
 def setup(rt: Runtime) -> None:
     cfg = rt.cfg(NAME)
-    sign_with = signer(cfg, rt.clock.now())
+    started = rt.clock.now()
 
     def on_enter(job: Job, state: str) -> None:
         if state == "succeed":
             _finish(rt, job, cfg)
         if job.webhook_url and state in cfg["callback_states"]:
-            send_callback(rt, job, cfg, sign_with)
+            send_callback(rt, job, cfg, signer(cfg, started))
 
     rt.engine.declare(NAME, KIND, LIFECYCLE, on_enter)
