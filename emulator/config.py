@@ -57,6 +57,9 @@ class Settings:
     # Offline by design: deliveries go only to loopback hosts unless this is set.
     webhook_allow_external: bool = False
     journal_size: int = 5000
+    # Lets non-loopback clients use the control plane (X-Emulator-Token); serve generates one
+    # when bound to a non-loopback address. Loopback clients never need it.
+    control_token: str | None = None
     # Seeded random scenarios for soak runs: "seed=1,rate=0.1" or {"seed": 1, "rate": 0.1, ...}
     chaos: Any = None
     # Fault amounts (latency seconds, webhook delay/hold...): emulator.core.faults.FAULT_DEFAULTS

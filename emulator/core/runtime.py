@@ -26,6 +26,7 @@ from lipsync_emulator.core.openapi import SchemaViolation, SpecValidator
 from lipsync_emulator.core.scenarios import Chaos, Probe, Scenario, ScenarioBook, ScenarioCatalog
 from lipsync_emulator.core.settings import NoSettings, SettingsError
 from lipsync_emulator.core.settings import configure as configure_settings
+from lipsync_emulator.core.settings import defaults as settings_defaults
 from lipsync_emulator.core.store import MemoryStore, Store
 from lipsync_emulator.core.webhooks import WebhookDispatcher
 from werkzeug.wrappers import Request
@@ -41,7 +42,8 @@ class Provider:
     ``Unauthorized``. ``on_violation(violation, operation_id)`` turns the first schema
     violation into the provider's error. ``setup(rt)`` declares lifecycles;
     ``scenarios(settings)`` and ``probes()`` the provider's scenario catalogue and a probe per
-    operation. ``settings``: the class of its settings (``core.settings``). ``schema``: a
+    operation. ``settings``: the class of its settings (``core.settings``; its ``shared_keys``
+    class attribute names the fields the shared ``api_keys`` fill, default ``api_keys``). ``schema``: a
     schema name of ``lipsync_emulator.schemas``, or the path of an OpenAPI file. ``public_config(settings)`` is what ``GET /_emulator/config`` shows."""
 
     name: str
@@ -58,13 +60,20 @@ class Provider:
     probes: Callable[[], Iterable[Probe]] | None = None
     public_config: Callable[[dict[str, Any]], dict[str, Any]] | None = None
 
+    @property
+    def defaults(self) -> dict[str, Any]:
+        """The provider's default settings."""
+        return settings_defaults(self.settings or NoSettings)
+
     def configure(self, settings: Settings) -> dict[str, Any]:
         """The provider's effective settings: its defaults with ``settings``' section for it
         merged in, checked (``SettingsError`` names a bad key)."""
         section = settings.providers.get(self.name) or {}
         declared = self.settings or NoSettings
-        if settings.api_keys and "api_keys" in declared.__dataclass_fields__ and "api_keys" not in section:
-            section = {**section, "api_keys": list(settings.api_keys)}  # the keys every provider shares
+        if settings.api_keys:  # the keys every provider shares: each way in that takes keys
+            for key in getattr(declared, "shared_keys", ("api_keys",)):
+                if key in declared.__dataclass_fields__ and key not in section:
+                    section = {**section, key: list(settings.api_keys)}
         return configure_settings(declared, section, self.name)
 
     def owns(self, path: str) -> bool:

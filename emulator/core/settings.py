@@ -71,7 +71,8 @@ def configure(cls: type, overrides: Mapping[str, Any], where: str) -> dict[str, 
     the annotations. ``where``: the prefix error messages name keys with (the provider)."""
     if not isinstance(overrides, Mapping):
         raise SettingsError(f"{where} must be an object of settings, not {_kind(overrides)}", where)
-    hints = get_type_hints(cls)
+    types = get_type_hints(cls)
+    hints = {f.name: types[f.name] for f in dataclasses.fields(cls)}  # class attributes are no settings
     unknown = sorted(set(overrides) - set(hints))
     if unknown:
         raise SettingsError(f"unknown setting {where}.{unknown[0]} (known: {', '.join(sorted(hints))})",

@@ -39,8 +39,11 @@ def test_good_settings_are_typed_and_merged_over_the_defaults():
     assert config["syncso"]["durations"] == {"PENDING": 1, "PROCESSING": 25.0}
     assert config["syncso"]["rate_limit_per_minute"] == 60
     assert config["kling"]["fixture_sessions"] is None
-    # shared keys reach every provider that has keys
-    assert {config[name]["api_keys"][0] for name in ("syncso", "wavespeed", "lipsyncstudio", "kling")} == {"sk_shared"}
+    # shared keys reach every way in that takes keys (the control plane shows them masked)
+    rt = app.extensions["lipsync_emulator"]
+    assert {tuple(rt.cfg(name)["api_keys"]) for name in ("syncso", "wavespeed", "lipsyncstudio", "kling")} \
+        == {("sk_shared",)}
+    assert rt.cfg("kling")["relay_keys"] == ["sk_shared"]
     assert client.get("/v2/models", headers={"x-api-key": "sk_other"}).status_code == 401
     assert client.get("/v2/models", headers={"x-api-key": "sk_shared"}).status_code == 200
 

@@ -5,7 +5,7 @@ shared/reference/kling.md). ``--set kling.KEY=VALUE``, the ``kling`` section of 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal, TypedDict
+from typing import ClassVar, Literal, TypedDict
 
 from lipsync_emulator.core.settings import Retry, default
 
@@ -30,6 +30,7 @@ class Deduction(TypedDict):
 
 @dataclass(frozen=True)
 class Settings:
+    shared_keys: ClassVar[tuple[str, ...]] = ("api_keys", "relay_keys")  # --api-key restricts every way in
     # -- credentials (reference §2) --
     access_key: str = "kling_emulator_access_key"
     secret_key: str = "kling_emulator_secret_key_change_me"  # >= 32 bytes, as RFC 7518 asks of HS256 keys
