@@ -16,27 +16,47 @@ A provider's profile and strategies are found by its name (``profiles/<name>.py`
 ``strategies/<name>.py``); ``register(profile, strategies)`` adds one kept elsewhere.
 """
 
-from types import ModuleType
+from __future__ import annotations
 
-from lipsync_emulator.contracts import profiles, strategies
-from lipsync_emulator.contracts.suites.client import (
-    ClientAdapter,
-    ClientContract,
-    ContractEnv,
-    ContractViolation,
-    PollBudgetExceeded,
-    Report,
-    scenario_names,
-)
-from lipsync_emulator.contracts.suites.conformance import SelfContract
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from lipsync_emulator.contracts.profiles import Profile
+    from lipsync_emulator.contracts.suites.client import (
+        ClientAdapter,
+        ClientContract,
+        ContractEnv,
+        ContractViolation,
+        PollBudgetExceeded,
+        Report,
+        scenario_names,
+    )
+    from lipsync_emulator.contracts.suites.conformance import SelfContract
 
 __all__ = ["ClientAdapter", "ClientContract", "ContractEnv", "ContractViolation", "PollBudgetExceeded", "Report",
            "SelfContract", "register", "scenario_names"]
 
 
-def register(profile: profiles.Profile, strategies_module: ModuleType) -> None:
+def register(profile: Profile, strategies_module: ModuleType) -> None:
     """Make a provider kept outside this package known to the suites: its ``Profile`` (how to
     call it, its lifecycle, webhook and errors) and its strategies module (``create_requests``,
     ``minimal_request``, ``rule_ids``, ``invalid_requests``). See docs/adding-a-provider.md."""
+    from lipsync_emulator.contracts import profiles, strategies
+
     profiles.register(profile)
     strategies.register(profile.name, strategies_module)
+
+
+def __getattr__(name: str) -> Any:
+    # Imported on first use: the pytest plugin imports this package in every pytest session of
+    # the environment, and the suites bring Hypothesis and openapi-core (~1 s of imports).
+    if name == "SelfContract":
+        from lipsync_emulator.contracts.suites.conformance import SelfContract
+
+        return SelfContract
+    if name in __all__ and name != "register":
+        from lipsync_emulator.contracts.suites import client
+
+        return getattr(client, name)
+    raise AttributeError(f"module 'lipsync_emulator.contracts' has no attribute {name!r}")

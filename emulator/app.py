@@ -15,6 +15,7 @@ from typing import Any
 from flask import Flask, Response, g, request
 from flask.globals import _cv_app, _cv_request
 from flask.sessions import NullSession, SessionInterface
+from lipsync_emulator.accesslog import log_request, log_transition
 from lipsync_emulator.config import Settings
 from lipsync_emulator.core.clock import iso
 from lipsync_emulator.core.control import bp as control_bp
@@ -34,6 +35,7 @@ from lipsync_emulator.core.store import (
     set_namespace,
     set_tenant,
 )
+from lipsync_emulator.index import bp as index_bp
 from lipsync_emulator.providers import REGISTRY
 from lipsync_emulator.ui import bp as ui_bp
 from werkzeug.exceptions import HTTPException
@@ -200,12 +202,14 @@ def create_app(config: dict[str, Any] | Settings | None = None, *, store: Store 
     app.json.sort_keys = False  # type: ignore[attr-defined]
     rt = Runtime(settings, tuple(providers), store=store)
     app.extensions[EXTENSION] = rt
+    rt.engine.observe(log_transition)
 
     # Transport faults (reset, truncated body...) act on the finished answer, below Flask.
     app.wsgi_app = FaultMiddleware(app.wsgi_app)  # type: ignore[method-assign]
     app.wsgi_app = _read_body_at_once(app.wsgi_app, settings.max_body_bytes)  # type: ignore[method-assign]
     app.wsgi_app = guard(app.wsgi_app, settings.control_token)  # type: ignore[method-assign]
     app.register_blueprint(control_bp)
+    app.register_blueprint(index_bp)
     app.register_blueprint(ui_bp)
     for provider in providers:
         app.register_blueprint(provider.blueprint)
@@ -236,9 +240,10 @@ def create_app(config: dict[str, Any] | Settings | None = None, *, store: Store 
     @app.after_request
     def _journal(response: Response) -> Response:
         req, ctx = request._get_current_object(), g._get_current_object()  # type: ignore[attr-defined]
+        provider = rt.provider_for(req.path)
+        log_request(req, response, ctx, provider)
         if req.path.startswith("/_emulator/"):
             return response
-        provider = rt.provider_for(req.path)
         environ = req.environ
         # Raw pieces now, the readable entry when the journal is read (_expand_entry): a
         # request pays ~20 us for its journal line instead of ~100 us.

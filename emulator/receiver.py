@@ -1,5 +1,6 @@
 """A loopback HTTP server that records the webhooks it is sent: the pytest plugin's
-``webhook_receiver``, the error gallery's sink, and the control plane's for triggered scenarios.
+``webhook_receiver``, the error gallery's sink, and the control plane's for triggered scenarios;
+and the serving loop it shares with ``emulator.testing.EmulatorServer``.
 
     >>> receiver = WebhookReceiver()
     >>> receiver.url.startswith("http://127.0.0.1:")
@@ -10,12 +11,43 @@
 from __future__ import annotations
 
 import json
+import selectors
 import socket
 import threading
 from collections import deque
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+
+class ServerLoop:
+    """``serve_forever`` without its poll interval: ``serve_forever`` looks for a shutdown
+    request every 0.5 s, so each stop waited up to half a second. This loop sleeps in
+    ``select`` until a connection or a wake-up byte arrives, and ``stop`` returns at once."""
+
+    def __init__(self, server: Any, name: str) -> None:
+        self.server = server
+        server.timeout = 0  # handle_request() never waits: a connection gone before accept() is skipped
+        self._wake_r, self._wake_w = socket.socketpair()
+        self.thread = threading.Thread(target=self._run, name=name, daemon=True)
+
+    def _run(self) -> None:
+        with selectors.DefaultSelector() as selector:
+            selector.register(self.server, selectors.EVENT_READ)
+            selector.register(self._wake_r, selectors.EVENT_READ)
+            while True:
+                ready = selector.select()
+                if any(key.fileobj is self._wake_r for key, _ in ready):
+                    return
+                self.server.handle_request()  # a connection is waiting: accepted at once
+
+    def stop(self) -> None:
+        if self.thread.is_alive():
+            self._wake_w.send(b"\0")
+            self.thread.join()
+        self._wake_r.close()
+        self._wake_w.close()
+        self.server.server_close()
 
 
 @dataclass
@@ -123,8 +155,8 @@ class WebhookReceiver:
         self._server = _ReceiverServer((self.host, 0), Handler)
         self.port = self._server.server_address[1]
         self.url = f"http://{self.host}:{self.port}/webhook"
-        self._thread = threading.Thread(target=self._server.serve_forever, name="webhook-receiver", daemon=True)
-        self._thread.start()
+        self._loop = ServerLoop(self._server, "webhook-receiver")
+        self._loop.thread.start()
 
     def respond_with(self, *statuses: int) -> None:
         with self._cond:
@@ -143,6 +175,11 @@ class WebhookReceiver:
     def close(self) -> None:
         """Stop listening and drop the open connections: a closed receiver is down, even for
         a client holding a kept-alive connection."""
-        self._server.shutdown()
-        self._server.server_close()
+        self._loop.stop()
         self._server.drop_connections()
+
+    def __enter__(self) -> WebhookReceiver:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

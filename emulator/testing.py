@@ -15,11 +15,11 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-import threading
 from collections.abc import Iterable, Sequence
 from typing import Any
 
 import requests
+from lipsync_emulator import STORE_ENV
 from lipsync_emulator.app import create_app
 from lipsync_emulator.config import deep_merge
 from lipsync_emulator.contracts.targets import every_page
@@ -27,15 +27,10 @@ from lipsync_emulator.core.faults import aborted
 from lipsync_emulator.core.runtime import EXTENSION, Provider, Runtime
 from lipsync_emulator.core.store import Store
 from lipsync_emulator.providers import REGISTRY
-from lipsync_emulator.receiver import ReceivedWebhook, WebhookReceiver
+from lipsync_emulator.receiver import ReceivedWebhook, ServerLoop, WebhookReceiver
 from werkzeug.serving import WSGIRequestHandler, make_server
 
-__all__ = ["STORE_ENV", "EmulatorControl", "EmulatorServer", "ReceivedWebhook", "WebhookReceiver", "every_page"]
-
-STORE_ENV = "LIPSYNC_EMULATOR_STORE"
-"""``sqlite`` runs every ``EmulatorServer`` without an explicit store on the SQLite store that
-``serve`` uses (a fresh database each), instead of the in-memory one: the same suite then proves
-the persistent store behaves like the memory store. The pytest option ``--emulator-store`` sets it."""
+__all__ = ["EmulatorControl", "EmulatorServer", "ReceivedWebhook", "WebhookReceiver", "every_page"]
 
 
 class EmulatorControl:
@@ -108,8 +103,7 @@ class _QuietHandler(WSGIRequestHandler):
 class EmulatorServer:
     """The emulator on a free loopback port, in a background thread. Virtual clock by default.
     ``store``: ``"memory"`` (the default), ``"sqlite"`` (a fresh database in a temporary directory,
-    removed on ``stop``) or a store object; without one, ``$LIPSYNC_EMULATOR_STORE`` decides.
-    ``providers``: as ``create_app``'s (``REGISTRY + (mine,)`` serves a provider of your own)."""
+    removed on ``stop``) or a store object; without one, ``$LIPSYNC_EMULATOR_STORE`` decides."""
 
     def __init__(self, config: dict[str, Any] | None = None, host: str = "127.0.0.1", port: int = 0, *,
                  store: Store | str | None = None, providers: Sequence[Provider] = REGISTRY) -> None:
@@ -133,7 +127,7 @@ class EmulatorServer:
         self.port = self._server.server_port
         self.url = f"http://{host}:{self.port}"
         self.control = EmulatorControl(self.url)
-        self._thread = threading.Thread(target=self._server.serve_forever, name="emulator-server", daemon=True)
+        self._loop = ServerLoop(self._server, "emulator-server")
 
     def _shutdown_request(self, request: Any) -> None:
         # A connection reset by a scenario is closed abortively (RST), without the FIN the
@@ -149,12 +143,11 @@ class EmulatorServer:
         return rt
 
     def start(self) -> EmulatorServer:
-        self._thread.start()
+        self._loop.thread.start()
         return self
 
     def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        self._loop.stop()
         self.runtime.stop()
         if self._data_dir is not None:
             close = getattr(self.runtime.store, "close", None)
