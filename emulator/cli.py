@@ -23,7 +23,6 @@ import secrets
 import socket
 import sqlite3
 import sys
-import threading
 import time
 from typing import Any
 
@@ -112,7 +111,7 @@ def loopback_host(host: str) -> bool:
 
 
 DATA_DIR_ENV = "LIPSYNC_EMULATOR_DATA_DIR"
-REQUEST_SECONDS = 30  # a request's head and body must arrive within this (slow clients are cut)
+REQUEST_SECONDS = 30.0  # a request's head and body must arrive within this (slow clients are cut)
 IDLE_SECONDS = 60  # a connection that sends nothing for this long is closed
 SCALE_OUT = ("serve is one process (threads); to serve more, run one emulator per CI job, give each tenant "
              "its own X-Emulator-Namespace, or put several instances behind a load balancer that routes by "
@@ -182,8 +181,10 @@ def serve(args: argparse.Namespace) -> int:
     settings.port = int(sock.getsockname()[1])
     url = f"http://{'[' + settings.host + ']' if ':' in settings.host else settings.host}:{settings.port}"
 
+    limit = args.request_timeout
+
     class Channel(HTTPChannel):
-        """Cuts a client whose request takes longer than ``REQUEST_SECONDS`` to arrive (one
+        """Cuts a client whose request takes longer than ``--request-timeout`` to arrive (one
         byte every few seconds keeps a connection from ever being idle)."""
 
         started = 0.0
@@ -192,7 +193,7 @@ def serve(args: argparse.Namespace) -> int:
             now = time.monotonic()
             if self.request is None:
                 self.started = now
-            elif now - self.started > REQUEST_SECONDS:
+            elif now - self.started > limit:
                 self.handle_close()
                 return False
             return bool(super().received(data))
@@ -203,8 +204,6 @@ def serve(args: argparse.Namespace) -> int:
                            clear_untrusted_proxy_headers=False, channel_timeout=IDLE_SECONDS,
                            connection_limit=4096, asyncore_use_poll=True, max_request_header_size=65536)
     server.channel_class = Channel  # type: ignore[attr-defined]
-    # built beside the first requests rather than before listening: start-up stays short
-    threading.Thread(target=app.extensions[EXTENSION].warm, name="emulator-warm", daemon=True).start()
     accesslog.configure("off" if args.quiet else args.log_format)
     print(_banner(settings, url) + "\n  state           " + state, flush=True)
     try:
@@ -381,6 +380,8 @@ def build_parser() -> argparse.ArgumentParser:
                          help=f"where state is kept across restarts (default ${DATA_DIR_ENV}, else "
                               "$XDG_DATA_HOME/lipsync-emulator or ~/.local/share/lipsync-emulator)")
     p_serve.add_argument("--memory", action="store_true", help="keep state in memory only")
+    p_serve.add_argument("--request-timeout", type=float, default=REQUEST_SECONDS, metavar="SECONDS",
+                         help=f"a request's head and body must arrive within this (default {REQUEST_SECONDS:g})")
     p_serve.add_argument("--log-level", choices=("off", "error", "warning", "info", "debug"), default="warning",
                          help="server log level (default warning)")
     p_serve.add_argument("--chaos", default=None, metavar="seed=N,rate=R",

@@ -131,11 +131,6 @@ class Runtime:
         self.scheduler.stop()
         self.journal.close()
 
-    def warm(self) -> None:
-        """Build every validator now rather than on a first request (see SpecValidator.warm)."""
-        for spec in self.specs.values():
-            spec.warm()
-
     def reconfigure(self, sections: Any) -> None:
         """Change providers' settings while running: ``{"syncso": {"durations": {"PENDING": 1}}}``,
         each section merged over the provider's current settings and checked as at start-up,

@@ -41,7 +41,7 @@ class Settings:
     # USD per output second (inferred: public price list, not an API source)
     pricing_per_second: dict[str, float] = default({
         "lipsync-1.9.0-beta": 0.02, "lipsync-2": 0.04, "lipsync-2-pro": 0.067, "react-1": 0.1, "sync-3": 0.1})
-    # batch, long poll, idempotency, cancel (evidence in docs/syncso.md)
+    # batch, long poll, idempotency, cancel (evidence in the fidelity table of docs/syncso.md)
     batch_plans: list[Plan] = default(["unlimited", "scale", "enterprise"])  # others get 402; 2025: growth too
     batch_min_records: int = 20  # 2026 docs; 2025: no minimum
     batch_max_records: int = 500  # 2026 docs; 2025: 1000

@@ -27,6 +27,7 @@ from lipsync_emulator.core.errors import (
 )
 from lipsync_emulator.core.http import Operations, base_url, chosen_outcome, json_response, parse_json_body
 from lipsync_emulator.core.jobs import Job, Outcome
+from lipsync_emulator.core.limits import take
 from lipsync_emulator.core.media import mimetype_for, save_upload
 from lipsync_emulator.core.openapi import SchemaViolation
 from lipsync_emulator.core.runtime import Runtime, runtime
@@ -85,13 +86,10 @@ def _rate_limit(rt: Runtime, account: str) -> None:
     per_minute = models.level_of(cfg, account)["videos_per_minute"]
     if not per_minute:
         return
-    now = rt.clock.now()
-    hits = [t for t in (rt.store.get("wavespeed:rate", account) or []) if t > now - 60]
-    if len(hits) >= int(per_minute):
+    if take(rt.store, "wavespeed:rate", account, limit=int(per_minute), now=rt.clock.now()) is not None:
         name = cfg["key_levels"].get(account) or cfg["level"]
         raise TooManyRequests(f"Too many requests: your account level ({name}) allows {per_minute} video "
                               "tasks per minute. Please retry later.")
-    rt.store.put("wavespeed:rate", account, hits + [now])
 
 
 def _submit(model: str) -> Response:
@@ -155,7 +153,6 @@ def _await_sync(rt: Runtime, job: Job, *, force_timeout: bool = False) -> dict[s
         deadline = time.monotonic() + timeout
         while not rt.engine.is_terminal(job) and time.monotonic() < deadline:
             time.sleep(0.02)  # the server waits, not a test: this is the documented behaviour
-            # Re-read: the scheduler thread moves the stored job (a shared store hands out copies).
             job = rt.engine.get(models.NAME, models.KIND, job.id) or job
         return models.prediction(job, cfg) if rt.engine.is_terminal(job) else models.sync_timeout(job, cfg)
     queued = job.started_at is None
