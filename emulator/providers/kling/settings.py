@@ -22,6 +22,16 @@ class AudioId(TypedDict, total=False):
     age_days: float
 
 
+class ResourcePack(TypedDict):
+    resource_pack_name: str
+    resource_pack_id: str
+    resource_pack_type: str
+    total_quantity: float
+    purchase_time: float | None
+    effective_time: float | None
+    invalid_time: float | None
+
+
 class Deduction(TypedDict):
     units: str
     quota: str
@@ -74,10 +84,18 @@ class Settings:
     concurrency_limit: int | None = None  # resource-pack concurrency [doc: S6]; None: unlimited
     durations: Durations = default({"submitted": 5.0, "processing": 30.0})  # [inferred]
     units_per_5s: float = 1  # final_unit_deduction per started 5 s of output [inferred]
+    # -- GET /account/costs (updates K1): the account's packs; remaining = total - units used.
+    # Times are unix ms; None: the account's first look (purchase, effective) and a year later.
+    resource_packs: list[ResourcePack] = default([{
+        "resource_pack_name": "Emulator lip-sync pack", "resource_pack_id": "emulator-pack-1",
+        "resource_pack_type": "decreasing_total", "total_quantity": 1000.0,
+        "purchase_time": None, "effective_time": None, "invalid_time": None}])
+    account_costs_qps: float | None = 1  # calls per second of the emulator's clock before 1302 [doc: QPS <= 1]; None: off
     unknown_task: Literal[1203, 1201] = 1203  # 1203 (HTTP 404) | 1201 (HTTP 400) [inferred, C36]
     result_ttl_days: float = 30  # result URLs stop resolving after this [doc: S1, S2]
     # -- callbacks (§7) --
     callback_states: list[TaskStatus] = default(["submitted", "processing", "succeed", "failed"])  # [doc: S5] [3p: S30]
+    callback_balance_deduction: bool = False  # English page: no final_balance_deduction; True: the Chinese page's
     webhook_secret: str | None = None  # "whsec_..." : Standard Webhooks signature headers [doc: S5]
     webhook_previous_secret: str | None = None  # also signed with during the rotation grace period
     webhook_rotated_at: float | None = None  # unix seconds; None: the emulator's start
