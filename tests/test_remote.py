@@ -135,7 +135,7 @@ def test_get_root_is_an_index_of_the_server():
     assert index["name"] == "lipsync-emulator" and index["clock"] == "virtual"
     assert [p["name"] for p in index["providers"]] == ["syncso", "lipsyncstudio", "wavespeed", "kling"]
     kling = index["providers"][3]
-    assert kling["paths"] == ["/v1", "/kling"]
+    assert kling["paths"] == ["/v1", "/kling", "/account"]  # /account/costs (updates K1)
     assert kling["schema"] == "/_emulator/schemas/kling.yaml" and kling["docs"] == "docs/kling.md"
     assert index["control_plane"]["jobs"] == "/_emulator/jobs" and index["dashboard"] == "/_emulator/ui"
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
