@@ -61,6 +61,21 @@ class Response:
         return f"<Response {self.method} {self.path} -> {self.status} {self.text[:120]!r}>"
 
 
+def every_page(fetch: Any, filters: dict[str, Any], page: int = 1000) -> list[dict[str, Any]]:
+    """Follow a control-plane listing (newest first) page by page: ``fetch(params)`` returns
+    one page. ``limit`` in ``filters`` stops after that many."""
+    params = {k: v for k, v in filters.items() if v is not None}
+    wanted = params.pop("limit", None)
+    rows: list[dict[str, Any]] = []
+    while wanted is None or len(rows) < int(wanted):
+        size = page if wanted is None else min(page, int(wanted) - len(rows))
+        got = fetch({**params, "offset": len(rows), "limit": size})
+        rows += got
+        if len(got) < size:
+            break
+    return rows
+
+
 class Target(Protocol):
     base_url: str
 
@@ -154,6 +169,18 @@ def parse_time(text: str) -> float:
     return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(UTC).timestamp()
 
 
+def is_masked(value: Any) -> bool:
+    """A credential as the emulator's control plane shows it (docs/control-plane.md)."""
+    return isinstance(value, str) and value.startswith("<redacted")
+
+
+def recognise(shown: Any, candidate: str) -> Any:
+    """``candidate`` where the control plane shows it, masked or not (a masked value keeps
+    its last four characters when it is 16 or more long); else ``shown``."""
+    masked = f"<redacted ...{candidate[-4:]}>" if len(candidate) >= 16 else "<redacted>"
+    return candidate if shown in (candidate, masked) else shown
+
+
 class ControlError(RuntimeError):
     pass
 
@@ -197,22 +224,16 @@ class Control:
 
     def requests(self, **filters: Any) -> list[dict[str, Any]]:
         """The journal, oldest first (the control plane pages it, newest first)."""
-        from lipsync_emulator.testing import every_page
-
         return every_page(lambda params: self._call("GET", "/requests", params=params), filters)[::-1]
 
     def webhooks(self, **filters: Any) -> list[dict[str, Any]]:
         """Webhook deliveries, oldest first."""
-        from lipsync_emulator.testing import every_page
-
         return every_page(lambda params: self._call("GET", "/webhooks", params=params), filters)[::-1]
 
     def redeliver(self, delivery_id: str) -> dict[str, Any]:
         return self._call("POST", f"/webhooks/{delivery_id}/redeliver")
 
     def jobs(self, **filters: Any) -> list[dict[str, Any]]:
-        from lipsync_emulator.testing import every_page
-
         return every_page(lambda params: self._call("GET", "/jobs", params=params), filters)
 
     def config(self) -> dict[str, Any]:

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import errno
-import ipaddress
 import json
 import logging
 import os
@@ -28,6 +27,7 @@ from typing import Any
 
 from lipsync_emulator import __version__, accesslog, remote
 from lipsync_emulator.config import Settings, set_dotted
+from lipsync_emulator.core.media import loopback_host
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -46,7 +46,12 @@ def _settings(args: argparse.Namespace) -> Settings:
         if not sep:
             raise SystemExit(f"--set expects KEY=VALUE, got {item!r}")
         set_dotted(overrides, key, value)
-    return Settings.build(overrides)
+    from lipsync_emulator.core.runtime import configure
+    from lipsync_emulator.providers import REGISTRY
+
+    settings = Settings.build(overrides)
+    configure(settings, REGISTRY)  # a bad setting stops here, named, before anything listens
+    return settings
 
 
 def _banner(settings: Settings, url: str) -> str:
@@ -55,7 +60,7 @@ def _banner(settings: Settings, url: str) -> str:
 
     lines = [f"lipsync-emulator listening on {url} (clock: {settings.clock})"]
     for provider in REGISTRY:
-        cfg = settings.provider(provider.name, provider.defaults)
+        cfg = provider.configure(settings)
         keys = ", ".join(cfg.get("api_keys") or []) or "any non-empty key"
         lines.append(f"  {provider.title:<15} {' '.join(provider.prefixes):<16} keys: {keys}")
         lines += [f"  {'':<15} {'':<16} {line}" for line in _credentials(provider.name, cfg)]
@@ -94,15 +99,6 @@ def _credentials(provider: str, cfg: dict[str, Any]) -> list[str]:
     if cfg.get("webhook_secret"):
         return [f"webhook secret {cfg['webhook_secret']}"]
     return ["webhooks unsigned"]
-
-
-def loopback_host(host: str) -> bool:
-    if host.lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
 
 
 DATA_DIR_ENV = "LIPSYNC_EMULATOR_DATA_DIR"
@@ -316,7 +312,7 @@ def demo(args: argparse.Namespace) -> int:
 
     server = None
     if args.url:
-        client = ScenarioClient.for_url(args.url, timeout=args.timeout)
+        client = ScenarioClient.for_url(args.url, _runtime().catalog, timeout=args.timeout)
     else:
         # In-process, virtual clock, loopback only; latencies shortened so the gallery is quick.
         server = EmulatorServer({"faults": {"latency_seconds": 0.5,

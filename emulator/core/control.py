@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import heapq
 import hmac
-import ipaddress
 import itertools
 import json
 from collections.abc import Callable, Iterator
@@ -30,9 +29,10 @@ from lipsync_emulator.core.clock import iso
 from lipsync_emulator.core.errors import BadRequest, EmulatorError, NotFound
 from lipsync_emulator.core.http import json_response, parse_json_body
 from lipsync_emulator.core.jobs import Job, Outcome
-from lipsync_emulator.core.media import sample_mp4
+from lipsync_emulator.core.media import loopback_host, sample_mp4
 from lipsync_emulator.core.runtime import runtime
 from lipsync_emulator.core.scenarios import WEBHOOK_OPERATION, Chaos, ProbeContext, UnknownScenario
+from lipsync_emulator.core.settings import SettingsError
 from lipsync_emulator.core.store import DEFAULT_NAMESPACE, NAMESPACE_HEADER, current_namespace, scope
 
 bp = Blueprint("control", __name__, url_prefix="/_emulator")
@@ -52,14 +52,7 @@ def _loopback_peer(environ: dict[str, Any]) -> bool:
     if "HTTP_FORWARDED" in environ or "HTTP_X_FORWARDED_FOR" in environ:
         return False
     addr = environ.get("REMOTE_ADDR")
-    if not addr:
-        return True
-    try:
-        ip = ipaddress.ip_address(addr.split("%", 1)[0])
-    except ValueError:
-        return False
-    mapped = getattr(ip, "ipv4_mapped", None)
-    return bool((mapped or ip).is_loopback)
+    return not addr or loopback_host(addr)
 
 
 def _presented_token(environ: dict[str, Any]) -> tuple[str | None, bool]:
@@ -496,7 +489,7 @@ def trigger_scenario() -> Response:
     emulator over loopback, then the job followed on the clock — and return the exchange:
     ``{"provider": ..., "scenario": ..., "way": "header" | "magic" | "rule"}``."""
     from lipsync_emulator.gallery import WAYS, ScenarioClient, play, render
-    from lipsync_emulator.testing import WebhookReceiver
+    from lipsync_emulator.receiver import WebhookReceiver
 
     rt = runtime()
     body = _body()
@@ -550,6 +543,17 @@ def delete_scenario(rule_id: str) -> Response:
     return json_response({"deleted": 1})
 
 
+@bp.patch("/config")
+def change_config() -> Response:
+    """Change providers' settings while running, checked as at start-up (a 400 names the key);
+    answers the configuration."""
+    try:
+        runtime().reconfigure(_body())
+    except SettingsError as exc:
+        raise BadRequest(str(exc), field=exc.key) from None
+    return config()
+
+
 @bp.get("/config")
 def config() -> Response:
     """The effective settings, credentials masked (``redact_settings``)."""
@@ -565,16 +569,18 @@ def config() -> Response:
 
 @bp.get("/schemas")
 def schema_index() -> Response:
-    return json_response({name: f"/_emulator/schemas/{name}.yaml" for name in schemas.names()})
+    return json_response({name: f"/_emulator/schemas/{name}.yaml" for name, p in runtime().providers.items()
+                          if p.schema})
 
 
 @bp.get("/schemas/<name>.yaml")
 def schema_file(name: str) -> Response:
-    try:
-        text = schemas.text(name)
-    except FileNotFoundError as exc:
-        raise NotFound(str(exc), field="name") from None
-    return Response(text, mimetype="application/yaml")
+    """A provider's schema, by the provider's name."""
+    provider = runtime().providers.get(name)
+    if provider is None or provider.schema is None:
+        known = ", ".join(n for n, p in runtime().providers.items() if p.schema)
+        raise NotFound(f"no schema named {name!r} (have: {known})", field="name")
+    return Response(schemas.text(provider.schema), mimetype="application/yaml")
 
 
 @bp.get("/files/<file_id>/<name>")
