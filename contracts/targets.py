@@ -196,16 +196,24 @@ class Control:
         return str(self._call("GET", "/clock")["mode"])
 
     def requests(self, **filters: Any) -> list[dict[str, Any]]:
-        return self._call("GET", "/requests", params={k: v for k, v in filters.items() if v is not None})
+        """The journal, oldest first (the control plane pages it, newest first)."""
+        from lipsync_emulator.testing import every_page
+
+        return every_page(lambda params: self._call("GET", "/requests", params=params), filters)[::-1]
 
     def webhooks(self, **filters: Any) -> list[dict[str, Any]]:
-        return self._call("GET", "/webhooks", params={k: v for k, v in filters.items() if v is not None})
+        """Webhook deliveries, oldest first."""
+        from lipsync_emulator.testing import every_page
+
+        return every_page(lambda params: self._call("GET", "/webhooks", params=params), filters)[::-1]
 
     def redeliver(self, delivery_id: str) -> dict[str, Any]:
         return self._call("POST", f"/webhooks/{delivery_id}/redeliver")
 
     def jobs(self, **filters: Any) -> list[dict[str, Any]]:
-        return self._call("GET", "/jobs", params={k: v for k, v in filters.items() if v is not None})
+        from lipsync_emulator.testing import every_page
+
+        return every_page(lambda params: self._call("GET", "/jobs", params=params), filters)
 
     def config(self) -> dict[str, Any]:
         return self._call("GET", "/config")

@@ -24,6 +24,7 @@ from lipsync_emulator.core.http import has_body
 from lipsync_emulator.core.runtime import EXTENSION, Runtime, runtime
 from lipsync_emulator.core.store import (
     NAMESPACE_HEADER,
+    StorageUnavailable,
     Store,
     current_namespace,
     current_tenant,
@@ -33,6 +34,7 @@ from lipsync_emulator.core.store import (
     set_tenant,
 )
 from lipsync_emulator.providers import REGISTRY
+from lipsync_emulator.ui import bp as ui_bp
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import MapAdapter, RequestRedirect, Rule
 from werkzeug.wrappers import Request
@@ -195,10 +197,9 @@ def create_app(config: dict[str, Any] | Settings | None = None, *, store: Store 
     app.wsgi_app = FaultMiddleware(app.wsgi_app)  # type: ignore[method-assign]
     app.wsgi_app = _read_body_at_once(app.wsgi_app, settings.max_body_bytes)  # type: ignore[method-assign]
     app.register_blueprint(control_bp)
+    app.register_blueprint(ui_bp)
     for provider in REGISTRY:
         app.register_blueprint(provider.blueprint)
-
-    unit = getattr(rt.store, "unit", None)
 
     @app.before_request
     def _before() -> None:
@@ -208,10 +209,9 @@ def create_app(config: dict[str, Any] | Settings | None = None, *, store: Store 
         # the header, else (set after auth) with its API key.
         header = request.environ.get(NAMESPACE_ENVIRON) or None
         ctx.namespace_tokens = (set_namespace(header), set_tenant(header))
-        if unit is not None:
-            # a shared store: one identity map per request, in-place changes written back
-            ctx.unit = unit()
-            ctx.unit.__enter__()
+        # what the request changes is made durable before it is answered (_commit)
+        ctx.unit = rt.store.unit()
+        ctx.unit.__enter__()
         rt.tick()
 
     @app.teardown_request
@@ -258,6 +258,17 @@ def create_app(config: dict[str, Any] | Settings | None = None, *, store: Store 
         return response
 
     rt.journal.expand = _expand_entry
+
+    @app.after_request
+    def _commit(response: Response) -> Response:
+        # registered last, so it runs first: the journal records the answer actually sent
+        try:
+            rt.store.commit()
+        except StorageUnavailable:
+            return _render(error_for_status(507, "The emulator cannot write its data directory (disk full or "
+                                                 "read-only); nothing was changed durably. Retry later.",
+                                            code="insufficient_storage", headers={"Retry-After": "5"}))
+        return response
 
     @app.errorhandler(EmulatorError)
     def _emulator_error(err: EmulatorError) -> Response:

@@ -1,7 +1,7 @@
 """``lipsync-emulator``: serve the emulator, list its scenarios, show the error gallery.
 
     lipsync-emulator serve [--host 127.0.0.1] [--port 8080] [--clock real|virtual]
-                           [--workers N] [--threads N] [--data-dir DIR | --memory]
+                           [--threads N] [--data-dir DIR | --memory]
                            [--api-key KEY ...] [--seed N] [--config FILE] [--set a.b=VALUE ...]
                            [--chaos seed=N,rate=R[,kinds=a+b][,exclude=x+y][,providers=p+q]]
     lipsync-emulator scenarios [--provider NAME] [--kind KIND] [--json | --markdown]
@@ -12,14 +12,15 @@
 from __future__ import annotations
 
 import argparse
-import gc
+import errno
 import json
+import logging
 import os
 import socket
+import sqlite3
 import sys
 import threading
 import time
-from dataclasses import asdict
 from typing import Any
 
 from lipsync_emulator.config import Settings, set_dotted
@@ -55,135 +56,110 @@ def _banner(settings: Settings, url: str) -> str:
         extra = f"; webhook secret {cfg['webhook_secret']}" if cfg.get("webhook_secret") else ""
         lines.append(f"  {provider.title:<15} {' '.join(provider.prefixes):<16} keys: {keys}{extra}")
     lines.append(f"  control plane   {url}/_emulator/health  (config: {url}/_emulator/config)")
+    lines.append(f"  dashboard       {url}/_emulator/ui")
     if settings.chaos:
         lines.append(f"  chaos           {settings.chaos}  (PUT/DELETE {url}/_emulator/chaos to change)")
     return "\n".join(lines)
 
 
-SERVE_ENV = "LIPSYNC_EMULATOR_SERVE"  # the serve settings, handed to the worker processes
 DATA_DIR_ENV = "LIPSYNC_EMULATOR_DATA_DIR"
-DEFAULT_DATA_DIR = ".lipsync-emulator"
+REQUEST_SECONDS = 30  # a request's head and body must arrive within this (slow clients are cut)
+IDLE_SECONDS = 60  # a connection that sends nothing for this long is closed
+SCALE_OUT = ("serve is one process (threads); to serve more, run one emulator per CI job, give each tenant "
+             "its own X-Emulator-Namespace, or put several instances behind a load balancer that routes by "
+             "API key or namespace (docs/serving.md)")
 
 
-def _free_port(host: str) -> int:
-    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as sock:
-        sock.bind((host, 0))
-        return int(sock.getsockname()[1])
+def default_data_dir() -> str:
+    """``$LIPSYNC_EMULATOR_DATA_DIR``, else the user's data directory (XDG)."""
+    base = os.environ.get("XDG_DATA_HOME") or os.path.join(os.path.expanduser("~"), ".local", "share")
+    return os.environ.get(DATA_DIR_ENV) or os.path.join(base, "lipsync-emulator")
 
 
-def wsgi_app() -> Any:
-    """The app of one ``serve`` worker (granian's factory): the settings and data directory
-    chosen on the command line, the SQLite store shared with the other workers."""
-    from lipsync_emulator.app import create_app
-    from lipsync_emulator.core.runtime import EXTENSION
+def open_store(args: argparse.Namespace) -> tuple[Any, str]:
+    """The store ``serve`` keeps its state in, and how the banner names it."""
+    if args.memory:
+        return None, "in memory (--memory): gone when the server stops"
     from lipsync_emulator.core.sqlite_store import SqliteStore
 
-    spec = json.loads(os.environ[SERVE_ENV])
-    settings = Settings(**spec["settings"])
-    store = SqliteStore(spec["database"]) if spec["database"] else None
-    app = create_app(settings, store=store)
-    # Everything built so far (modules, specs, validators) lives as long as the worker: out
-    # of the collector's sight, a full collection takes ~10 ms instead of ~30 (p99, README).
-    # Frozen without a collection first: it found nothing to free, in 15-20 ms of start-up.
-    gc.freeze()
-    freezer = FreezeWhenIdle(app, armed=False)
-
-    # The validators are built beside the first requests, not in one: a worker's first create
-    # used to take ~150 ms of imports and compiling, with every request behind it waiting.
-    # Then frozen as well: the first idle-time collection used to scan them all, a 20-40 ms
-    # pause in the worker's first seconds. Frozen beside running requests, this once: at most
-    # one moment's cyclic garbage is kept (see FreezeWhenIdle).
-    def warm() -> None:
-        app.extensions[EXTENSION].warm()
-        gc.freeze()
-        freezer.armed = True
-
-    threading.Thread(target=warm, name="emulator-warm", daemon=True).start()
-    return freezer
+    data_dir = os.path.abspath(args.data_dir or default_data_dir())
+    database = os.path.join(data_dir, "state.db")
+    try:
+        os.makedirs(data_dir, exist_ok=True)
+        if not os.access(data_dir, os.W_OK):
+            raise PermissionError("not writable")
+        return SqliteStore(database), f"{database} (SQLite; --memory to keep nothing)"
+    except (OSError, sqlite3.Error) as exc:
+        raise ValueError(f"cannot keep state in {data_dir} ({exc}): choose a writable --data-dir, or --memory") from exc
 
 
-class FreezeWhenIdle:
-    """Each second, when no request is in flight, collect and freeze what survived.
-
-    Left to itself the collector's full collections re-scan every object the worker holds:
-    with the memory store that is every job, a pause that grows with the store (p99 26-29 ms
-    at 16 clients, 8 ms without); with SQLite, 6-7 ms pauses of what was built lazily. A
-    frozen object is never scanned again, so a collection only sees what the last second
-    made. Frozen garbage in a reference cycle is never freed, though, so the freeze waits
-    for a moment with no request in flight: a request's exception and its traceback form
-    such a cycle (measured: freezing beside running requests kept ~20 objects a freeze).
-    New requests wait on ``_gate`` during the ~1 ms it takes; under threads that are never
-    all idle the freeze is skipped, and the collector works as usual."""
-
-    def __init__(self, app: Any, every: float = 1.0, armed: bool = True) -> None:
-        self.app, self.every = app, every
-        self.armed = armed  # a worker arms it once its validators are built and frozen
-        self._gate = threading.Lock()
-        self._in_flight = 0
-        self._last = time.monotonic()
-
-    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
-        with self._gate:
-            self._in_flight += 1
-        try:
-            return self.app(environ, start_response)
-        finally:
-            with self._gate:
-                self._in_flight -= 1
-                if not self._in_flight and self.armed and time.monotonic() - self._last >= self.every:
-                    gc.collect()
-                    gc.freeze()
-                    self._last = time.monotonic()
+def listen(host: str, port: int) -> socket.socket:
+    """The listening socket, or a one-line error if the port is taken: never two servers on
+    one port splitting the requests between them."""
+    try:
+        return socket.create_server((host, port), family=socket.AF_INET6 if ":" in host else socket.AF_INET,
+                                    backlog=1024)
+    except OSError as exc:
+        if exc.errno == errno.EADDRINUSE:
+            raise ValueError(f"port {port} on {host} is already in use (another emulator?): stop it, or choose "
+                             f"another with --port (--port 0 picks a free one)") from exc
+        raise ValueError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from exc
 
 
 def serve(args: argparse.Namespace) -> int:
-    """granian (Rust HTTP, measured fastest: bench/README) with ``--workers`` processes of
-    ``--threads`` threads, sharing state through SQLite in ``--data-dir``; ``--memory``: one
-    process, nothing kept. ``--server waitress`` is the pure-Python fallback (one process)."""
-    import lipsync_emulator.app  # noqa: F401 - imported before the workers fork
-    from lipsync_emulator.core.faults import Faults
-    from lipsync_emulator.core.scenarios import Chaos
-    from lipsync_emulator.core.sqlite_store import SqliteStore
+    """One process: waitress reads each request whole in its I/O loop, then hands it to one
+    of ``--threads`` threads; state in memory, written through to SQLite (``--data-dir``)."""
+    from lipsync_emulator.app import create_app
+    from lipsync_emulator.core.runtime import EXTENSION
+    from waitress.channel import HTTPChannel
+    from waitress.server import create_server
 
+    if args.workers is not None:
+        raise ValueError(f"--workers is gone: {SCALE_OUT}")
     settings = _settings(args)
-    if args.memory and args.workers > 1:
-        raise ValueError("--memory keeps state in one process: use --workers 1, or a --data-dir")
-    if args.server == "waitress" and args.workers > 1:
-        raise ValueError("--server waitress runs one process: use --workers 1 (or granian)")
-    database = None
-    if not args.memory:
-        data_dir = os.path.abspath(args.data_dir or os.environ.get(DATA_DIR_ENV) or DEFAULT_DATA_DIR)
-        os.makedirs(data_dir, exist_ok=True)
-        database = os.path.join(data_dir, "state.db")
-        SqliteStore(database).close()  # create it, and refuse a directory in another format, now
-    # Bad settings fail here, before listening (the rest of the app is built by each worker,
-    # forked with every module already imported: start-up to first answer is ~0.4 s).
-    Chaos.parse(settings.chaos)
-    Faults(settings.faults, settings.seed)
-    if settings.port == 0:
-        settings.port = _free_port(settings.host)
-    os.environ[SERVE_ENV] = json.dumps({"settings": asdict(settings), "database": database})
+    level = logging.CRITICAL + 1 if args.log_level == "off" else getattr(logging, args.log_level.upper())
+    logging.basicConfig(format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    for name in ("waitress", "emulator"):
+        logging.getLogger(name).setLevel(level)
+    sock = listen(settings.host, settings.port)
+    try:
+        store, state = open_store(args)
+        app = create_app(settings, store=store)
+    except BaseException:
+        sock.close()
+        raise
+    settings.port = int(sock.getsockname()[1])
     url = f"http://{'[' + settings.host + ']' if ':' in settings.host else settings.host}:{settings.port}"
-    store_line = f"  state           {database} (SQLite, {args.workers} worker(s) x {args.threads} threads)" \
-        if database else "  state           in memory (--memory): gone when the server stops"
-    print(_banner(settings, url) + "\n" + store_line, flush=True)
-    if args.server == "waitress":
-        from waitress import serve as waitress_serve
 
-        waitress_serve(wsgi_app(), host=settings.host, port=settings.port, threads=args.threads,
-                       ident="lipsync-emulator", clear_untrusted_proxy_headers=True, _quiet=True)
-        return 0
-    from granian import Granian
-    from granian.constants import Interfaces
-    from granian.http import HTTP1Settings
+    class Channel(HTTPChannel):
+        """Cuts a client whose request takes longer than ``REQUEST_SECONDS`` to arrive (one
+        byte every few seconds keeps a connection from ever being idle)."""
 
-    # A request head over 64 KiB (or over 100 headers) is a 431 from the server itself.
-    http1 = HTTP1Settings(max_buffer_size=65536, header_read_timeout=10000)
-    Granian("lipsync_emulator.cli:wsgi_app", address=settings.host, port=settings.port, interface=Interfaces.WSGI,
-            workers=args.workers, blocking_threads=args.threads, backlog=2048, factory=True, http1_settings=http1,
-            log_enabled=args.log_level != "off",
-            log_level=args.log_level if args.log_level != "off" else "error",  # type: ignore[arg-type]
-            respawn_failed_workers=True).serve()
+        started = 0.0
+
+        def received(self, data: bytes) -> bool:
+            now = time.monotonic()
+            if self.request is None:
+                self.started = now
+            elif now - self.started > REQUEST_SECONDS:
+                self.handle_close()
+                return False
+            return bool(super().received(data))
+
+    server = create_server(app, sockets=[sock], threads=args.threads, ident="lipsync-emulator",
+                           clear_untrusted_proxy_headers=True, channel_timeout=IDLE_SECONDS,
+                           connection_limit=4096, asyncore_use_poll=True, max_request_header_size=65536)
+    server.channel_class = Channel  # type: ignore[attr-defined]
+    # built beside the first requests rather than before listening: start-up stays short
+    threading.Thread(target=app.extensions[EXTENSION].warm, name="emulator-warm", daemon=True).start()
+    print(_banner(settings, url) + "\n  state           " + state, flush=True)
+    try:
+        server.run()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.close()
+        app.extensions[EXTENSION].stop()
     return 0
 
 
@@ -344,15 +320,12 @@ def build_parser() -> argparse.ArgumentParser:
     p_serve.add_argument("--config", default=None, help="a JSON file of settings")
     p_serve.add_argument("--set", action="append", metavar="KEY=VALUE",
                          help="override one setting, e.g. syncso.durations.PENDING=2 (repeatable)")
-    p_serve.add_argument("--workers", type=int, default=1,
-                         help="worker processes sharing the SQLite state (default 1)")
-    p_serve.add_argument("--threads", type=int, default=4, help="threads per worker (default 4)")
+    p_serve.add_argument("--workers", type=int, default=None, help=argparse.SUPPRESS)  # gone: says how to scale
+    p_serve.add_argument("--threads", type=int, default=4, help="request threads (default 4)")
     p_serve.add_argument("--data-dir", default=None,
-                         help=f"where state is kept across restarts (default ./{DEFAULT_DATA_DIR}, "
-                              f"or ${DATA_DIR_ENV})")
-    p_serve.add_argument("--memory", action="store_true", help="keep state in memory only (one worker)")
-    p_serve.add_argument("--server", choices=("granian", "waitress"), default="granian",
-                         help="the WSGI server (default granian)")
+                         help=f"where state is kept across restarts (default ${DATA_DIR_ENV}, else "
+                              "$XDG_DATA_HOME/lipsync-emulator or ~/.local/share/lipsync-emulator)")
+    p_serve.add_argument("--memory", action="store_true", help="keep state in memory only")
     p_serve.add_argument("--log-level", choices=("off", "error", "warning", "info", "debug"), default="warning",
                          help="server log level (default warning)")
     p_serve.add_argument("--chaos", default=None, metavar="seed=N,rate=R",

@@ -38,6 +38,21 @@ STORE_ENV = "LIPSYNC_EMULATOR_STORE"
 the persistent store behaves like the memory store. The pytest option ``--emulator-store`` sets it."""
 
 
+def every_page(fetch: Any, filters: dict[str, Any], page: int = 1000) -> list[dict[str, Any]]:
+    """Follow a control-plane listing (newest first) page by page: ``fetch(params)`` returns
+    one page. ``limit`` in ``filters`` stops after that many."""
+    params = {k: v for k, v in filters.items() if v is not None}
+    wanted = params.pop("limit", None)
+    rows: list[dict[str, Any]] = []
+    while wanted is None or len(rows) < int(wanted):
+        size = page if wanted is None else min(page, int(wanted) - len(rows))
+        got = fetch({**params, "offset": len(rows), "limit": size})
+        rows += got
+        if len(got) < size:
+            break
+    return rows
+
+
 class EmulatorControl:
     """Client of the control plane. Every method is one HTTP call."""
 
@@ -63,14 +78,22 @@ class EmulatorControl:
     def now(self) -> float:
         return float(self._call("GET", "/clock")["timestamp"])
 
+    def _list(self, path: str, filters: dict[str, Any]) -> list[dict[str, Any]]:
+        """Every entry of a listing (``limit``: the newest that many), newest first: the
+        control plane answers a page at a time."""
+        return every_page(lambda params: self._call("GET", path, params=params), filters)
+
     def requests(self, **filters: Any) -> list[dict[str, Any]]:
-        return self._call("GET", "/requests", params=filters)
+        """The journal, oldest first."""
+        return self._list("/requests", filters)[::-1]
 
     def webhooks(self, **filters: Any) -> list[dict[str, Any]]:
-        return self._call("GET", "/webhooks", params=filters)
+        """Webhook deliveries, oldest first."""
+        return self._list("/webhooks", filters)[::-1]
 
     def jobs(self, **filters: Any) -> list[dict[str, Any]]:
-        return self._call("GET", "/jobs", params=filters)
+        """Jobs, newest first."""
+        return self._list("/jobs", filters)
 
     def config(self) -> dict[str, Any]:
         return self._call("GET", "/config")

@@ -3,7 +3,6 @@ gallery), run through ``main()`` as the console script does."""
 
 from __future__ import annotations
 
-import gc
 import json
 import re
 
@@ -119,101 +118,3 @@ def test_docs_catalogue_is_the_code_s(capsys):
     documented = text.split(BEGIN, 1)[1].split(END, 1)[0].strip()
     code, out = run(capsys, "scenarios", "--markdown")
     assert code == 0 and documented == out.strip()
-
-
-def test_a_serve_worker_builds_every_validator_beside_its_first_requests(monkeypatch):
-    """granian's factory: the app answers at once, and a background thread builds what a
-    first create and a first invalid request would otherwise build while others wait."""
-    import dataclasses
-    import threading
-
-    from lipsync_emulator.cli import SERVE_ENV, wsgi_app
-    from lipsync_emulator.config import Settings
-    from lipsync_emulator.core.runtime import EXTENSION
-
-    settings = dataclasses.asdict(Settings.build({"clock": "virtual"}))
-    monkeypatch.setenv(SERVE_ENV, json.dumps({"settings": settings, "database": None}))
-    before = set(threading.enumerate())
-    try:
-        app = wsgi_app()
-        for thread in set(threading.enumerate()) - before:
-            if thread.name == "emulator-warm":
-                thread.join(30)
-        rt = app.app.extensions[EXTENSION]
-        for spec in rt.specs.values():
-            assert set(spec.fast._ops) == set(spec.operations)
-            assert spec._openapi_instance is not None
-        # ...then frozen, and only then does the worker's idle-time collection start: its first
-        # one no longer scans them (a 20-40 ms pause in a worker's first seconds)
-        assert app.armed is True
-        unfrozen = {id(obj) for obj in gc.get_objects()}
-        assert not any(id(spec._openapi_instance) in unfrozen for spec in rt.specs.values())
-        statuses = []
-        body = b"".join(app({"REQUEST_METHOD": "GET", "PATH_INFO": "/v2/models", "SERVER_NAME": "127.0.0.1",
-                             "SERVER_PORT": "80", "wsgi.url_scheme": "http", "HTTP_X_API_KEY": "sk_1",
-                             "wsgi.input": __import__("io").BytesIO()}, lambda s, h, e=None: statuses.append(s)))
-        assert statuses == ["200 OK"] and json.loads(body)
-        rt.stop()
-    finally:
-        gc.unfreeze()  # the factory froze this test process's objects
-
-
-def test_freeze_when_idle_waits_until_armed():
-    from lipsync_emulator.cli import FreezeWhenIdle
-
-    def app(environ, start_response):
-        start_response("200 OK", [])
-        return [b"ok"]
-
-    wrapped = FreezeWhenIdle(app, every=0, armed=False)
-    try:
-        frozen = gc.get_freeze_count()
-        assert wrapped({}, lambda *a: None) == [b"ok"]
-        assert gc.get_freeze_count() == frozen  # not armed: no collection, no freeze
-        wrapped.armed = True
-        assert wrapped({}, lambda *a: None) == [b"ok"]
-        assert gc.get_freeze_count() > frozen
-    finally:
-        gc.unfreeze()
-
-
-def test_freeze_when_idle_never_freezes_a_request_in_flight():
-    """Frozen garbage is never freed: a reference cycle a running request holds (an
-    exception's traceback) must not be frozen by another request's end."""
-    import threading
-    import weakref
-
-    from lipsync_emulator.cli import FreezeWhenIdle
-
-    class Node:
-        me: Node | None = None
-
-    inside, release, witness = threading.Event(), threading.Event(), []
-
-    def app(environ, start_response):
-        if environ.get("hold"):
-            node = Node()
-            node.me = node  # garbage, in a cycle, once this request ends
-            witness.append(weakref.ref(node))
-            inside.set()
-            release.wait(10)
-        start_response("200 OK", [])
-        return [b"ok"]
-
-    wrapped = FreezeWhenIdle(app, every=0)
-    held = threading.Thread(target=lambda: wrapped({"hold": True}, lambda *a: None))
-    try:
-        held.start()
-        assert inside.wait(10)
-        frozen = gc.get_freeze_count()
-        assert wrapped({}, lambda *a: None) == [b"ok"]
-        assert gc.get_freeze_count() <= frozen  # one request still in flight: nothing frozen
-        release.set()
-        held.join(10)
-        gc.collect()
-        assert witness[0]() is None  # the cycle was collected, not kept frozen
-        assert wrapped({}, lambda *a: None) == [b"ok"]
-        assert gc.get_freeze_count() > frozen  # idle: this request's end froze the survivors
-    finally:
-        release.set()
-        gc.unfreeze()

@@ -7,8 +7,12 @@ configuration, the served schemas and the output media.
 
 from __future__ import annotations
 
+import heapq
+import json
+from collections.abc import Iterator
 from dataclasses import asdict
 from typing import Any
+from urllib.parse import urlencode
 
 from flask import Blueprint, Response, current_app, request
 from lipsync_emulator import schemas
@@ -18,10 +22,14 @@ from lipsync_emulator.core.http import json_response, parse_json_body
 from lipsync_emulator.core.jobs import Job, Outcome
 from lipsync_emulator.core.media import sample_mp4
 from lipsync_emulator.core.runtime import runtime
-from lipsync_emulator.core.scenarios import WEBHOOK_OPERATION, Chaos, UnknownScenario
-from lipsync_emulator.core.store import NAMESPACE_HEADER, current_namespace, scope
+from lipsync_emulator.core.scenarios import WEBHOOK_OPERATION, Chaos, ProbeContext, UnknownScenario
+from lipsync_emulator.core.store import DEFAULT_NAMESPACE, NAMESPACE_HEADER, current_namespace, scope
 
 bp = Blueprint("control", __name__, url_prefix="/_emulator")
+
+PAGE_SIZE = 100  # a listing's default page: a long history never comes back in one answer
+PAGE_MAX = 1000
+RECENT = 5000  # the overview counts error answers among this many latest requests
 
 
 def render_control_error(err: EmulatorError) -> Response:
@@ -40,6 +48,29 @@ def _body() -> dict[str, Any]:
     return body
 
 
+def _page_args() -> tuple[int, int]:
+    """A listing's ``offset`` and ``limit`` (newest first)."""
+    limit, offset = request.args.get("limit", str(PAGE_SIZE)), request.args.get("offset", "0")
+    if not limit.isdigit() or not 1 <= int(limit) <= PAGE_MAX:
+        raise BadRequest(f"'limit' must be a whole number from 1 to {PAGE_MAX}", field="limit")
+    if not offset.isdigit():
+        raise BadRequest("'offset' must be a whole number, 0 or more", field="offset")
+    return int(offset), int(limit)
+
+
+def _paged(rows: list[dict[str, Any]], total: int, offset: int, limit: int) -> Response:
+    """One page: ``X-Total-Count`` says how many match, ``Link`` (rel="next") where the rest is."""
+    headers = {"X-Total-Count": str(total)}
+    if offset + len(rows) < total:
+        query = {**request.args.to_dict(), "offset": str(offset + len(rows)), "limit": str(limit)}
+        headers["Link"] = f'<{request.path}?{urlencode(query)}>; rel="next"'
+    return json_response(rows, headers=headers)
+
+
+def _namespace() -> str | None:
+    return request.args.get("namespace") or current_namespace()
+
+
 def job_view(job: Job) -> dict[str, Any]:
     return {"provider": job.provider, "kind": job.kind, "id": job.id, "status": job.status,
             "namespace": job.namespace, "account": job.account, "created_at": iso(job.created_at),
@@ -51,8 +82,10 @@ def job_view(job: Job) -> dict[str, Any]:
 @bp.get("/health")
 def health() -> Response:
     rt = runtime()
+    # up while the data file cannot be written: reads are served, changes wait in memory
     return json_response({"status": "ok", "providers": sorted(rt.providers), "clock": rt.settings.clock,
-                          "now": iso(rt.clock.now()), "store": "sqlite" if rt.shared else "memory"})
+                          "now": iso(rt.clock.now()), "store": rt.store.kind,
+                          "storage": "unwritable" if rt.store.degraded else "ok"})
 
 
 @bp.post("/reset")
@@ -90,21 +123,22 @@ def advance() -> Response:
 @bp.get("/requests")
 def requests_journal() -> Response:
     args = request.args
-    limit = args.get("limit", type=int)
-    rows = runtime().journal.query(limit=limit, provider=args.get("provider"), operation=args.get("operation"),
-                                   job_id=args.get("job_id"), status=args.get("status"),
-                                   scenario=args.get("scenario"), method=args.get("method"),
-                                   namespace=args.get("namespace") or current_namespace())
-    return json_response(rows)
+    offset, limit = _page_args()
+    rows, total = runtime().journal.page(offset, limit, provider=args.get("provider"),
+                                         operation=args.get("operation"), job_id=args.get("job_id"),
+                                         status=args.get("status"), scenario=args.get("scenario"),
+                                         method=args.get("method"), seq=args.get("seq"), namespace=_namespace())
+    return _paged(rows, total, offset, limit)
 
 
 @bp.get("/webhooks")
 def webhooks() -> Response:
     args = request.args
-    rows = runtime().webhooks.deliveries(provider=args.get("provider"), job_id=args.get("job_id"),
-                                         status=args.get("status"), event=args.get("event"),
-                                         namespace=args.get("namespace") or current_namespace())
-    return json_response([d.to_dict() for d in rows])
+    offset, limit = _page_args()
+    rows = runtime().webhooks.deliveries(provider=args.get("provider"), job_id=args.get("job_id"), id=args.get("id"),
+                                         status=args.get("status"), event=args.get("event"), namespace=_namespace())
+    rows.reverse()
+    return _paged([d.to_dict() for d in rows[offset:offset + limit]], len(rows), offset, limit)
 
 
 @bp.post("/webhooks/<delivery_id>/redeliver")
@@ -115,28 +149,121 @@ def redeliver(delivery_id: str) -> Response:
     return json_response(delivery.to_dict(), 202)
 
 
+def _all_jobs(provider: str | None = None, status: str | None = None) -> Iterator[Job]:
+    """Every job of every kind (of ``provider``), newest first, in the current scope."""
+    rt = runtime()
+    where = None if status is None else (lambda j: j.status == status)
+    streams = [rt.engine.jobs(name, kind, where) for (name, kind) in list(rt.engine._declared)
+               if provider in (None, name)]
+    return heapq.merge(*streams, key=lambda j: j.created_at, reverse=True)
+
+
 @bp.get("/jobs")
 def jobs() -> Response:
+    offset, limit = _page_args()
+    rows, total = [], 0
+    with scope(_namespace()):
+        for total, job in enumerate(_all_jobs(request.args.get("provider"), request.args.get("status")), 1):
+            if offset < total <= offset + limit:
+                rows.append(job_view(job))
+    return _paged(rows, total, offset, limit)
+
+
+def _find_job(provider: str, job_id: str) -> Job:
     rt = runtime()
-    provider = request.args.get("provider")
-    status = request.args.get("status")
-    namespace = request.args.get("namespace") or current_namespace()
-    rows = []
+    with scope(_namespace()):
+        job = next((j for (p, k) in list(rt.engine._declared) if p == provider
+                    and (j := rt.engine.get(p, k, job_id)) is not None), None)
+    if job is None:
+        raise NotFound(f"no {provider} job {job_id!r}", field="job_id")
+    return job
+
+
+def _plain(value: Any) -> Any:
+    """A JSON-able copy (a stored request may hold bytes or other objects)."""
+    return json.loads(json.dumps(value, default=str))
+
+
+def _poll_request(job: Job) -> dict[str, Any] | None:
+    """The request the provider's poll probe makes for ``job``, with the job's own API key
+    where the provider uses keys: the dashboard sends it to show the provider's current answer."""
+    rt = runtime()
+    submit = rt.catalog.probe(job.provider)
+    poll = rt.catalog.probe(job.provider, submit.poll) if submit is not None and submit.poll else None
+    if poll is None:
+        return None
+    cfg = rt.cfg(job.provider)
+    if job.account and "api_keys" in cfg:
+        cfg = {**cfg, "api_keys": [job.account]}
+    built = poll.build(ProbeContext(cfg=cfg, job_id=job.id))
+    headers = {k: str(v) for k, v in (built.get("headers") or {}).items()}
+    if job.namespace != DEFAULT_NAMESPACE:
+        headers[NAMESPACE_HEADER] = job.namespace
+    return {"method": built["method"], "path": built["path"], "params": built.get("params") or {},
+            "headers": headers}
+
+
+@bp.get("/jobs/<provider>/<job_id>")
+def job_detail(provider: str, job_id: str) -> Response:
+    """One job: its request, lifecycle, the scenarios that shaped it, its webhook deliveries
+    and how to ask the provider for it."""
+    rt = runtime()
+    job = _find_job(provider, job_id)
+    lifecycle = rt.engine.lifecycle(job.provider, job.kind)
+    shaped = [s.describe() for name in job.scenarios if (s := rt.catalog.get(provider, name)) is not None]
+    deliveries = rt.webhooks.deliveries(provider=provider, job_id=job.id)
+    return json_response({**job_view(job), "request": _plain(job.request), "outcome": _plain(asdict(job.outcome)),
+                          "lifecycle": {"states": list(lifecycle.states), "terminal": sorted(lifecycle.terminal),
+                                        "success": lifecycle.success},
+                          "scenario_details": shaped, "deliveries": [d.to_dict() for d in deliveries],
+                          "poll": _poll_request(job)})
+
+
+@bp.get("/overview")
+def overview() -> Response:
+    """What the dashboard's first page shows: the clock, jobs per provider and state, the
+    latest failures (jobs, deliveries, answers of 400 and above among the last ``RECENT``
+    requests)."""
+    rt = runtime()
+    namespace = _namespace()
+    counts: dict[str, dict[str, int]] = {name: {} for name in rt.providers}
+    failed: list[Job] = []
     with scope(namespace):
         for (name, kind) in list(rt.engine._declared):
-            if provider in (None, name):
-                rows += [job_view(j) for j in rt.engine.jobs(name, kind) if status in (None, j.status)]
-    return json_response(rows)
+            lifecycle = rt.engine.lifecycle(name, kind)
+            bad = lifecycle.terminal - {lifecycle.success}
+            per_state = counts.setdefault(name, {})
+            for job in rt.engine.jobs(name, kind):
+                per_state[job.status] = per_state.get(job.status, 0) + 1
+                if job.status in bad:
+                    failed.append(job)
+    failed.sort(key=lambda j: j.updated_at, reverse=True)
+    errors, error_total = rt.journal.page(0, 10, where=lambda e: int(e.get("status") or 0) >= 400,
+                                          within=RECENT, namespace=namespace)
+    deliveries = rt.webhooks.deliveries(namespace=namespace)
+    undelivered = [d for d in reversed(deliveries) if d.status == "failed"]
+    return json_response({
+        "clock": {"mode": rt.settings.clock, "now": iso(rt.clock.now()), "timestamp": rt.clock.now()},
+        "namespace": namespace,
+        "jobs": counts, "failed_jobs": [job_view(j) for j in failed[:10]], "failed_job_total": len(failed),
+        "errors": errors, "error_total": error_total,
+        "failed_webhooks": [d.to_dict() for d in undelivered[:10]], "failed_webhook_total": len(undelivered),
+        "webhook_total": len(deliveries), "request_total": rt.journal.page(0, 1, namespace=namespace)[1],
+    })
+
+
+@bp.get("/namespaces")
+def namespaces() -> Response:
+    """Every namespace that holds state (``X-Emulator-Namespace`` partitions, ``default``)."""
+    listed = getattr(runtime().store, "namespaces", None)
+    return json_response(listed() if listed else [])
 
 
 @bp.post("/jobs/<provider>/<job_id>/finish")
 def finish_job(provider: str, job_id: str) -> Response:
     """Finish a job now: ``{"scenario": "<outcome scenario>"}`` or nothing for success."""
     rt = runtime()
-    job = next((rt.engine.get(p, k, job_id) for (p, k) in rt.engine._declared if p == provider
-                and rt.engine.get(p, k, job_id) is not None), None)
-    if job is None:
-        raise NotFound(f"no {provider} job {job_id!r}", field="job_id")
+    job = _find_job(provider, job_id)
     name = _body().get("scenario")
     outcome = Outcome()
     if name:
@@ -193,6 +320,37 @@ def add_scenario() -> Response:
     except UnknownScenario as exc:
         raise BadRequest(str(exc), field="scenario") from None
     return json_response(rule.to_dict(), 201)
+
+
+@bp.post("/scenarios/trigger")
+def trigger_scenario() -> Response:
+    """Trigger one catalogue entry as ``lipsync-emulator demo`` does — a real request to this
+    emulator over loopback, then the job followed on the clock — and return the exchange:
+    ``{"provider": ..., "scenario": ..., "way": "header" | "magic" | "rule"}``."""
+    from lipsync_emulator.gallery import WAYS, ScenarioClient, play, render
+    from lipsync_emulator.testing import WebhookReceiver
+
+    rt = runtime()
+    body = _body()
+    provider, name, way = body.get("provider"), body.get("scenario"), body.get("way") or "header"
+    scenario = rt.catalog.get(provider, name) if isinstance(provider, str) and isinstance(name, str) else None
+    if scenario is None:
+        raise BadRequest("'provider' and 'scenario' must name an entry of the catalogue", field="scenario")
+    if way not in WAYS:
+        raise BadRequest(f"'way' must be one of {list(WAYS)}", field="way")
+    client = ScenarioClient(f"http://127.0.0.1:{request.environ['SERVER_PORT']}", rt.catalog,
+                            {p: rt.cfg(p) for p in rt.providers}, timeout=10.0)
+    receiver = WebhookReceiver()
+    try:
+        exchange = play(client, scenario, way, webhook_url=receiver.url)
+    except (LookupError, OSError, ValueError) as exc:
+        raise BadRequest(f"{provider}/{name} cannot be triggered: {exc}", field="scenario") from None
+    finally:
+        receiver.close()
+        client.http.close()
+    return json_response({"provider": provider, "scenario": name, "way": way, "status": exchange.status,
+                          "error": exchange.error, "job_id": exchange.job_id,
+                          "body": exchange.body.decode("utf-8", "replace"), "lines": render(exchange, scenario)})
 
 
 @bp.delete("/scenarios")

@@ -106,7 +106,7 @@ REASONS: dict[int, str] = {
         ServiceUnavailable, GatewayTimeout,
     )
 }
-REASONS.update({408: "Request Timeout", 502: "Bad Gateway"})
+REASONS.update({408: "Request Timeout", 502: "Bad Gateway", 507: "Insufficient Storage"})
 
 
 def error_for_status(status: int, message: str, **kwargs: Any) -> EmulatorError:

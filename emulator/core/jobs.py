@@ -16,12 +16,8 @@ send webhooks). Four copies of "advance status on poll" is what this module repl
     >>> _ = clock.advance(3); _ = sched.run_due(); engine.get("demo", "job", "j1").status
     'COMPLETED'
 
-With a shared store (``SqliteStore``, several worker processes) the engine also works from
-the store alone: every step re-reads the job inside a store transaction (the atomic claim:
-exactly one process enters a state and runs its hook, e.g. sends the terminal webhook),
-``get`` catches a job up on transitions already due (so a poll answered by any worker is
-current), and ``run_due`` steps the jobs any process left due (``Store.due``). The
-concurrency queue is a store record too, so its limit holds across workers.
+Jobs and the concurrency queues are store records, so a persistent store keeps them across a
+restart; ``resume`` then schedules the transitions they still have ahead.
 """
 
 from __future__ import annotations
@@ -111,13 +107,9 @@ class Job:
                 return at
         return None
 
-    def next_due(self) -> float | None:
-        """When the job next moves (the store indexes it for the workers' sweepers)."""
-        return self.plan[0][1] if self.plan else None
-
     def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
-        # Job(*fields): the shared store pickles a job on every write and unpickles it on
-        # every read; this is ~40 % faster both ways than the dataclass's __getstate__
+        # Job(*fields): the persistent store pickles a job on every change; this is faster
+        # both ways than the dataclass's __getstate__
         return Job, _job_fields(self)
 
 
@@ -140,26 +132,18 @@ class _Step:
         self.engine._step(self.provider, self.kind, self.job_id, namespace=self.namespace)
 
 
-def _copy_into(target: Job, source: Job) -> None:
-    """Make ``target`` (an object a caller holds) the state of ``source`` (a fresher copy)."""
-    for name in Job.__slots__:
-        setattr(target, name, getattr(source, name))
-
-
 class JobEngine:
     def __init__(self, clock: Clock, scheduler: Scheduler, store: Store) -> None:
         self.clock = clock
         self.scheduler = scheduler
         self.store = store
         self._declared: dict[tuple[str, str], tuple[Lifecycle, EnterHook | None]] = {}
-        self._collections: dict[str, tuple[str, str]] = {}
         self._lock = threading.RLock()
         self._observers: list[EnterHook] = []
         self._durations: dict[tuple[tuple[str, float], ...], dict[str, float]] = {}
 
     def declare(self, provider: str, kind: str, lifecycle: Lifecycle, on_enter: EnterHook | None = None) -> None:
         self._declared[(provider, kind)] = (lifecycle, on_enter)
-        self._collections[self.collection(provider, kind)] = (provider, kind)
 
     def observe(self, observer: EnterHook) -> None:
         """Also call ``observer(job, state)`` after every state entry of every job, after the
@@ -173,12 +157,19 @@ class JobEngine:
     def collection(provider: str, kind: str) -> str:
         return f"{provider}:{kind}"
 
-    @property
-    def _shared(self) -> bool:
-        return bool(getattr(self.store, "shared", False))
-
     def _transaction(self) -> Any:
-        return self.store.transaction()  # type: ignore[attr-defined]
+        return self.store.transaction()
+
+    def resume(self) -> int:
+        """Schedule the next transition of every unfinished job in the store (after a restart
+        on a persistent store). Returns how many."""
+        count = 0
+        for provider, kind in self._declared:
+            for job in list(self.store.newest(self.collection(provider, kind))):
+                if isinstance(job, Job) and job.plan:
+                    self._schedule(job, job.plan[0][1])
+                    count += 1
+        return count
 
     def create(
         self,
@@ -221,27 +212,11 @@ class JobEngine:
 
     def get(self, provider: str, kind: str, job_id: str) -> Job | None:
         job = self.store.get(self.collection(provider, kind), job_id)
-        if not isinstance(job, Job):
-            return None
-        if self._shared and job.plan and job.plan[0][1] <= self.clock.now():
-            # Another worker (or none, after a restart) owned the timer: catch up now, so a
-            # read never shows a state the clock has already left.
-            self._catch_up(job)
-        return job
+        return job if isinstance(job, Job) else None
 
     def jobs(self, provider: str, kind: str, where: Callable[[Job], bool] | None = None) -> Iterator[Job]:
         """Jobs newest first."""
-        if not self._shared:
-            return self.store.newest(self.collection(provider, kind), where)
-        return self._caught_up(provider, kind, where)
-
-    def _caught_up(self, provider: str, kind: str, where: Callable[[Job], bool] | None) -> Iterator[Job]:
-        now = self.clock.now()
-        for job in self.store.newest(self.collection(provider, kind)):
-            if job.plan and job.plan[0][1] <= now:
-                self._catch_up(job)
-            if where is None or where(job):
-                yield job
+        return self.store.newest(self.collection(provider, kind), where)
 
     def delete(self, job: Job) -> None:
         with self._lock, self._transaction():
@@ -251,7 +226,7 @@ class JobEngine:
 
     def save(self, job: Job) -> None:
         """Store a change made to a job outside its own transitions (an observer updating a
-        parent): a shared store hands out copies, so a change is kept only once saved."""
+        parent)."""
         with self._lock, self._transaction():
             self._save(job)
 
@@ -261,31 +236,14 @@ class JobEngine:
     def finish_now(self, job: Job, outcome: Outcome) -> Job:
         """Drive a job to ``outcome`` at the current time (the control plane's force-complete)."""
         with self._lock, self._transaction():
-            self._refresh(job)
             if self.is_terminal(job):
                 return job
             job.outcome = outcome
             self._start(job, self.clock.now(), immediate=True)
             self._save(job)
             while job.plan and not self.is_terminal(job):
-                self._step(job.provider, job.kind, job.id, holder=job, namespace=self._namespace(job))
+                self._step(job.provider, job.kind, job.id, namespace=self._namespace(job))
         return job
-
-    def reset(self) -> None:
-        """Queues are store records: ``Store.clear`` empties them with everything else."""
-
-    def run_due(self, limit: int = 500) -> int:
-        """Step every job the store says is due (a shared store: jobs whose timer lives in
-        another worker, or in none after a restart). Returns how many steps ran."""
-        if not self._shared:
-            return 0
-        ran = 0
-        for ns, coll, key in self.store.due(self.clock.now(), limit):  # type: ignore[attr-defined]
-            declared = self._collections.get(coll)
-            if declared is not None:
-                self._step(declared[0], declared[1], key, namespace=ns)
-                ran += 1
-        return ran
 
     def active(self, key: str) -> int:
         return int(self._queue(key)["active"])
@@ -311,21 +269,6 @@ class JobEngine:
 
     def _save_queue(self, key: str, state: dict[str, Any]) -> None:
         self.store.put(QUEUES, key, state)
-
-    def _refresh(self, job: Job) -> None:
-        """Make ``job`` the stored state (a shared store hands out copies)."""
-        if not self._shared:
-            return
-        with scope(self._namespace(job)):
-            fresh = self.store.get(self.collection(job.provider, job.kind), job.id)
-        if isinstance(fresh, Job) and fresh is not job:
-            _copy_into(job, fresh)
-
-    def _catch_up(self, job: Job) -> None:
-        for _ in range(len(job.plan) + 1):
-            if not job.plan or job.plan[0][1] > self.clock.now():
-                return
-            self._step(job.provider, job.kind, job.id, holder=job, namespace=self._namespace(job))
 
     def _path(self, lifecycle: Lifecycle, outcome: Outcome) -> list[str]:
         states = list(lifecycle.states)
@@ -363,19 +306,10 @@ class JobEngine:
             found = self._durations.setdefault(key, dict(durations))
         return found
 
-    def _step(self, provider: str, kind: str, job_id: str, *, holder: Job | None = None,
-              namespace: str | None = None) -> None:
-        """Enter the job's next state if it is due: re-read inside a store transaction, so
-        of all the workers that try, exactly one does."""
+    def _step(self, provider: str, kind: str, job_id: str, *, namespace: str | None = None) -> None:
+        """Enter the job's next state if it is due."""
         with self._lock, scope(namespace or current_namespace()), self._transaction():
-            if self._shared:
-                stored = self.store.get(self.collection(provider, kind), job_id)
-                job = stored if isinstance(stored, Job) else None
-                if job is not None and holder is not None and holder is not job:
-                    _copy_into(holder, job)
-                    job = holder
-            else:
-                job = self.get(provider, kind, job_id)
+            job = self.get(provider, kind, job_id)
             if job is None or not job.plan:
                 return
             state, at = job.plan[0]

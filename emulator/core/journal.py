@@ -17,11 +17,10 @@ from typing import Any
 
 
 class RequestJournal:
-    """``store``: a shared store with a journal table (``SqliteStore``): entries then survive
-    restarts and every worker sees every worker's requests. They are written in batches
-    (every ``FLUSH_SECONDS``, by a background thread), so a request pays no write of its
-    own for the journal: another worker's latest entries show up within that delay, and a
-    ``kill -9`` can lose that last moment of the journal (never a job or a webhook)."""
+    """``store``: a persistent store with a journal table (``SqliteStore``): entries then
+    survive restarts. They are written in batches (every ``FLUSH_SECONDS``, by a background
+    thread), so a request pays no write of its own for the journal; a ``kill -9`` can lose
+    that last moment of the journal (never a job or a webhook)."""
 
     FLUSH_SECONDS = 0.05
     expand: Callable[[dict[str, Any]], dict[str, Any]] = staticmethod(lambda entry: entry)  # type: ignore[assignment]
@@ -33,7 +32,7 @@ class RequestJournal:
         self._lock = threading.Lock()
         self._seq = 0
         self.limit = limit
-        self.store = store if getattr(store, "shared", False) and hasattr(store, "journal_append") else None
+        self.store = store if hasattr(store, "journal_append") else None
         self._pending: list[dict[str, Any]] = []
         self._closed = threading.Event()
         self._flushing = threading.Lock()
@@ -92,6 +91,35 @@ class RequestJournal:
             if all(_matches(row.get(k), v) for k, v in wanted.items()):
                 rows.append(row)
         return rows[-limit:] if limit else rows
+
+    def page(self, offset: int = 0, limit: int = 100, where: Callable[[dict[str, Any]], bool] | None = None,
+             within: int | None = None, **filters: Any) -> tuple[list[dict[str, Any]], int]:
+        """Entries matching every filter (and ``where``) among the newest ``within`` (default:
+        all), newest first: ``limit`` of them after the first ``offset``, and how many match in
+        all. Filters read the recorded entries, so only the page is expanded; a shared store
+        reads only the page's entries when nothing but the namespace is filtered."""
+        wanted = {k: v for k, v in filters.items() if v is not None}
+        scan = min(within or self.limit, self.limit)
+        total = None
+        if self.store is not None:
+            self.flush()
+            namespace = wanted.pop("namespace", None)
+            if not wanted and where is None and within is None:
+                scan = min(offset + limit, self.limit)
+                total = min(self.store.journal_count(namespace), self.limit)
+            entries = self.store.journal_rows(scan, namespace)
+        else:
+            with self._lock:
+                entries = list(self._entries)[-scan:]
+        entries.reverse()
+        if wanted or where is not None:
+            entries = [e for e in entries if all(_matches(e.get(k), v) for k, v in wanted.items())
+                       and (where is None or where(e))]
+        rows = []
+        for entry in entries[offset:offset + limit]:
+            row = self.expand(entry)
+            rows.append(row if "seq" in row or "seq" not in entry else {"seq": entry["seq"], **row})
+        return rows, len(entries) if total is None else total
 
     def clear(self, namespace: str | None = None) -> None:
         """Forget every entry (of ``namespace`` only, if given)."""

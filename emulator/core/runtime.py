@@ -8,7 +8,6 @@ blueprint, error renderer, authenticator and defaults. The core only ever sees t
 
 from __future__ import annotations
 
-import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -56,15 +55,13 @@ class Provider:
         return any(path == p or path.startswith(p + "/") for p in self.prefixes)
 
 
-SWEEP_SECONDS = 0.1  # how often a worker looks for timed work other workers (or none) left due
-VIRTUAL_NOW = "virtual_now"  # the shared store's meta key holding the virtual clock
+VIRTUAL_NOW = "virtual_now"  # the store's meta key keeping the virtual clock across restarts
 
 
 class Runtime:
     def __init__(self, settings: Settings, providers: tuple[Provider, ...], store: Store | None = None) -> None:
         self.settings = settings
         self.store: Store = store or MemoryStore()
-        self.shared = bool(getattr(self.store, "shared", False))
         self.clock: VirtualClock | RealClock = self._make_clock()
         self.scheduler = Scheduler(self.clock)
         self.ids = IdSource(settings.seed)
@@ -72,10 +69,10 @@ class Runtime:
         self.catalog = ScenarioCatalog()
         self.scenarios = ScenarioBook(self.catalog, Chaos.parse(settings.chaos))
         self.faults = Faults(settings.faults, settings.seed)
-        self.webhooks = WebhookDispatcher(self.clock, self.scheduler, self.ids, timeout=settings.webhook_timeout,
+        self.webhooks = WebhookDispatcher(self.clock, self.scheduler, self.ids, self.store,
+                                          timeout=settings.webhook_timeout,
                                           allow_external=settings.webhook_allow_external, scenarios=self.scenarios)
         self.journal = RequestJournal(settings.journal_size, self.store)
-        self.webhooks.attach(self.store)
         self.providers: dict[str, Provider] = {p.name: p for p in providers}
         self.config: dict[str, dict[str, Any]] = {p.name: settings.provider(p.name, p.defaults) for p in providers}
         self.specs: dict[str, SpecValidator] = {p.name: SpecValidator(p.schema) for p in providers if p.schema}
@@ -90,62 +87,20 @@ class Runtime:
                 self.catalog.add(scenario)
             if provider.setup is not None:
                 provider.setup(self)
-        codec = getattr(self.store, "codec", None)
-        if codec is not None:
-            # live objects a stored record may refer to (a signer closing over the clock...)
-            for name in ("clock", "scheduler", "store", "ids", "engine", "webhooks", "journal", "catalog",
-                         "scenarios", "faults"):
-                codec.bind(name, getattr(self, name))
-            codec.bind("runtime", self)
+        # what a persistent store kept from an earlier run goes on where it stopped
+        self.engine.resume()
+        self.webhooks.resume()
         if not self.clock.virtual:
             self.scheduler.start_background()
-        self._stopped = threading.Event()
-        if self.shared:
-            # timed work another worker (or none, after a restart) left due: picked up here
-            threading.Thread(target=self._sweep_loop, name="emulator-sweeper", daemon=True).start()
-
-    # -- a shared store: the clock and the sweeper --------------------------------------------
 
     def _make_clock(self) -> VirtualClock | RealClock:
         if self.settings.clock != "virtual":
             return RealClock()
-        stored = self.store.meta(VIRTUAL_NOW) if self.shared else None  # type: ignore[attr-defined]
+        stored = self.store.meta(VIRTUAL_NOW)
         return VirtualClock(start=float(stored)) if stored else VirtualClock()
 
-    def _sync_clock(self) -> None:
-        """Catch this worker's virtual clock up with the shared one (another worker advanced it)."""
-        if self.shared and isinstance(self.clock, VirtualClock):
-            stored = self.store.meta(VIRTUAL_NOW)  # type: ignore[attr-defined]
-            if stored is not None and float(stored) > self.clock.now():
-                self.clock.set(float(stored))
-
-    def _publish_clock(self) -> None:
-        if self.shared and isinstance(self.clock, VirtualClock):
-            self.store.set_meta(VIRTUAL_NOW, repr(self.clock.now()))  # type: ignore[attr-defined]
-
-    def sweep(self) -> int:
-        """Run the timed work the shared store says is due: job transitions, webhook attempts."""
-        if not self.shared:
-            return 0
-        self._sync_clock()
-        return self.engine.run_due() + self.webhooks.run_due()
-
-    def _sweep_loop(self) -> None:
-        ticks = 0
-        checkpoint = getattr(self.store, "checkpoint", None)
-        while not self._stopped.wait(SWEEP_SECONDS):
-            ticks += 1
-            try:
-                if not self._advance_lock.locked():
-                    self.sweep()
-                if checkpoint is not None and ticks % 10 == 0:
-                    checkpoint()  # the WAL's fsync happens here, not in a request
-            except Exception:  # noqa: BLE001 - e.g. the database busy for long: try again next tick
-                logging.getLogger("emulator").exception("sweep failed")
-
     def stop(self) -> None:
-        """Stop the background threads (the scheduler's, the sweeper and the journal's writer)."""
-        self._stopped.set()
+        """Stop the background threads (the scheduler's and the journal's writer)."""
         self.scheduler.stop()
         self.journal.close()
 
@@ -165,22 +120,8 @@ class Runtime:
 
     def tick(self) -> None:
         """Apply everything due at the current time (each request calls this first, so a read
-        never shows a state the clock has already left; with a shared store, reads also catch
-        jobs up themselves)."""
-        if self.shared:
-            self._sync_clock()
+        never shows a state the clock has already left)."""
         self.scheduler.run_due()
-
-    def _run_due(self) -> int:
-        ran = self.scheduler.run_due()
-        if self.shared:
-            ran += self.engine.run_due() + self.webhooks.run_due()
-        return ran
-
-    def _next_due(self) -> float | None:
-        times = [t for t in (self.scheduler.next_due(), self.store.next_due() if self.shared else None)
-                 if t is not None]
-        return min(times) if times else None
 
     def advance(self, seconds: float) -> dict[str, Any]:
         """Move the virtual clock, firing every transition and delivery attempt in time order
@@ -189,24 +130,19 @@ class Runtime:
         if not isinstance(self.clock, VirtualClock):
             raise ValueError("the clock is real; start with --clock virtual to advance it")
         with self._advance_lock:
-            self._sync_clock()
             target = quantize(self.clock.now() + seconds)
             ran = 0
             while True:
-                ran_now = self._run_due()
+                ran += self.scheduler.run_due()
                 self.webhooks.wait_idle()
-                ran_now += self._run_due()
-                ran += ran_now
-                due = self._next_due()
+                ran += self.scheduler.run_due()
+                due = self.scheduler.next_due()
                 if due is None or due > target:
                     break
-                if due <= self.clock.now() and not ran_now:
-                    break  # due work nothing here can run (another worker holds it)
                 self.clock.set(max(due, self.clock.now()))
-                self._publish_clock()
             self.clock.set(target)
-            self._publish_clock()
-            ran += self._run_due()
+            self.store.set_meta(VIRTUAL_NOW, repr(self.clock.now()))
+            ran += self.scheduler.run_due()
             self.webhooks.wait_idle()
         self.notify_changed()
         return {"now": iso(self.clock.now()), "timestamp": self.clock.now(), "fired": ran}
@@ -222,7 +158,6 @@ class Runtime:
             return
         self.webhooks.reset()
         self.scheduler.clear()
-        self.engine.reset()
         self.store.clear()
         self.journal.clear()
         self.scenarios.reset()

@@ -92,34 +92,40 @@ def reset_tenant(token: Any) -> None:
     _tenant.reset(token)
 
 
+class StorageUnavailable(Exception):
+    """A persistent store could not write its file; the change is kept in memory and retried."""
+
+
 def record_namespace(record: Any) -> str | None:
     value = getattr(record, "namespace", None)
     return value if isinstance(value, str) and value else None
 
 
 class Store(Protocol):
-    shared: bool
+    kind: str
+    degraded: bool
 
-    def put(self, collection: str, key: str, record: Any, *, due: float | None = None) -> None: ...
+    def put(self, collection: str, key: str, record: Any) -> None: ...
     def get(self, collection: str, key: str) -> Any | None: ...
     def delete(self, collection: str, key: str) -> bool: ...
     def newest(self, collection: str, where: Callable[[Any], bool] | None = None) -> Iterator[Any]: ...
     def count(self, collection: str) -> int: ...
     def clear(self, prefix: str = "", namespace: str | None = None) -> None: ...
     def transaction(self) -> contextlib.AbstractContextManager[None]: ...
+    def unit(self) -> contextlib.AbstractContextManager[None]: ...
+    def commit(self) -> None: ...
     def namespace_of(self, collection: str, key: str) -> str | None: ...
-    def due(self, now: float, limit: int = 100) -> list[tuple[str, str, str]]: ...
-    def next_due(self) -> float | None: ...
+    def meta(self, name: str) -> str | None: ...
+    def set_meta(self, name: str, value: str) -> None: ...
 
 
 class MemoryStore:
     """Rows keep insertion order, so listing a collection backwards is newest first and a
-    page costs O(page), however many rows there are; ``get`` is a dict lookup.
+    page costs O(page), however many rows there are; ``get`` is a dict lookup. The stored
+    object *is* the object: a caller may change a record in place."""
 
-    ``shared`` is False: state lives in this process only, and timed work runs on the
-    in-process scheduler (a ``SqliteStore`` is shared by worker processes)."""
-
-    shared = False
+    kind = "memory"
+    degraded = False  # whether some change could not be made durable (never, in memory)
 
     def __init__(self) -> None:
         # collection -> namespace -> key -> [seq, record, tag, position in the order list]
@@ -129,12 +135,20 @@ class MemoryStore:
         self._owner: dict[str, dict[str, str]] = {}
         self._seq = itertools.count()
         self._lock = threading.RLock()
+        self._meta: dict[str, str] = {}
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[None]:
         """Everything in the block is atomic with respect to other threads."""
         with self._lock:
             yield
+
+    def unit(self) -> contextlib.AbstractContextManager[None]:
+        """A request's unit of work (a persistent store writes what it changed at the end)."""
+        return contextlib.nullcontext()
+
+    def commit(self) -> None:
+        """Make the current unit's changes durable now (nothing to do in memory)."""
 
     def _ns_for_read(self, collection: str, key: str) -> str | None:
         ns = _scope.get()
@@ -146,9 +160,7 @@ class MemoryStore:
             return ns
         return record_namespace(record) or self._owner.get(collection, {}).get(key) or DEFAULT_NAMESPACE
 
-    def put(self, collection: str, key: str, record: Any, *, due: float | None = None) -> None:
-        """``due``: when the record next needs timed work (used by shared stores; the memory
-        store's timed work is on the in-process scheduler)."""
+    def put(self, collection: str, key: str, record: Any) -> None:
         with self._lock:
             ns = self._ns_for_write(collection, key, record)
             spaces = self._data.setdefault(collection, {})
@@ -244,12 +256,12 @@ class MemoryStore:
         with self._lock:
             return sorted({ns for spaces in self._data.values() for ns in spaces})
 
-    # Timed work lives on the in-process scheduler for a memory store.
-    def due(self, now: float, limit: int = 100) -> list[tuple[str, str, str]]:
-        return []
+    def meta(self, name: str) -> str | None:
+        """Small named values kept beside the records (the virtual clock)."""
+        return self._meta.get(name)
 
-    def next_due(self) -> float | None:
-        return None
+    def set_meta(self, name: str, value: str) -> None:
+        self._meta[name] = value
 
     def close(self) -> None:
         pass

@@ -1,23 +1,21 @@
 """The persistent store and what rests on it, in-process and fast: the SQLite store's
-semantics, the codec, two runtimes sharing one database as two workers do (exactly one
-fires each transition and webhook), restarts, and namespaces (isolation, reset per
-namespace) on the memory store the fixture uses and on SQLite."""
+semantics, in-place changes written through, restarts (jobs, clock, journal, pending
+webhooks signed by a stored signer), and namespaces (isolation, reset per namespace) on the
+memory store the fixture uses and on SQLite."""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import itertools
-import threading
+import json
 
 import pytest
 import requests
 from lipsync_emulator.app import create_app
-from lipsync_emulator.core.clock import VirtualClock
-from lipsync_emulator.core.codec import Codec
-from lipsync_emulator.core.jobs import Job
 from lipsync_emulator.core.runtime import EXTENSION
 from lipsync_emulator.core.sqlite_store import SqliteStore
-from lipsync_emulator.core.store import DEFAULT_NAMESPACE, MemoryStore, scope, tenant
-from lipsync_emulator.providers.kling import models as kling_models
+from lipsync_emulator.core.store import MemoryStore, scope, tenant
 
 BODY = {"model": "lipsync-2", "input": [{"type": "video", "url": "https://cdn.example/v.mp4?duration=6"},
                                         {"type": "audio", "url": "https://cdn.example/a.wav?duration=6"}]}
@@ -70,92 +68,8 @@ def test_sqlite_survives_reopening_and_refuses_another_format(tmp_path):
         SqliteStore(path)
 
 
-def test_codec_rebuilds_a_signer_closure_and_binds_live_objects():
-    cfg = {"webhook_secret": "whsec_dGVzdHNlY3JldHRlc3RzZWNyZXR0ZXN0c2VjcmV0MTI=", "webhook_previous_secret": None,
-           "webhook_rotated_at": None, "webhook_rotation_grace_seconds": 60}
-    clock = VirtualClock(start=1000)
-    signer = kling_models.signer(cfg, 1000, clock)
-    data = Codec({"clock": clock}).dumps({"signer": signer})
-    other = VirtualClock(start=1000)
-    back = Codec({"clock": other}).loads(data)["signer"]
-    assert back(b"{}", 1000, "d1") == signer(b"{}", 1000, "d1")
-    assert back.__closure__ is not None and other in [c.cell_contents for c in back.__closure__]
-
-
 def _app(path):
     return create_app({"clock": "virtual", "seed": None}, store=SqliteStore(path))
-
-
-def test_two_workers_on_one_database_fire_each_transition_and_webhook_once(tmp_path, webhook_receiver):
-    """Two runtimes on one SQLite file, as two serve workers: each creates jobs, both sweep
-    and advance; every job completes once and sends its webhook once."""
-    path = str(tmp_path / "state.db")
-    a, b = _app(path), _app(path)
-    ids = []
-    for app in (a, b) * 5:
-        resp = app.test_client().post("/v2/generate", json={**BODY, "webhookUrl": webhook_receiver.url},
-                                      headers={"x-api-key": "sk_w"})
-        assert resp.status_code == 201
-        ids.append(resp.get_json()["id"])
-    # both advance at once: the store's transactions decide who enters each state
-    threads = [threading.Thread(target=app.test_client().post, args=("/_emulator/clock/advance",),
-                                kwargs={"json": {"seconds": 120}}) for app in (a, b)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=30)
-    for app in (a, b):
-        app.test_client().post("/_emulator/clock/advance", json={"seconds": 0})
-    rt_a = a.extensions[EXTENSION]
-    jobs = {j["id"]: j for j in a.test_client().get("/_emulator/jobs").get_json()}
-    assert sorted(jobs) == sorted(ids)
-    for job in jobs.values():
-        states = [h["status"] for h in job["history"]]
-        assert states == ["PENDING", "PROCESSING", "COMPLETED"], states
-    deliveries = b.test_client().get("/_emulator/webhooks").get_json()
-    assert sorted(d["job_id"] for d in deliveries) == sorted(ids)
-    assert all(d["status"] == "delivered" and len(d["attempts"]) == 1 for d in deliveries)
-    assert len(webhook_receiver.wait_for(10)) == 10
-    assert rt_a.clock.now() == b.extensions[EXTENSION].clock.now()  # one shared virtual clock
-    for app in (a, b):
-        app.extensions[EXTENSION].stop()
-
-
-def test_a_poll_on_another_worker_sees_the_state_the_clock_reached(tmp_path):
-    """Catch-up on read: worker B answers with the state worker A's timer would have set."""
-    path = str(tmp_path / "state.db")
-    a, b = _app(path), _app(path)
-    job_id = a.test_client().post("/v2/generate", json=BODY, headers={"x-api-key": "k"}).get_json()["id"]
-    rt_a, rt_b = a.extensions[EXTENSION], b.extensions[EXTENSION]
-    rt_a.clock.advance(60)  # A's clock moves, its timers do not run (no advance call)
-    rt_a._publish_clock()
-    got = b.test_client().get(f"/v2/generate/{job_id}", headers={"x-api-key": "k"}).get_json()
-    assert got["status"] == "COMPLETED" and got["outputUrl"]
-    stored = SqliteStore(path).get("syncso:generation", job_id)
-    assert isinstance(stored, Job) and stored.status == "COMPLETED" and not stored.plan
-    for rt in (rt_a, rt_b):
-        rt.stop()
-
-
-def test_sqlite_transaction_reads_its_own_deferred_writes(tmp_path):
-    """Writes wait for the commit; every read inside the transaction still sees them."""
-    store = SqliteStore(str(tmp_path / "state.db"))
-    with store.transaction():
-        store.put("a", "k1", {"v": 1})
-        assert store.get("b", "x") is None  # another collection's read leaves them pending...
-        assert store.get("a", "k1") == {"v": 1}  # ...this one's sees them
-        store.put("a", "k2", {"v": 2}, due=5.0)
-        assert [r["v"] for r in store.newest("a")] == [2, 1]
-        assert store.count("a") == 2
-        assert store.due(10.0) == [(DEFAULT_NAMESPACE, "a", "k2")]
-        store.put("a", "k1", {"v": 3})
-        assert store.delete("a", "k1")  # a delete after a pending put of the same key
-        assert store.get("a", "k1") is None
-    assert store.get("a", "k1") is None and store.get("a", "k2") == {"v": 2}
-    with pytest.raises(RuntimeError), store.transaction():
-        store.put("a", "k3", {"v": 3})
-        raise RuntimeError
-    assert store.get("a", "k3") is None  # rolled back: nothing written
 
 
 def test_sqlite_journal_keeps_a_large_batch_in_order_and_trims_to_its_limit(tmp_path):
@@ -218,3 +132,46 @@ def test_namespaces_isolate_and_reset_one_tenant(emulator):
     requests.post(f"{emulator.url}/_emulator/reset", json={"namespace": "sk_k"}, timeout=10)
     assert {j["id"] for j in emulator.control.jobs()} == {b1}
     assert {e["namespace"] for e in emulator.control.requests()} == {"ci-b"}
+
+
+def test_a_record_changed_in_place_inside_a_unit_is_written_at_its_end(tmp_path):
+    path = str(tmp_path / "state.db")
+    store = SqliteStore(path)
+    store.put("c", "k", {"v": 1})
+    with store.unit():
+        store.get("c", "k")["v"] = 2  # as providers do: no put
+        assert SqliteStore(path).get("c", "k") == {"v": 1}  # not before the unit ends
+    assert SqliteStore(path).get("c", "k") == {"v": 2}
+    with store.unit():
+        store.delete("c", "k")
+    assert SqliteStore(path).get("c", "k") is None
+
+
+def test_a_restart_resumes_unfinished_jobs_and_retries_signed_with_the_stored_secret(tmp_path, webhook_receiver):
+    """One job left PENDING, one whose webhook failed once, at the restart; afterwards the job
+    completes and the retry is signed with the secret it was first signed with, though the
+    configuration now names another."""
+    path = str(tmp_path / "state.db")
+    retry = {"max_attempts": 3, "backoff": 5.0, "factor": 2.0, "max_delay": 3600.0}
+    config = {"clock": "virtual", "seed": None, "syncso": {"webhook_secret": "whsec_before", "webhook_retry": retry}}
+    first = create_app(config, store=SqliteStore(path))
+    webhook_receiver.respond_with(503)
+    create = {"json": {**BODY, "webhookUrl": webhook_receiver.url}, "headers": {"x-api-key": "k"}}
+    retried = first.test_client().post("/v2/generate", **create).get_json()["id"]
+    first.test_client().post("/_emulator/clock/advance", json={"seconds": 60})
+    pending = first.test_client().post("/v2/generate", **create).get_json()["id"]
+    first.extensions[EXTENSION].stop()
+
+    config["syncso"]["webhook_secret"] = "whsec_after"
+    second = create_app(config, store=SqliteStore(path))
+    client = second.test_client()
+    client.post("/_emulator/clock/advance", json={"seconds": 120})
+    for job_id in (retried, pending):
+        assert client.get(f"/v2/generate/{job_id}", headers={"x-api-key": "k"}).get_json()["status"] == "COMPLETED"
+    received = webhook_receiver.wait_for(3)
+    assert [(json.loads(r.body)["id"], r.status) for r in received] == [(retried, 503), (retried, 200), (pending, 200)]
+    for hook, secret in zip(received, (b"whsec_before", b"whsec_before", b"whsec_after"), strict=True):
+        t = hook.headers["Sync-Signature"].split(",")[0].removeprefix("t=")
+        digest = hmac.new(secret, f"{t}.".encode() + hook.body, hashlib.sha256).hexdigest()
+        assert hook.headers["Sync-Signature"] == f"t={t},v1={digest}"
+    second.extensions[EXTENSION].stop()

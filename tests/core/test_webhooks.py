@@ -5,7 +5,17 @@ from __future__ import annotations
 import pytest
 from lipsync_emulator.core.clock import Scheduler, VirtualClock
 from lipsync_emulator.core.ids import IdSource
-from lipsync_emulator.core.webhooks import RetryPolicy, WebhookDispatcher, is_loopback
+from lipsync_emulator.core.store import MemoryStore
+from lipsync_emulator.core.webhooks import (
+    RetryPolicy,
+    Signer,
+    WebhookDispatcher,
+    is_loopback,
+    signature_scheme,
+)
+
+signature_scheme("test-time")(lambda _signer, body, ts, _id: {"X-Sig": f"{int(ts)}:{body.decode()}"})
+signature_scheme("test-fixed")(lambda signer, _body, _ts, _id: {"X-Signature": signer.secret})
 
 
 def test_retry_policy_delays():
@@ -28,7 +38,7 @@ def test_only_loopback_hosts_are_called(url, expected):
 def dispatcher():
     clock = VirtualClock(start=5_000.0)
     sched = Scheduler(clock)
-    d = WebhookDispatcher(clock, sched, IdSource(1))
+    d = WebhookDispatcher(clock, sched, IdSource(1), MemoryStore())
 
     def advance(seconds: float) -> None:
         target = clock.now() + seconds
@@ -46,7 +56,7 @@ def test_signed_per_attempt_with_the_attempt_time(dispatcher, webhook_receiver):
     webhook_receiver.respond_with(500)
     d.send(provider="p", url=webhook_receiver.url, body=b'{"a":1}', event="e",
            policy=RetryPolicy(max_attempts=2, backoff=30),
-           signer=lambda body, ts, _id: {"X-Sig": f"{int(ts)}:{body.decode()}"})
+           signer=Signer("test-time", ""))
     advance(0)
     advance(30)
     sigs = [r.headers["X-Sig"] for r in webhook_receiver.wait_for(2)]
@@ -68,7 +78,7 @@ def test_gives_up_after_max_attempts(dispatcher, webhook_receiver):
 
 def test_faults_drop_duplicate_delay_and_bad_signature(dispatcher, webhook_receiver):
     d, advance = dispatcher
-    sign = {"signer": lambda body, ts, _id: {"X-Signature": "abcdef"}}
+    sign = {"signer": Signer("test-fixed", "abcdef")}
     d.send(provider="p", url=webhook_receiver.url, body=b"1", event="e", policy=RetryPolicy(),
            faults={"drop": True}, **sign)
     d.send(provider="p", url=webhook_receiver.url, body=b"2", event="e", policy=RetryPolicy(),

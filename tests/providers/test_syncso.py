@@ -100,9 +100,11 @@ def test_item_07_nulls_are_treated_as_absent(emulator):
     resp = create(emulator, {**VALID, "segments": None, "webhookUrl": None, "options": {}})
     assert resp.status_code == 201
     body = resp.json()
-    assert "segments" not in body
+    # shown as null, and empty options as the default sync_mode (updates S8 supersedes
+    # "segments" being left out and options echoed as {})
+    assert body["segments"] is None
     assert body["webhookUrl"] is None
-    assert body["options"] == {}
+    assert body["options"] == {"sync_mode": "loop"}
 
 
 @pytest.mark.parametrize("model", ["lipsync-2", "lipsync-1.9.0-beta", "lipsync-2-pro", "react-1", "sync-3"])
@@ -176,18 +178,14 @@ def test_item_15_tts_script_of_5000_chars_is_rejected(emulator):
     assert create(emulator, with_input(VIDEO, ok)).status_code == 201
 
 
-@pytest.mark.parametrize("name", ["my file", "a.b", "x" * 256, "naïve"])
-def test_item_16_bad_output_file_name_is_rejected_by_default(emulator, name):
-    body = assert_error(create(emulator, {**VALID, "outputFileName": name}), 400, "generation_input_validation_failed",
-                        "outputFileName")
-    assert body["message"].startswith("outputFileName")
-
-
-def test_item_16_output_file_name_can_be_sanitized(make_emulator):
-    emu = make_emulator({"syncso": {"output_file_name": "sanitize"}})
-    resp = create(emu, {**VALID, "outputFileName": "my file.v2"})
+def test_item_16_output_file_name_is_sanitized_not_rejected(emulator):
+    """updates S2 supersedes item 16 (reject by default): the name is sanitized; only a name
+    with nothing left, or over 255 characters, is still a 400 (tests/providers/test_syncso_2026.py)."""
+    resp = create(emulator, {**VALID, "outputFileName": "my file.v2"})
     assert resp.status_code == 201
-    assert resp.json()["outputFileName"] == "my_file_v2"
+    assert resp.json()["outputFileName"] == "my_filev2"
+    assert_error(create(emulator, {**VALID, "outputFileName": "x" * 256}), 400, "generation_input_validation_failed",
+                 "outputFileName must be at most 255 characters long")
 
 
 def test_item_17_dub_params_with_audio_is_422(emulator):

@@ -23,12 +23,11 @@ def free_port() -> int:
 
 
 class Served:
-    """``serve`` in its own process group (master and workers stop together)."""
+    """``serve`` in its own process group."""
 
-    def __init__(self, data_dir: str, *extra: str, workers: int = 2, clock: str = "virtual") -> None:
+    def __init__(self, data_dir: str, *extra: str, clock: str = "virtual") -> None:
         self.data_dir = data_dir
         self.extra = list(extra)
-        self.workers = workers
         self.clock = clock
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -36,7 +35,7 @@ class Served:
 
     def start(self, timeout: float = 30.0) -> Served:
         cmd = [sys.executable, "-m", "lipsync_emulator", "serve", "--port", str(self.port), "--data-dir", self.data_dir,
-               "--workers", str(self.workers), "--threads", "4", "--clock", self.clock, "--log-level", "off",
+               "--threads", "4", "--clock", self.clock, "--log-level", "off",
                *self.extra]
         self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
         deadline = time.monotonic() + timeout
@@ -50,7 +49,7 @@ class Served:
         raise RuntimeError(f"serve did not answer within {timeout} s")
 
     def kill9(self) -> None:
-        """SIGKILL to the master and every worker at once: a crash, nothing flushed."""
+        """SIGKILL: a crash, nothing flushed."""
         if self.proc is not None:
             try:
                 os.killpg(self.proc.pid, signal.SIGKILL)

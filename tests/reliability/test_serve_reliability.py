@@ -19,6 +19,7 @@ import requests
 from lipsync_emulator.app import create_app
 from lipsync_emulator.core.runtime import EXTENSION
 from lipsync_emulator.gallery import ScenarioClient
+from lipsync_emulator.testing import every_page
 
 from tests.reliability.serving import Receiver, Served
 
@@ -30,6 +31,11 @@ RETRY = {"max_attempts": 4, "backoff": 1.0, "factor": 2.0, "max_delay": 3600.0}
 LONG_ENOUGH = 3 * 3600.0  # virtual seconds after which every provider's default job is terminal
 # retries slower than every job, so a whole outage fits between two attempts of each delivery
 SLOW_RETRY = {"max_attempts": 3, "schedule": [20_000.0, 30_000.0]}
+
+
+def every(served: Any, path: str, **filters: Any) -> list[dict[str, Any]]:
+    """A whole control-plane listing (it answers a page at a time, newest first)."""
+    return every_page(lambda params: served.control("GET", path, params=params), filters)
 
 
 def clients(served: Served) -> ScenarioClient:
@@ -83,12 +89,12 @@ def test_32_threads_submit_and_poll_across_providers_nothing_lost_duplicated_or_
         assert len(ids) == 96 and len(set(ids)) == 96, "a job id was handed out twice"
 
         served.advance(LONG_ENOUGH)
-        jobs = {j["id"]: j for j in served.control("GET", "/jobs")}
+        jobs = {j["id"]: j for j in every(served, "/jobs")}
         assert sorted(jobs) == sorted(ids), "lost or extra jobs"
         for provider, job_id in submitted:
             assert jobs[job_id]["provider"] == provider
             assert terminal(provider, jobs[job_id]["status"]), jobs[job_id]
-        deliveries = served.control("GET", "/webhooks")
+        deliveries = every(served, "/webhooks")
         assert deliveries and all(d["status"] == "delivered" for d in deliveries), \
             [(d["provider"], d["status"], d["attempts"][-1:]) for d in deliveries if d["status"] != "delivered"]
         by_job: dict[str, list[dict[str, Any]]] = {}
@@ -99,7 +105,7 @@ def test_32_threads_submit_and_poll_across_providers_nothing_lost_duplicated_or_
         for rows in by_job.values():
             assert len({d["event"] for d in rows}) == len(rows), rows
         assert len(receiver.received) == len(deliveries)
-        journal = served.control("GET", "/requests", params={"limit": 5000})
+        journal = every(served, "/requests", limit=5000)
         assert len([e for e in journal if e["status"] in (200, 201, 202)]) >= 96 * 3
     receiver.down()
 
@@ -114,12 +120,12 @@ def test_receiver_down_then_back_every_delivery_succeeds_on_the_retry_schedule(t
             base.submit(provider, webhook_url=receiver.url)
         served.advance(LONG_ENOUGH)  # jobs end; first attempts refused
         served.advance(SLOW_RETRY["schedule"][0])  # second attempts refused
-        pending = served.control("GET", "/webhooks")
+        pending = every(served, "/webhooks")
         assert pending and all(d["status"] == "pending" and len(d["attempts"]) == 2 for d in pending), \
             [(d["provider"], d["status"], len(d["attempts"])) for d in pending]
         receiver.up()
         served.advance(SLOW_RETRY["schedule"][1])
-        done = served.control("GET", "/webhooks")
+        done = every(served, "/webhooks")
         for d in done:
             attempts = d["attempts"]
             assert d["status"] == "delivered" and len(attempts) == 3, d
@@ -172,7 +178,7 @@ def test_kill_9_under_load_then_restart_keeps_every_acknowledged_job(tmp_path):
 
     receiver.up()
     with Served(data, *retry_settings(SLOW_RETRY)) as again:
-        jobs = {j["id"]: j for j in again.control("GET", "/jobs")}
+        jobs = {j["id"]: j for j in every(again, "/jobs")}
         for provider, job_id in acknowledged + early:
             assert job_id in jobs, f"acknowledged {provider} job {job_id} lost"
             job = jobs[job_id]
@@ -180,7 +186,7 @@ def test_kill_9_under_load_then_restart_keeps_every_acknowledged_job(tmp_path):
             assert states and states[-1] == job["status"], job  # history and status agree
             assert len(states) == len(set(states)), job  # no state entered twice
         again.advance(SLOW_RETRY["schedule"][0])  # the next attempts, on the restored clock
-        deliveries = {d["job_id"]: d for d in again.control("GET", "/webhooks")}
+        deliveries = {d["job_id"]: d for d in every(again, "/webhooks")}
         for _provider, job_id in early:
             assert deliveries[job_id]["status"] == "delivered", deliveries[job_id]
             assert deliveries[job_id]["attempts"][0]["status_code"] is None  # refused before the crash
@@ -195,7 +201,7 @@ HOSTILE_PATHS = ["/_emulator/files/..%2f..%2fetc%2fpasswd/x", "/_emulator/media/
 
 
 def test_hostile_input_gets_a_4xx_and_the_server_stays_healthy(tmp_path):
-    with Served(str(tmp_path / "data"), "--set=max_body_bytes=200000", workers=1) as served:
+    with Served(str(tmp_path / "data"), "--set=max_body_bytes=200000") as served:
         base = clients(served)
         provider = PROVIDERS[0] if PROVIDERS else "syncso"
         probe = RT.catalog.probe(provider)

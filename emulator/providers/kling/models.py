@@ -22,7 +22,7 @@ from urllib.parse import parse_qs
 from lipsync_emulator.core.jobs import Job, Lifecycle
 from lipsync_emulator.core.media import probe_url, split_url
 from lipsync_emulator.core.runtime import Runtime
-from lipsync_emulator.core.webhooks import RetryPolicy
+from lipsync_emulator.core.webhooks import RetryPolicy, Signer, signature_scheme
 from lipsync_emulator.providers.kling.errors import NAME, kling_error
 
 KIND = "advanced-lip-sync"
@@ -337,28 +337,28 @@ def sign(secret: str, msg_id: str, timestamp: int, body: bytes) -> str:
     return "v1," + base64.b64encode(hmac.new(webhook_key(secret), signed, hashlib.sha256).digest()).decode()
 
 
-def signer(cfg: dict[str, Any], started: float, clock: Any) -> Any:
+def signer(cfg: dict[str, Any], started: float) -> Signer | None:
     """Headers per attempt: webhook-id (the delivery id, unchanged across retries),
     webhook-timestamp (unix seconds of the attempt), webhook-signature (space-separated ``v1,``
     signatures: the current secret's, and the previous one's during the rotation grace)."""
     secret = cfg.get("webhook_secret")
     if not secret:
         return None
-    previous = cfg.get("webhook_previous_secret")
     rotated = cfg.get("webhook_rotated_at")
     grace_until = (float(rotated) if rotated is not None else started) + float(cfg["webhook_rotation_grace_seconds"])
-
-    def headers(body: bytes, ts: float, delivery_id: str) -> dict[str, str]:
-        stamp = int(ts)
-        sigs = [sign(secret, delivery_id, stamp, body)]
-        if previous and clock.now() < grace_until:
-            sigs.append(sign(previous, delivery_id, stamp, body))
-        return {"webhook-id": delivery_id, "webhook-timestamp": str(stamp), "webhook-signature": " ".join(sigs)}
-
-    return headers
+    return Signer(NAME, secret, previous=cfg.get("webhook_previous_secret") or None, previous_until=grace_until)
 
 
-def send_callback(rt: Runtime, job: Job, cfg: dict[str, Any], sign_with: Any) -> None:
+@signature_scheme(NAME)
+def _signature(signer: Signer, body: bytes, timestamp: float, delivery_id: str) -> dict[str, str]:
+    stamp = int(timestamp)
+    sigs = [sign(signer.secret, delivery_id, stamp, body)]
+    if signer.previous and timestamp < float(signer.previous_until or 0):
+        sigs.append(sign(signer.previous, delivery_id, stamp, body))
+    return {"webhook-id": delivery_id, "webhook-timestamp": str(stamp), "webhook-signature": " ".join(sigs)}
+
+
+def send_callback(rt: Runtime, job: Job, cfg: dict[str, Any], sign_with: Signer | None) -> None:
     """job=: the dispatcher applies the task's webhook scenarios (webhook_drop, ...) itself."""
     body = json.dumps(callback(job), separators=(",", ":"), ensure_ascii=False).encode()
     rt.webhooks.send(provider=NAME, url=job.webhook_url or "", body=body, event=f"task.{job.status}",
@@ -370,7 +370,7 @@ def send_callback(rt: Runtime, job: Job, cfg: dict[str, Any], sign_with: Any) ->
 
 def setup(rt: Runtime) -> None:
     cfg = rt.cfg(NAME)
-    sign_with = signer(cfg, rt.clock.now(), rt.clock)
+    sign_with = signer(cfg, rt.clock.now())
 
     def on_enter(job: Job, state: str) -> None:
         if state == "succeed":

@@ -1,13 +1,13 @@
 """sync.so (Sync Labs) v2 API: generations (JSON and multipart, ``Idempotency-Key``), get
-(long poll, progress), list, cancel (legacy), delete, cost estimate, models, the error
-catalogue, batches (JSONL, lifecycle, result file, webhook), the asset library; the
-PENDING -> PROCESSING -> COMPLETED | FAILED | REJECTED (| CANCELED) lifecycle; signed
-``Sync-Signature`` webhooks.
+(long poll, progress), list and count (filters), download, cancel (legacy), delete, cost
+estimate, models, the error catalogue, the healthcheck, batches (JSONL, lifecycle, result file,
+webhook), the asset library; video or (sync-3) image inputs; the PENDING -> PROCESSING ->
+COMPLETED | FAILED | REJECTED (| CANCELED) lifecycle; signed ``Sync-Signature`` webhooks.
 
 Not emulated: real lip-sync (every output is the same bundled MP4), TTS audio synthesis,
-projects, voices, organisations, the Studio's cookie auth, `image` inputs and `dubParams`
-beyond their documented conflict rule, asset upload/registration/update/delete, the
-``IDEMPOTENCY_OUTCOME_UNKNOWN`` answer, ``GET /v2/generations/{id}`` and ``/count``.
+projects, voices, organisations, the Studio's cookie auth and playground, ``dubParams``
+beyond its documented conflict rule, asset upload/registration/update/delete, the
+``IDEMPOTENCY_OUTCOME_UNKNOWN`` answer, ``GET /v2/generations/{id}``.
 """
 
 from lipsync_emulator.core.runtime import Provider, Runtime

@@ -32,7 +32,7 @@ from lipsync_emulator.core.jobs import Job, Lifecycle, Outcome
 from lipsync_emulator.core.media import probe_url
 from lipsync_emulator.core.runtime import Runtime
 from lipsync_emulator.core.scenarios import UnknownScenario
-from lipsync_emulator.core.webhooks import RetryPolicy
+from lipsync_emulator.core.webhooks import RetryPolicy, Signer
 from lipsync_emulator.providers.syncso import models
 
 KIND = "batch"
@@ -315,4 +315,4 @@ def send_webhook(rt: Runtime, job: Job) -> None:
     rt.webhooks.send(
         provider=models.NAME, url=job.webhook_url or "", body=body, event=f"batch.{job.status.lower()}",
         policy=RetryPolicy.from_dict(cfg["webhook_retry"]), job_id=job.id, namespace=job.namespace,
-        signer=(lambda raw, ts, _id: {header: models.sign(secret, raw, ts)}) if secret else None)
+        signer=Signer(models.NAME, secret, header=header) if secret else None)

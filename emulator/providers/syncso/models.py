@@ -14,7 +14,7 @@ from lipsync_emulator.core.jobs import Job, Lifecycle, Outcome
 from lipsync_emulator.core.media import probe_url
 from lipsync_emulator.core.runtime import Runtime
 from lipsync_emulator.core.scenarios import Scenario
-from lipsync_emulator.core.webhooks import RetryPolicy
+from lipsync_emulator.core.webhooks import RetryPolicy, Signer, signature_scheme
 from lipsync_emulator.providers.syncso.errors import message_for
 
 NAME = "syncso"
@@ -44,7 +44,6 @@ DEFAULTS: dict[str, Any] = {
     "webhook_retry": {"max_attempts": 1, "backoff": 5.0, "factor": 2.0, "max_delay": 3600.0},
     "webhook_on_rejected": False,
     "error_body": "both",  # nestjs | coded | both
-    "output_file_name": "reject",  # reject | sanitize
     "duplicate_ref_ids": "reject",  # reject | allow
     "segment_overlap": "allow",  # allow | reject (also rejects segments beyond the video)
     "zero_length_segments": "allow",  # allow | reject
@@ -111,9 +110,13 @@ def output_name(job: Job) -> str:
     return job.request.get("outputFileName") or job.id
 
 
+DEFAULT_OPTIONS = {"sync_mode": "loop"}
+
+
 def generation(job: Job, *, progress_at: float | None = None) -> dict[str, Any]:
-    """The Generation object in the job's current state. Output and error fields are ``null``
-    until they apply (absent-vs-null is inferred; the old spec typed them nullable)."""
+    """The Generation object in the job's current state. Fields that do not apply yet are
+    ``null``, and a request without options shows the default ``sync_mode`` [3p: updates S8];
+    ``errorCode`` is the 2026 spelling [doc: updates S3], ``error_code`` the SDK's."""
     req = job.request
     body: dict[str, Any] = {
         "id": job.id,
@@ -121,18 +124,17 @@ def generation(job: Job, *, progress_at: float | None = None) -> dict[str, Any]:
         "status": job.status,
         "model": req["model"],
         "input": req["input"],
-        "options": req.get("options") or {},
+        "options": req.get("options") or DEFAULT_OPTIONS,
+        "segments": req.get("segments"),
         "webhookUrl": req.get("webhookUrl"),
+        "outputFileName": req.get("outputFileName"),
         "outputUrl": job.data.get("outputUrl"),
         "outputDuration": job.data.get("outputDuration"),
+        "segmentOutputUrl": None,
         "error": job.data.get("error"),
         "error_code": job.data.get("error_code"),
         "errorCode": job.data.get("error_code"),
     }
-    if req.get("segments"):
-        body["segments"] = req["segments"]
-    if req.get("outputFileName"):
-        body["outputFileName"] = req["outputFileName"]
     if progress_at is not None:
         body["progress_percent"] = progress_percent(job, progress_at)
     return body
@@ -157,8 +159,11 @@ def progress_percent(job: Job, now: float) -> float:
 
 
 def output_duration(payload: dict[str, Any]) -> float:
-    video = next(i for i in payload["input"] if i.get("type") == "video")
-    return float(probe_url(video.get("url") or "").duration or 0.0)
+    """The video's duration; for a still image (sync-3), the voice's (inferred)."""
+    visual = next(i for i in payload["input"] if i.get("type") in ("video", "image"))
+    if visual["type"] == "image":
+        visual = next((i for i in payload["input"] if i.get("type") == "audio"), {})
+    return float(probe_url(visual.get("url") or "").duration or 0.0)
 
 
 def estimate(payload: dict[str, Any], cfg: dict[str, Any]) -> list[dict[str, float]]:
@@ -172,6 +177,11 @@ def sign(secret: str, body: bytes, timestamp: float) -> str:
     t = int(timestamp)
     digest = hmac.new(secret.encode(), f"{t}.".encode() + body, hashlib.sha256).hexdigest()
     return f"t={t},v1={digest}"
+
+
+@signature_scheme(NAME)
+def _signature(signer: Signer, body: bytes, timestamp: float, _message_id: str) -> dict[str, str]:
+    return {signer.header or "Sync-Signature": sign(signer.secret, body, timestamp)}
 
 
 def start_generation(rt: Runtime, payload: dict[str, Any], *, account: str, outcome: Outcome | None,
@@ -211,4 +221,4 @@ def send_webhook(rt: Runtime, job: Job) -> None:
     rt.webhooks.send(
         provider=NAME, url=job.webhook_url or "", body=body, event=f"generation.{job.status.lower()}",
         policy=RetryPolicy.from_dict(cfg["webhook_retry"]), job=job,
-        signer=(lambda raw, ts, _id: {"Sync-Signature": sign(secret, raw, ts)}) if secret else None)
+        signer=Signer(NAME, secret) if secret else None)

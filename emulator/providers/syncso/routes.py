@@ -73,7 +73,9 @@ def on_violation(v: SchemaViolation, operation_id: str) -> EmulatorError:
 
 def normalize_create(body: Any) -> Any:
     """``null`` means absent (syncsdk sends ``"segments":null``), snake_case keys read as
-    camelCase, and ``outputFileName`` is sanitized when so configured."""
+    camelCase, and ``outputFileName`` is sanitized: spaces become ``_``, other characters
+    outside letters, digits, ``-`` and ``_`` are dropped [doc: updates S2]. A name with nothing
+    left is ``""``, which the schema rejects as empty (inferred); over 255 characters stays a 400."""
     if not isinstance(body, dict):
         return body
     cfg = runtime().cfg(models.NAME)
@@ -83,8 +85,8 @@ def normalize_create(body: Any) -> Any:
             if rules.has_snake_keys(body.get(key)):
                 body[key] = rules.camelize(body[key])
     name = body.get("outputFileName")
-    if cfg["output_file_name"] == "sanitize" and isinstance(name, str):
-        body["outputFileName"] = FILE_NAME_RE.sub("_", name)[:255] or "output"
+    if isinstance(name, str):
+        body["outputFileName"] = FILE_NAME_RE.sub("", name.replace(" ", "_"))
     return body
 
 
@@ -215,7 +217,8 @@ def create_generation() -> Response:
         outcome = chosen_outcome() or _media_outcome(payload, cfg)
         job = models.start_generation(rt, payload, account=g.account, outcome=outcome,
                                       scenarios=[s.name for s in g.scenarios], base_url=base_url(),
-                                      namespace=request.headers.get("X-Emulator-Namespace", "default"))
+                                      namespace=request.headers.get("X-Emulator-Namespace", "default"),
+                                      data={"source": request.headers.get("x-sync-source") or None})
         claim.remember(job)
     g.job_id = job.id
     return json_response(models.generation(job), 201)
@@ -306,20 +309,33 @@ def _delete(generation_id: str) -> Response:
     return json_response(body)
 
 
+def _filter(operation_id: str) -> tuple[Any, Any]:
+    """The query as validated, and the test of a generation against its filters: ``status``,
+    ``ids``, ``projectId`` (a project of no generation of this key lists nothing [doc: list26]),
+    ``source`` and ``generationSource`` (the ``x-sync-source`` header it was created with,
+    inferred), ``type`` (every emulated generation is an ``api`` one; the Studio's playground is
+    not emulated)."""
+    query = runtime().specs[models.NAME].query(request, operation_id)
+    statuses, ids = set(query.getlist("status")), set(query.getlist("ids"))
+    project, kind = query.get("projectId"), query.get("type")
+    sources = {query[name] for name in ("source", "generationSource") if name in query}
+
+    def wanted(job: Job) -> bool:
+        return (job.account == g.account and (not statuses or job.status in statuses)
+                and (not ids or job.id in ids) and (project is None or job.request.get("projectId") == project)
+                and all(job.data.get("source") == source for source in sources) and kind in (None, "api"))
+
+    return query, wanted
+
+
 @ops.route("/v2/generations", "listGenerations")
 def list_generations() -> Response:
     rt = runtime()
-    query = rt.specs[models.NAME].query(request, "listGenerations")
-    statuses = set(query.getlist("status"))
-    ids = set(query.getlist("ids"))
+    query, wanted = _filter("listGenerations")
     limit = query.get("limit", type=int)
     cursor = query.get("cursor")
     if cursor and limit is None:
         raise BadRequest("cursor requires limit", field="cursor", code=rules.INVALID)
-
-    def wanted(job: Job) -> bool:
-        return (job.account == g.account and (not statuses or job.status in statuses)
-                and (not ids or job.id in ids))
 
     rows: list[dict[str, Any]] = []
     skipping = cursor is not None
@@ -331,6 +347,31 @@ def list_generations() -> Response:
         if limit is not None and len(rows) >= limit:
             break
     return json_response(rows)
+
+
+@ops.route("/v2/generations/count", "countGenerations")
+def count_generations() -> Response:
+    """``{"count": n}`` with the list's filters [doc: updates S5]; ``currentUserOnly`` changes
+    nothing for an API key, whose generations are all its own (inferred)."""
+    _, wanted = _filter("countGenerations")
+    return json_response({"count": sum(1 for _ in runtime().engine.jobs(models.NAME, models.KIND, wanted))})
+
+
+@ops.route("/v2/generations/<id>/download", "downloadGeneration")
+def download_generation(id: str) -> Response:  # noqa: A002
+    """The output's URL as ``text/plain``, unquoted [doc: updates S1]; a generation without an
+    output is a 400 "Generation not completed" (the legacy result endpoint's answer, inferred)."""
+    job = find(id)
+    url = job.data.get("outputUrl")
+    if job.status != "COMPLETED" or not url:
+        raise BadRequest(f"Generation not completed: generation {id} is {job.status}", field="id", code=rules.INVALID)
+    return Response(url, 200, mimetype="text/plain")
+
+
+@ops.route("/v2/healthcheck", "healthcheck", auth=False)
+def healthcheck() -> Response:
+    """No key needed [doc: updates S7]; the body is inferred."""
+    return json_response({"status": "ok"})
 
 
 @ops.route("/v2/batch", "createBatch", ("POST",))

@@ -9,13 +9,15 @@ is in shared/reference/syncso.md §7–§8; choices no source confirms are confi
 from __future__ import annotations
 
 import math
+from pathlib import PurePosixPath
 from typing import Any
 
 from lipsync_emulator.core.errors import BadRequest, EmulatorError, Unprocessable
-from lipsync_emulator.core.media import probe_url
+from lipsync_emulator.core.media import probe_url, split_url
 
 SEGMENTS = "generation_input_segments_invalid"
 INVALID = "generation_input_validation_failed"
+IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".webp"})
 
 SNAKE = {"start_time": "startTime", "end_time": "endTime", "audio_input": "audioInput", "ref_id": "refId",
          "asset_id": "assetId", "voice_id": "voiceId", "similarity_boost": "similarityBoost",
@@ -47,7 +49,9 @@ def check(payload: dict[str, Any], cfg: dict[str, Any]) -> None:
     """Raise the first broken rule's error."""
     inputs: list[dict[str, Any]] = payload["input"]
     segments: list[dict[str, Any]] | None = payload.get("segments")
-    videos = [i for i, item in enumerate(inputs) if item.get("type") == "video"]
+    # the visual input: a video, or for sync-3 a still image [doc: updates S6]
+    videos = [i for i, item in enumerate(inputs) if item.get("type") in ("video", "image")]
+    images = [i for i in videos if inputs[i]["type"] == "image"]
     voices = [i for i, item in enumerate(inputs) if item.get("type") in ("audio", "text")]
     texts = [i for i in voices if inputs[i].get("type") == "text"]
 
@@ -58,8 +62,18 @@ def check(payload: dict[str, Any], cfg: dict[str, Any]) -> None:
         raise _bad("video_missing", "No video file was provided in the request. input must contain one item "
                     "of type 'video'", "input", "generation_video_missing")
     if len(videos) > 1:
-        raise _bad("too_many_visual", f"input must contain exactly one video item, found {len(videos)} "
+        noun = "visual (video or image)" if images else "video"
+        raise _bad("too_many_visual", f"input must contain exactly one {noun} item, found {len(videos)} "
                    f"(input[{videos[1]}])", f"input[{videos[1]}]", "generation_input_too_many_visual")
+    if images and payload["model"] != "sync-3":
+        raise _bad("image_model", f"The requested model is not supported for this operation. {payload['model']} "
+                   f"does not take image inputs (input[{images[0]}]); only sync-3 does", "model",
+                   "generation_unsupported_model")
+    if images and (url := inputs[images[0]].get("url")):
+        extension = PurePosixPath(split_url(url).path).suffix.lower()
+        if extension and extension not in IMAGE_EXTENSIONS:
+            raise _bad("image_format", f"input[{images[0]}].url: an image input must be JPEG, PNG or WebP "
+                       f"(got {extension})", f"input[{images[0]}].url", INVALID)
     if not voices and "dubParams" not in payload:
         raise _bad("audio_missing", "No audio file was provided in the request. input must contain an item "
                    "of type 'audio' or 'text'", "input", "generation_audio_missing")
@@ -117,7 +131,7 @@ def check(payload: dict[str, Any], cfg: dict[str, Any]) -> None:
                 raise _bad("segment_overlap", f"segments[{j}] ({b['startTime']}-{b['endTime']}) overlaps "
                            f"segments[{i}] ({a['startTime']}-{a['endTime']})", f"segments[{j}].startTime")
         video = probe_url(inputs[videos[0]].get("url") or "")
-        if video.duration is not None:
+        if video.duration is not None and not images:
             for n, seg in enumerate(segments):
                 if seg["endTime"] > video.duration:
                     raise _bad("segment_beyond_video", f"segments[{n}].endTime ({seg['endTime']}) is beyond the "

@@ -17,7 +17,7 @@ from typing import Any
 from lipsync_emulator.core.jobs import Job, Lifecycle, Outcome
 from lipsync_emulator.core.media import AUDIO_EXT, VIDEO_EXT
 from lipsync_emulator.core.runtime import Runtime
-from lipsync_emulator.core.webhooks import RetryPolicy
+from lipsync_emulator.core.webhooks import RetryPolicy, Signer, signature_scheme
 from lipsync_emulator.providers.wavespeed.errors import TASK_ERRORS
 
 NAME = "wavespeed"
@@ -203,6 +203,15 @@ def sign(secret: str, webhook_id: str, timestamp: int, body: bytes) -> str:
     return f"v3,{digest}"
 
 
+@signature_scheme(NAME)
+def _signature(signer: Signer, body: bytes, timestamp: float, delivery_id: str) -> dict[str, str]:
+    # One webhook-id per delivery, reused on its retries (inferred, like Standard Webhooks);
+    # the timestamp is the attempt's, so a retry is signed afresh.
+    webhook_id = delivery_id.replace("-", "")
+    return {"webhook-id": webhook_id, "webhook-timestamp": str(int(timestamp)),
+            "webhook-signature": sign(signer.secret, webhook_id, int(timestamp), body)}
+
+
 def send_webhook(rt: Runtime, job: Job) -> None:
     cfg = rt.cfg(NAME)
     secret = webhook_secret(cfg, job.account)
@@ -210,16 +219,9 @@ def send_webhook(rt: Runtime, job: Job) -> None:
     body = json.dumps(prediction(job, cfg, include_input=cfg["webhook_include_input"]),
                       separators=(",", ":")).encode()
 
-    def signer(raw: bytes, ts: float, delivery_id: str) -> dict[str, str]:
-        # One webhook-id per delivery, reused on its retries (inferred, like Standard Webhooks);
-        # the timestamp is the attempt's, so a retry is signed afresh.
-        webhook_id = delivery_id.replace("-", "")
-        return {"webhook-id": webhook_id, "webhook-timestamp": str(int(ts)),
-                "webhook-signature": sign(secret, webhook_id, int(ts), raw)}
-
     # job=: the dispatcher applies the job's webhook scenarios (drop, delay, duplicate...).
     rt.webhooks.send(provider=NAME, url=job.webhook_url or "", body=body, event=f"prediction.{job.status}",
-                     policy=RetryPolicy.from_dict(cfg["webhook_retry"]), signer=signer, job=job)
+                     policy=RetryPolicy.from_dict(cfg["webhook_retry"]), signer=Signer(NAME, secret), job=job)
 
 
 # -- task failures -----------------------------------------------------------------------------
