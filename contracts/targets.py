@@ -195,25 +195,41 @@ class Control:
     def clock_mode(self) -> str:
         return str(self._call("GET", "/clock")["mode"])
 
-    def requests(self, **filters: Any) -> list[dict[str, Any]]:
-        """The journal, oldest first (the control plane pages it, newest first)."""
-        from lipsync_emulator.testing import every_page
+    def _pages(self, path: str, filters: Mapping[str, Any], page: int = 1000) -> list[dict[str, Any]]:
+        """A listing followed page by page (the control plane pages it, newest first);
+        ``limit`` in ``filters`` stops after that many."""
+        params = {k: v for k, v in filters.items() if v is not None}
+        wanted = params.pop("limit", None)
+        rows: list[dict[str, Any]] = []
+        while wanted is None or len(rows) < int(wanted):
+            size = page if wanted is None else min(page, int(wanted) - len(rows))
+            got = self._call("GET", path, params={**params, "offset": len(rows), "limit": size})
+            rows += got
+            if len(got) < size:
+                break
+        return rows
 
-        return every_page(lambda params: self._call("GET", "/requests", params=params), filters)[::-1]
+    def requests(self, **filters: Any) -> list[dict[str, Any]]:
+        """The journal, oldest first (``limit``: the newest that many)."""
+        return self._pages("/requests", filters)[::-1]
+
+    def count(self, **filters: Any) -> int:
+        """How many journal entries match (one request: the listing's ``X-Total-Count``)."""
+        params = {k: v for k, v in filters.items() if v is not None}
+        resp = self.target.request("GET", "/_emulator/requests", params={**params, "limit": 1})
+        if resp.status >= 400:
+            raise ControlError(f"GET /_emulator/requests -> {resp.status}: {resp.text[:300]}")
+        return int(resp.headers.get("X-Total-Count") or len(resp.json()))
 
     def webhooks(self, **filters: Any) -> list[dict[str, Any]]:
         """Webhook deliveries, oldest first."""
-        from lipsync_emulator.testing import every_page
-
-        return every_page(lambda params: self._call("GET", "/webhooks", params=params), filters)[::-1]
+        return self._pages("/webhooks", filters)[::-1]
 
     def redeliver(self, delivery_id: str) -> dict[str, Any]:
         return self._call("POST", f"/webhooks/{delivery_id}/redeliver")
 
     def jobs(self, **filters: Any) -> list[dict[str, Any]]:
-        from lipsync_emulator.testing import every_page
-
-        return every_page(lambda params: self._call("GET", "/jobs", params=params), filters)
+        return self._pages("/jobs", filters)
 
     def config(self) -> dict[str, Any]:
         return self._call("GET", "/config")
