@@ -17,7 +17,7 @@ from flask.sessions import NullSession, SessionInterface
 from lipsync_emulator.config import Settings
 from lipsync_emulator.core.clock import iso
 from lipsync_emulator.core.control import bp as control_bp
-from lipsync_emulator.core.control import render_control_error
+from lipsync_emulator.core.control import guard, render_control_error
 from lipsync_emulator.core.errors import EmulatorError, InternalError, error_for_status
 from lipsync_emulator.core.faults import FaultMiddleware
 from lipsync_emulator.core.http import has_body
@@ -189,6 +189,10 @@ def create_app(config: dict[str, Any] | Settings | None = None, *, store: Store 
     settings = config if isinstance(config, Settings) else Settings.build(config)
     app = EmulatorFlask("emulator")
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
+    # "/v2//generations" is an unknown path, answered by its provider like any other (the
+    # vendors' servers do not merge slashes): not Werkzeug's 308 with an HTML body and a
+    # Location built from the Host header.
+    app.url_map.merge_slashes = False
     app.json.sort_keys = False  # type: ignore[attr-defined]
     rt = Runtime(settings, REGISTRY, store=store)
     app.extensions[EXTENSION] = rt
@@ -196,6 +200,7 @@ def create_app(config: dict[str, Any] | Settings | None = None, *, store: Store 
     # Transport faults (reset, truncated body...) act on the finished answer, below Flask.
     app.wsgi_app = FaultMiddleware(app.wsgi_app)  # type: ignore[method-assign]
     app.wsgi_app = _read_body_at_once(app.wsgi_app, settings.max_body_bytes)  # type: ignore[method-assign]
+    app.wsgi_app = guard(app.wsgi_app, settings.control_token)  # type: ignore[method-assign]
     app.register_blueprint(control_bp)
     app.register_blueprint(ui_bp)
     for provider in REGISTRY:
@@ -302,7 +307,9 @@ _SECRET_HEADERS = {"cookie"}
 def _read_body_at_once(wsgi_app: Any, limit: int) -> Any:
     """Read a request body of known, acceptable length with one ``read`` (a server's input
     stream read through Werkzeug's 64 KiB loop cost 7 % of serve's time in the profile);
-    anything else (chunked, too long: Flask's 413) is left to Werkzeug."""
+    too long: Flask's 413. A chunked body is read up to one byte past the limit and then has
+    a length, so one over the limit is that 413 too (Werkzeug cuts it at the limit instead,
+    and the view sees a truncated body)."""
 
     def app(environ: dict[str, Any], start_response: Any) -> Any:
         length = environ.get("CONTENT_LENGTH")
@@ -310,6 +317,14 @@ def _read_body_at_once(wsgi_app: Any, limit: int) -> Any:
             data = environ["wsgi.input"].read(int(length))
             environ["wsgi.input"] = io.BytesIO(data)
             environ["CONTENT_LENGTH"] = str(len(data))
+        elif not length and "chunked" in environ.get("HTTP_TRANSFER_ENCODING", "").lower():
+            stream, buffer = environ["wsgi.input"], io.BytesIO()
+            while buffer.tell() <= limit and (piece := stream.read(limit + 1 - buffer.tell())):
+                buffer.write(piece)  # a server may hand over one chunk a read
+            data = buffer.getvalue()
+            environ["wsgi.input"] = io.BytesIO(data)
+            environ["CONTENT_LENGTH"] = str(len(data))
+            del environ["HTTP_TRANSFER_ENCODING"]  # Werkzeug ignores a length beside it
         return wsgi_app(environ, start_response)
 
     return app

@@ -13,9 +13,11 @@ from __future__ import annotations
 
 import argparse
 import errno
+import ipaddress
 import json
 import logging
 import os
+import secrets
 import socket
 import sqlite3
 import sys
@@ -57,9 +59,26 @@ def _banner(settings: Settings, url: str) -> str:
         lines.append(f"  {provider.title:<15} {' '.join(provider.prefixes):<16} keys: {keys}{extra}")
     lines.append(f"  control plane   {url}/_emulator/health  (config: {url}/_emulator/config)")
     lines.append(f"  dashboard       {url}/_emulator/ui")
+    if not loopback_host(settings.host):
+        lines.append(f"  WARNING         listening on {settings.host}, a non-loopback address: the providers' paths "
+                     "are open to the network")
+    if settings.control_token:
+        lines.append(f"  control token   {settings.control_token}  (required from non-loopback clients: "
+                     "X-Emulator-Token header, or ?token= in a browser)")
+    else:
+        lines.append("  control access  loopback clients only")
     if settings.chaos:
         lines.append(f"  chaos           {settings.chaos}  (PUT/DELETE {url}/_emulator/chaos to change)")
     return "\n".join(lines)
+
+
+def loopback_host(host: str) -> bool:
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 DATA_DIR_ENV = "LIPSYNC_EMULATOR_DATA_DIR"
@@ -117,6 +136,8 @@ def serve(args: argparse.Namespace) -> int:
     if args.workers is not None:
         raise ValueError(f"--workers is gone: {SCALE_OUT}")
     settings = _settings(args)
+    if not loopback_host(settings.host) and not settings.control_token:
+        settings.control_token = secrets.token_urlsafe(24)
     level = logging.CRITICAL + 1 if args.log_level == "off" else getattr(logging, args.log_level.upper())
     logging.basicConfig(format="%(asctime)s %(name)s %(levelname)s %(message)s")
     for name in ("waitress", "emulator"):
@@ -147,7 +168,9 @@ def serve(args: argparse.Namespace) -> int:
             return bool(super().received(data))
 
     server = create_server(app, sockets=[sock], threads=args.threads, ident="lipsync-emulator",
-                           clear_untrusted_proxy_headers=True, channel_timeout=IDLE_SECONDS,
+                           # proxy headers stay: a proxied request is not a loopback client for the
+                           # control plane's guard (nothing else reads them)
+                           clear_untrusted_proxy_headers=False, channel_timeout=IDLE_SECONDS,
                            connection_limit=4096, asyncore_use_poll=True, max_request_header_size=65536)
     server.channel_class = Channel  # type: ignore[attr-defined]
     # built beside the first requests rather than before listening: start-up stays short

@@ -57,6 +57,9 @@ class Settings:
     # Offline by design: deliveries go only to loopback hosts unless this is set.
     webhook_allow_external: bool = False
     journal_size: int = 5000
+    # Lets non-loopback clients use the control plane (X-Emulator-Token); serve generates one
+    # when bound to a non-loopback address. Loopback clients never need it.
+    control_token: str | None = None
     # Seeded random scenarios for soak runs: "seed=1,rate=0.1" or {"seed": 1, "rate": 0.1, ...}
     chaos: Any = None
     # Fault amounts (latency seconds, webhook delay/hold...): emulator.core.faults.FAULT_DEFAULTS
@@ -89,6 +92,8 @@ class Settings:
         if shared_keys:
             for name in ("syncso", "wavespeed", "lipsyncstudio", "kling"):
                 providers.setdefault(name, {}).setdefault("api_keys", list(shared_keys))
+            # --api-key restricts every way in, Kling's relay paths included
+            providers["kling"].setdefault("relay_keys", list(shared_keys))
         settings = cls(**data, providers=providers)
         if settings.clock not in ("real", "virtual"):
             raise ValueError(f"clock must be 'real' or 'virtual', not {settings.clock!r}")

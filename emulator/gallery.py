@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import requests
+from lipsync_emulator.core.auth import is_redacted
 from lipsync_emulator.core.scenarios import HEADER, MAGIC, Probe, ProbeContext, Scenario, ScenarioCatalog, dig
 from lipsync_emulator.core.webhooks import is_loopback
 
@@ -63,16 +64,26 @@ class Exchange:
         return json.loads(self.body)
 
 
+def _masked(value: Any) -> bool:
+    values = value if isinstance(value, list) else list(value.values()) if isinstance(value, dict) else [value]
+    return any(is_redacted(v) for v in values)
+
+
 class ScenarioClient:
     """Drives one emulator at ``base_url``: ``catalog`` gives scenarios and probes (an
     in-process emulator's, or a freshly built one's for the same version), ``configs`` each
-    provider's effective settings (for the probes' credentials)."""
+    provider's effective settings (for the probes' credentials). ``/_emulator/config`` shows
+    credentials masked: a masked one is taken to be the package's default."""
 
     def __init__(self, base_url: str, catalog: ScenarioCatalog, configs: dict[str, dict[str, Any]],
                  *, timeout: float = 40.0, session: requests.Session | None = None) -> None:
+        from lipsync_emulator.providers import REGISTRY
+
+        defaults = {p.name: p.defaults for p in REGISTRY}
         self.base_url = base_url.rstrip("/")
         self.catalog = catalog
-        self.configs = configs
+        self.configs = {name: {k: defaults.get(name, {}).get(k) if _masked(v) else v for k, v in cfg.items()}
+                        for name, cfg in configs.items()}
         self.timeout = timeout
         self.http = session or requests.Session()
 

@@ -13,9 +13,10 @@ def test_emulator_fixture_is_live_and_reset(emulator):
 
 @pytest.mark.emulator_config({"syncso": {"api_keys": ["sk-marked"]}})
 def test_emulator_config_marker_gives_a_configured_server(emulator):
-    assert emulator.control.config()["syncso"]["api_keys"] == ["sk-marked"]
+    assert emulator.control.config()["syncso"]["api_keys"] == ["<redacted>"]  # the control plane masks keys
     resp = requests.get(f"{emulator.url}/v2/models", headers={"x-api-key": "sk-other"}, timeout=5)
     assert resp.status_code == 401
+    assert requests.get(f"{emulator.url}/v2/models", headers={"x-api-key": "sk-marked"}, timeout=5).status_code == 200
 
 
 @pytest.mark.emulator_config({"syncso": {"api_keys": ["sk-marked"]}})

@@ -26,10 +26,12 @@ from typing import Any
 
 from lipsync_emulator.contracts.profiles import Lifecycle, Profile, ProviderError, WebhookSpec
 from lipsync_emulator.contracts.targets import Response, Target
+from lipsync_emulator.core.auth import is_redacted, unmask
 
 LIFECYCLE = Lifecycle(states=("submitted", "processing", "succeed"), terminal=frozenset({"succeed", "failed"}))
 IDENTIFY = "/v1/videos/identify-face"
 CREATE = "/v1/videos/advanced-lip-sync"
+DEFAULT_SECRET_KEY = "kling_emulator_secret_key_change_me"  # the emulator's development default
 
 
 def auth(api_key: str) -> dict[str, str]:
@@ -150,7 +152,9 @@ def credentials(config: Mapping[str, Any]) -> tuple[str, str] | None:
     section = config.get("kling") or {}
     if section.get("jwt_clock") != "emulator" or not section.get("access_key") or not section.get("secret_key"):
         return None
-    return str(section["access_key"]), str(section["secret_key"])
+    # shown masked: the emulator's default secret key is recognised, any other one is unknown
+    secret = unmask(section["secret_key"], DEFAULT_SECRET_KEY)
+    return None if is_redacted(secret) else (str(section["access_key"]), str(secret))
 
 
 def parse_webhook(body: bytes) -> tuple[str, str]:

@@ -58,6 +58,7 @@ from lipsync_emulator.contracts.profiles import Profile
 from lipsync_emulator.contracts.receiver import Delivery, Receiver
 from lipsync_emulator.contracts.strategies import Invalid, compact, for_provider
 from lipsync_emulator.contracts.targets import Control, ControlError, Target, connect, parse_time
+from lipsync_emulator.core.auth import is_redacted, unmask
 
 STEP = 30.0  # seconds the suite advances the clock at a time while waiting for webhooks
 # Requests a client may send without a single env.sleep in between: a correct client sends a
@@ -362,6 +363,8 @@ class ClientContract:
         config = self.control.config() if self.has_control else None
         section = (config or {}).get(provider) or {}
         listed = section.get("api_keys") if isinstance(section, dict) else None
+        if isinstance(listed, list):  # shown masked: recognise the profile's own default key
+            listed = [unmask(k, profile.api_key) for k in listed]
         if self.api_key:
             key = self.api_key
         elif listed or not self.has_control:
@@ -375,7 +378,9 @@ class ClientContract:
             probe = f"contract-probe-{self._tag}"
             profile.poll(self.target, probe, {**profile.headers(key), "User-Agent": SUITE_AGENT})
             rows = [r for r in self.control.requests(provider=provider, limit=200) if probe in (r.get("path") or "")]
-            namespace = str(rows[-1].get("namespace") or key) if rows else key
+            filed = rows[-1].get("namespace") if rows else None
+            # an API key is shown masked: the suite knows its own key
+            namespace = key if not filed or is_redacted(filed) else str(filed)
         self._setups[provider] = _Setup(key, namespace, catalog, config)
         return self._setups[provider]
 

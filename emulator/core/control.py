@@ -3,19 +3,28 @@
 Everything a test or a person needs to drive and inspect the emulator: health, reset, the
 virtual clock, the request journal, webhook deliveries, jobs, scenarios, the effective
 configuration, the served schemas and the output media.
+
+Who may use it (``guard``): loopback clients always; any other client only with the control
+token (``control_token``, which ``serve`` generates and prints when bound to a non-loopback
+address). What it shows never includes a credential (``redact``): API keys, bearer tokens and
+signing keys of the providers' clients appear masked in the journal, jobs, rules and config.
+The webhook signing secrets stay visible: a receiver under test needs them to verify.
 """
 
 from __future__ import annotations
 
 import heapq
+import hmac
+import ipaddress
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import asdict
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import parse_qs, urlencode
 
 from flask import Blueprint, Response, current_app, request
 from lipsync_emulator import schemas
+from lipsync_emulator.core.auth import redact
 from lipsync_emulator.core.clock import iso
 from lipsync_emulator.core.errors import BadRequest, EmulatorError, NotFound
 from lipsync_emulator.core.http import json_response, parse_json_body
@@ -26,6 +35,123 @@ from lipsync_emulator.core.scenarios import WEBHOOK_OPERATION, Chaos, ProbeConte
 from lipsync_emulator.core.store import DEFAULT_NAMESPACE, NAMESPACE_HEADER, current_namespace, scope
 
 bp = Blueprint("control", __name__, url_prefix="/_emulator")
+
+PREFIX = "/_emulator/"
+TOKEN_HEADER = "X-Emulator-Token"
+TOKEN_COOKIE = "emulator_token"
+# Served to the providers' clients, not to operators: output media and uploads (capability
+# URLs handed out in job bodies) and the liveness check an orchestrator probes.
+PUBLIC = ("/_emulator/health", "/_emulator/files/", "/_emulator/media/", "/_emulator/kling/cdn/")
+
+
+def _loopback_peer(environ: dict[str, Any]) -> bool:
+    """Whether the request comes straight from this machine. A request that went through a
+    proxy (``Forwarded``/``X-Forwarded-For``) is not: the proxy's own address says nothing
+    about the client. No peer address at all is an in-process call (a WSGI test client)."""
+    if "HTTP_FORWARDED" in environ or "HTTP_X_FORWARDED_FOR" in environ:
+        return False
+    addr = environ.get("REMOTE_ADDR")
+    if not addr:
+        return True
+    try:
+        ip = ipaddress.ip_address(addr.split("%", 1)[0])
+    except ValueError:
+        return False
+    mapped = getattr(ip, "ipv4_mapped", None)
+    return bool((mapped or ip).is_loopback)
+
+
+def _presented_token(environ: dict[str, Any]) -> tuple[str | None, bool]:
+    """(the token the request carries, whether it came in the query string)."""
+    header = environ.get("HTTP_" + TOKEN_HEADER.upper().replace("-", "_"))
+    if header:
+        return header, False
+    query = parse_qs(environ.get("QUERY_STRING", "")).get("token")
+    if query:
+        return query[0], True
+    for part in environ.get("HTTP_COOKIE", "").split(";"):
+        name, _, value = part.strip().partition("=")
+        if name == TOKEN_COOKIE:
+            return value, False
+    return None, False
+
+
+def guard(wsgi_app: Callable[..., Any], token: str | None) -> Callable[..., Any]:
+    """Refuse the control plane to anyone but loopback clients and holders of ``token``
+    (``X-Emulator-Token`` header; ``?token=`` for a browser, which then keeps it in a
+    same-site cookie so the dashboard's own requests carry it)."""
+
+    def app(environ: dict[str, Any], start_response: Any) -> Any:
+        path = environ.get("PATH_INFO") or ""
+        if not path.startswith(PREFIX) or (path.startswith(PUBLIC) and ".." not in path) \
+                or _loopback_peer(environ):
+            return wsgi_app(environ, start_response)
+        presented, from_query = _presented_token(environ)
+        if token and presented and hmac.compare_digest(presented.encode(), token.encode()):
+            if not from_query:
+                return wsgi_app(environ, start_response)
+
+            def remember(status: str, headers: list[tuple[str, str]], *args: Any) -> Any:
+                headers.append(("Set-Cookie", f"{TOKEN_COOKIE}={token}; Path=/_emulator; HttpOnly; "
+                                              "SameSite=Strict"))
+                return start_response(status, headers, *args)
+
+            return wsgi_app(environ, remember)
+        if token:
+            err = EmulatorError("the control plane needs the token printed by serve: send it in the "
+                                f"{TOKEN_HEADER} header (or ?token= in a browser)", status=401, field=TOKEN_HEADER)
+        else:
+            err = EmulatorError("the control plane answers loopback clients only (serve it on a "
+                                "non-loopback address to get a token)", status=403)
+        return render_control_error(err)(environ, start_response)
+
+    return app
+
+
+_SECRET_NAME = ("auth", "api-key", "apikey", "token", "secret", "cookie", "password")
+_SECRET_SETTINGS = {"api_keys", "relay_keys", "secret_key", "credentials", "control_token"}
+_KEYED_BY_API_KEY = {"balances", "key_levels", "key_balances"}
+
+
+def redact_headers(headers: dict[str, str]) -> dict[str, str]:
+    return {k: (redact(v) if any(n in k.lower() for n in _SECRET_NAME) else v) for k, v in headers.items()}
+
+
+def redact_settings(section: Any) -> Any:
+    """A provider's (or the emulator's) settings with every credential masked."""
+    if not isinstance(section, dict):
+        return section
+    out: dict[str, Any] = {}
+    for key, value in section.items():
+        if key in _SECRET_SETTINGS:
+            out[key] = redact(value)
+        elif key in _KEYED_BY_API_KEY and isinstance(value, dict):
+            out[key] = {f"{redact(k)} #{n}": v for n, (k, v) in enumerate(value.items(), 1)}
+        else:
+            out[key] = redact_settings(value)
+    return out
+
+
+def _identifiers() -> set[str]:
+    """Accounts that are names, not secrets: access keys (Kling's; their secret keys sign)."""
+    rt = runtime()
+    names: set[str] = set()
+    for provider in rt.providers:
+        cfg = rt.cfg(provider)
+        names.update(str(k) for k in [cfg.get("access_key"), *(cfg.get("credentials") or {})] if k)
+    return names
+
+
+def _redact_account(row: dict[str, Any], identifiers: set[str]) -> dict[str, Any]:
+    """A journal or job row: its account masked when it is an API key, and the namespace too
+    when it is that key (a request without a namespace header is partitioned by its key)."""
+    account = row.get("account")
+    if account and account not in identifiers:
+        if row.get("namespace") == account:
+            row["namespace"] = redact(account)
+        row["account"] = redact(account)
+    return row
+
 
 PAGE_SIZE = 100  # a listing's default page: a long history never comes back in one answer
 PAGE_MAX = 1000
@@ -71,12 +197,24 @@ def _namespace() -> str | None:
     return request.args.get("namespace") or current_namespace()
 
 
-def job_view(job: Job) -> dict[str, Any]:
-    return {"provider": job.provider, "kind": job.kind, "id": job.id, "status": job.status,
+def job_view(job: Job, identifiers: set[str] | None = None) -> dict[str, Any]:
+    return _redact_account({"provider": job.provider, "kind": job.kind, "id": job.id, "status": job.status,
             "namespace": job.namespace, "account": job.account, "created_at": iso(job.created_at),
             "updated_at": iso(job.updated_at), "webhook_url": job.webhook_url, "scenarios": job.scenarios,
             "history": [{"status": s, "at": iso(t)} for s, t in job.history],
-            "next": [{"status": s, "at": iso(t)} for s, t in job.plan]}
+            "next": [{"status": s, "at": iso(t)} for s, t in job.plan]},
+        _identifiers() if identifiers is None else identifiers)
+
+
+def journal_view(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Journal entries as the control plane shows them: credentials masked."""
+    identifiers = _identifiers()
+    for row in rows:
+        _redact_account(row, identifiers)
+        for name in ("request_headers", "response_headers"):
+            if isinstance(row.get(name), dict):
+                row[name] = redact_headers(row[name])
+    return rows
 
 
 @bp.get("/health")
@@ -128,7 +266,7 @@ def requests_journal() -> Response:
                                          operation=args.get("operation"), job_id=args.get("job_id"),
                                          status=args.get("status"), scenario=args.get("scenario"),
                                          method=args.get("method"), seq=args.get("seq"), namespace=_namespace())
-    return _paged(rows, total, offset, limit)
+    return _paged(journal_view(rows), total, offset, limit)
 
 
 @bp.get("/webhooks")
@@ -162,10 +300,11 @@ def _all_jobs(provider: str | None = None, status: str | None = None) -> Iterato
 def jobs() -> Response:
     offset, limit = _page_args()
     rows, total = [], 0
+    identifiers = _identifiers()
     with scope(_namespace()):
         for total, job in enumerate(_all_jobs(request.args.get("provider"), request.args.get("status")), 1):
             if offset < total <= offset + limit:
-                rows.append(job_view(job))
+                rows.append(job_view(job, identifiers))
     return _paged(rows, total, offset, limit)
 
 
@@ -186,7 +325,7 @@ def _plain(value: Any) -> Any:
 
 def _poll_request(job: Job) -> dict[str, Any] | None:
     """The request the provider's poll probe makes for ``job``, with the job's own API key
-    where the provider uses keys: the dashboard sends it to show the provider's current answer."""
+    where the provider uses keys (``job_answer`` sends it; a job's page shows it masked)."""
     rt = runtime()
     submit = rt.catalog.probe(job.provider)
     poll = rt.catalog.probe(job.provider, submit.poll) if submit is not None and submit.poll else None
@@ -212,11 +351,25 @@ def job_detail(provider: str, job_id: str) -> Response:
     lifecycle = rt.engine.lifecycle(job.provider, job.kind)
     shaped = [s.describe() for name in job.scenarios if (s := rt.catalog.get(provider, name)) is not None]
     deliveries = rt.webhooks.deliveries(provider=provider, job_id=job.id)
+    poll = _poll_request(job)
     return json_response({**job_view(job), "request": _plain(job.request), "outcome": _plain(asdict(job.outcome)),
                           "lifecycle": {"states": list(lifecycle.states), "terminal": sorted(lifecycle.terminal),
                                         "success": lifecycle.success},
                           "scenario_details": shaped, "deliveries": [d.to_dict() for d in deliveries],
-                          "poll": _poll_request(job)})
+                          "poll": poll and {**poll, "headers": redact_headers(poll["headers"])}})
+
+
+@bp.get("/jobs/<provider>/<job_id>/answer")
+def job_answer(provider: str, job_id: str) -> Response:
+    """The provider's answer about the job now, asked as the job's own client asks (with its
+    key, which the control plane never shows)."""
+    poll = _poll_request(_find_job(provider, job_id))
+    if poll is None:
+        raise NotFound(f"{provider} declares no poll request", field="provider")
+    answer = current_app.test_client().open(poll["path"], method=poll["method"], query_string=poll["params"],
+                                            headers=poll["headers"])
+    return json_response({"method": poll["method"], "path": poll["path"], "status": answer.status_code,
+                          "body": answer.get_data(as_text=True)})
 
 
 @bp.get("/overview")
@@ -246,7 +399,7 @@ def overview() -> Response:
         "clock": {"mode": rt.settings.clock, "now": iso(rt.clock.now()), "timestamp": rt.clock.now()},
         "namespace": namespace,
         "jobs": counts, "failed_jobs": [job_view(j) for j in failed[:10]], "failed_job_total": len(failed),
-        "errors": errors, "error_total": error_total,
+        "errors": journal_view(errors), "error_total": error_total,
         "failed_webhooks": [d.to_dict() for d in undelivered[:10]], "failed_webhook_total": len(undelivered),
         "webhook_total": len(deliveries), "request_total": rt.journal.page(0, 1, namespace=namespace)[1],
     })
@@ -282,8 +435,14 @@ def list_scenarios() -> Response:
     provider = request.args.get("provider")
     chaos = rt.scenarios.chaos
     return json_response({"catalog": [s.describe() for s in rt.catalog.list(provider)],
-                          "active": [r.to_dict() for r in rt.scenarios.rules() if provider in (None, r.provider)],
+                          "active": [_rule_view(r) for r in rt.scenarios.rules() if provider in (None, r.provider)],
                           "chaos": chaos.describe() if chaos is not None else None})
+
+
+def _rule_view(rule: Any) -> dict[str, Any]:
+    view = rule.to_dict()
+    view["api_key"] = redact(view.get("api_key"))
+    return view
 
 
 def _operations(provider: str) -> set[str]:
@@ -319,7 +478,7 @@ def add_scenario() -> Response:
                                             job_id=body.get("job_id"), api_key=body.get("api_key"), count=count)
     except UnknownScenario as exc:
         raise BadRequest(str(exc), field="scenario") from None
-    return json_response(rule.to_dict(), 201)
+    return json_response(_rule_view(rule), 201)
 
 
 @bp.post("/scenarios/trigger")
@@ -384,13 +543,14 @@ def delete_scenario(rule_id: str) -> Response:
 
 @bp.get("/config")
 def config() -> Response:
+    """The effective settings, credentials masked (``redact_settings``)."""
     rt = runtime()
-    settings = asdict(rt.settings)
+    settings = redact_settings(asdict(rt.settings))
     settings.pop("providers")
     providers = {}
     for name, provider in rt.providers.items():
         cfg = rt.cfg(name)
-        providers[name] = provider.public_config(cfg) if provider.public_config else cfg
+        providers[name] = redact_settings(provider.public_config(cfg) if provider.public_config else cfg)
     return json_response({**settings, "providers": providers, **providers})
 
 

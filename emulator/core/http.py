@@ -91,12 +91,35 @@ def is_json(req: Any) -> bool:
 
 
 SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
+# Nesting a JSON text may have. No vendor documents one (inferred); their bodies nest a few
+# levels, while validating, copying or storing a deeper value recurses and can exhaust the stack.
+MAX_DEPTH = 64
+
+
+def check_depth(value: Any, text: str | bytes) -> None:
+    """``ValueError`` if ``value`` (parsed from ``text``) nests deeper than ``MAX_DEPTH``."""
+    opened = text.count("[") + text.count("{") if isinstance(text, str) else text.count(b"[") + text.count(b"{")
+    if opened <= MAX_DEPTH:  # the usual case, at the speed of bytes.count
+        return
+    stack = [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            raise ValueError(f"nested deeper than {MAX_DEPTH} levels")
+        children = node.values() if isinstance(node, dict) else node
+        stack.extend((c, depth + 1) for c in children if isinstance(c, dict | list))
 
 
 def loads(text: str | bytes) -> Any:
-    """``json.loads``, less one thing its grammar admits: a ``\\u`` escape of half a UTF-16
-    pair, a string no UTF-8 answer, store or journal can hold (a ``ValueError``)."""
-    value = json.loads(text)
+    """``json.loads``, less two things its grammar admits: a ``\\u`` escape of half a UTF-16
+    pair, a string no UTF-8 answer, store or journal can hold, and nesting deeper than
+    ``MAX_DEPTH`` (each a ``ValueError``)."""
+    try:
+        value = json.loads(text)
+    except RecursionError:
+        raise ValueError(f"nested deeper than {MAX_DEPTH} levels") from None
+    if isinstance(value, dict | list):
+        check_depth(value, text)
     raw = text.decode("utf-8", "replace") if isinstance(text, bytes) else text
     if SURROGATE_ESCAPE.search(raw):  # rare: only then look for one left unpaired
         try:
@@ -114,9 +137,15 @@ def parse_json_body(req: Any = None) -> Any:
         return None
     if orjson_safe(raw):
         try:
-            return orjson.loads(raw)  # 5-10x faster; it accepts a subset of what json does...
+            value = orjson.loads(raw)  # 5-10x faster; it accepts a subset of what json does...
         except orjson.JSONDecodeError:
             pass  # ...so anything else (NaN, bad UTF-8...) gets json's own answer or error
+        else:
+            try:
+                check_depth(value, raw)
+            except ValueError as exc:
+                raise BadRequest(f"Malformed JSON in request body: {exc}", field="body") from None
+            return value
     try:
         return loads(raw)
     except UnicodeDecodeError as exc:
@@ -124,9 +153,7 @@ def parse_json_body(req: Any = None) -> Any:
     except json.JSONDecodeError as exc:
         raise BadRequest(f"Malformed JSON in request body: {exc.msg} at line {exc.lineno} column {exc.colno}",
                          field="body") from None
-    except RecursionError:
-        raise BadRequest("Malformed JSON in request body: nested too deeply", field="body") from None
-    except ValueError as exc:  # an integer longer than Python converts (sys.get_int_max_str_digits)
+    except ValueError as exc:  # too deep; an integer longer than Python converts (sys.get_int_max_str_digits)
         raise BadRequest(f"Malformed JSON in request body: {exc}", field="body") from None
 
 

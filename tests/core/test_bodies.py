@@ -32,10 +32,10 @@ def test_a_lone_surrogate_escape_is_a_400_and_stores_nothing(emulator, provider,
 
 
 def test_a_paired_surrogate_escape_is_the_character_it_encodes(emulator):
-    body = '{"provider": "syncso", "scenario": "failed", "api_key": "key-\\ud83d\\ude00"}'
+    body = '{"provider": "syncso", "scenario": "failed", "job_id": "job-\\ud83d\\ude00"}'
     resp = requests.post(f"{emulator.url}/_emulator/scenarios", data=body.encode(), timeout=10,
                          headers={"Content-Type": "application/json"})
-    assert resp.status_code == 201 and resp.json()["api_key"] == "key-\U0001f600"
+    assert resp.status_code == 201 and resp.json()["job_id"] == "job-\U0001f600"
 
 
 def test_a_lone_surrogate_in_a_multipart_json_field_is_a_400(emulator):

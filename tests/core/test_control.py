@@ -51,11 +51,11 @@ def test_real_clock_cannot_be_advanced(make_emulator):
     assert "--clock virtual" in resp.json()["message"]
 
 
-def test_config_shows_effective_credentials_and_secrets(make_emulator):
-    emu = make_emulator({"syncso": {"api_keys": ["sk-a"], "durations": {"PENDING": 1}}})
+def test_config_shows_effective_settings_with_credentials_masked_and_webhook_secrets(make_emulator):
+    emu = make_emulator({"syncso": {"api_keys": ["sk-a", "sk-live-0123456789abcdef"], "durations": {"PENDING": 1}}})
     cfg = emu.control.config()
     assert cfg["clock"] == "virtual"
-    assert cfg["syncso"]["api_keys"] == ["sk-a"]
+    assert cfg["syncso"]["api_keys"] == ["<redacted>", "<redacted ...cdef>"]
     assert cfg["syncso"]["webhook_secret"] == "whsec_emulator_syncso_dev"
     assert cfg["syncso"]["durations"] == {"PENDING": 1, "PROCESSING": 25.0}
     assert cfg["providers"]["syncso"] == cfg["syncso"]

@@ -430,7 +430,8 @@ def test_probes_reach_every_operation(emulator):
             job_ids[surface] = probe.job_id(resp.json())
 
 
-def test_credentials_are_in_the_public_config(emulator):
+def test_the_public_config_names_the_access_key_and_masks_the_secret_and_api_keys(emulator):
     config = emulator.control.config()["kling"]
-    assert config["access_key"] == AK and config["secret_key"] == SK
-    assert config["api_keys"] == [API_KEY]
+    assert config["access_key"] == AK and config["secret_key"] == "<redacted ..." + SK[-4:] + ">"
+    assert config["api_keys"] == ["<redacted ..." + API_KEY[-4:] + ">"]
+    assert SK not in str(config) and API_KEY not in str(config)

@@ -13,6 +13,7 @@ import requests
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from lipsync_emulator import schemas
+from lipsync_emulator.core.auth import redact
 from openapi_schema_validator import OAS30Validator
 
 KEY = "sk_test_0001"
@@ -198,7 +199,7 @@ def test_control_plane_rule_and_finish_drive_outcomes(emulator, webhook_receiver
 
 def test_credit_accounts_can_be_read_set_and_topped_up(emulator):
     account = control(emulator, "GET", f"/credits/{KEY}").json()
-    assert account == {"api_key": KEY, "initial": 10000, "balance": 10000, "spent": 0, "refunded": 0, "charges": []}
+    assert account == {"api_key": redact(KEY), "initial": 10000, "balance": 10000, "spent": 0, "refunded": 0, "charges": []}
     job_id = submit(emulator)  # 10 s (default duration) at 480p = 20 credits
     account = control(emulator, "GET", f"/credits/{KEY}").json()
     assert (account["balance"], account["spent"], [c["job_id"] for c in account["charges"]]) == (9980, 20, [job_id])
@@ -207,7 +208,7 @@ def test_credit_accounts_can_be_read_set_and_topped_up(emulator):
     bad = control(emulator, "POST", f"/credits/{KEY}", json={"balance": "lots"})
     assert bad.status_code == 400 and bad.json()["field"] == "balance"
     assert control(emulator, "POST", f"/credits/{KEY}", json={}).status_code == 400
-    assert [a["api_key"] for a in control(emulator, "GET", "/credits").json()["accounts"]] == [KEY]
+    assert [a["api_key"] for a in control(emulator, "GET", "/credits").json()["accounts"]] == [redact(KEY)]
     emulator.reset()
     assert control(emulator, "GET", f"/credits/{KEY}").json()["balance"] == 10000
 

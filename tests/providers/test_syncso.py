@@ -822,5 +822,5 @@ def test_journal_records_operation_status_and_scenario(emulator):
     rows = emulator.control.requests(provider="syncso")
     assert [(r["operation"], r["status"]) for r in rows] == [("createGeneration", 201), ("createGeneration", 400)]
     assert rows[0]["job_id"] == gid and rows[0]["scenario"] == ["failed"]
-    assert rows[0]["account"] == "sk-test"
+    assert rows[0]["account"] == "<redacted>"  # an API key is never shown by the control plane
     assert "generation_unsupported_model" in rows[1]["response_body"]

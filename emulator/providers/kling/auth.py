@@ -25,9 +25,11 @@ import binascii
 import hashlib
 import hmac
 import json
+import math
 from typing import Any
 
 from lipsync_emulator.core.errors import EmulatorError
+from lipsync_emulator.core.http import loads
 from lipsync_emulator.providers.kling.errors import CODES, kling_error
 from werkzeug.wrappers import Request
 
@@ -65,7 +67,8 @@ def looks_like_jwt(token: str) -> bool:
 
 
 def _number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
+    """A NumericDate (RFC 7519 §2): NaN or Infinity is none, else ``"exp": NaN`` never expires."""
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def verify_jwt(token: str, secrets: dict[str, str], now: float, *, leeway: float = 0.0,
@@ -78,8 +81,8 @@ def verify_jwt(token: str, secrets: dict[str, str], now: float, *, leeway: float
     invalid = AuthFailure(1002)
     head_b64, payload_b64, sig_b64 = token.split(".")
     try:
-        header = json.loads(_b64url_decode(head_b64))
-        claims = json.loads(_b64url_decode(payload_b64))
+        header = loads(_b64url_decode(head_b64))  # nesting is bounded: a deep one is invalid, not a 500
+        claims = loads(_b64url_decode(payload_b64))
         signature = _b64url_decode(sig_b64)
     except (ValueError, binascii.Error, UnicodeDecodeError):
         raise invalid from None

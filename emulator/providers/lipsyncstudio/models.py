@@ -235,16 +235,17 @@ def _num(value: float) -> float | int:
 # -- credit accounts ---------------------------------------------------------------------------------
 
 CREDITS = f"{NAME}:credits"
+CHARGES = f"{NAME}:charges"  # one record per job, so a create costs the same on a key's 100,000th job
 _credit_lock = threading.Lock()
 
 
 def account(rt: Runtime, api_key: str) -> dict[str, Any]:
-    """A key's credit account, opened with its starting balance on first use."""
+    """A key's credit account (totals only), opened with its starting balance on first use."""
     record = rt.store.get(CREDITS, api_key)
     if record is None:
         cfg = rt.cfg(NAME)
         start = cfg["balances"].get(api_key, cfg["initial_credits"])
-        record = {"api_key": api_key, "initial": start, "balance": start, "spent": 0, "refunded": 0, "charges": []}
+        record = {"api_key": api_key, "initial": start, "balance": start, "spent": 0, "refunded": 0}
         rt.store.put(CREDITS, api_key, record)
     return record
 
@@ -253,6 +254,12 @@ def accounts(rt: Runtime) -> list[dict[str, Any]]:
     for key in rt.cfg(NAME)["balances"]:
         account(rt, key)
     return list(reversed(list(rt.store.newest(CREDITS))))
+
+
+def charges(rt: Runtime, api_key: str | None = None) -> list[dict[str, Any]]:
+    """Charges oldest first (of one key, if given): for the control plane, not on a create's path."""
+    rows = rt.store.newest(CHARGES, None if api_key is None else lambda c: c["api_key"] == api_key)
+    return list(reversed(list(rows)))
 
 
 def charge(rt: Runtime, api_key: str, job_id: str, price: dict[str, Any]) -> dict[str, Any]:
@@ -264,20 +271,22 @@ def charge(rt: Runtime, api_key: str, job_id: str, price: dict[str, Any]) -> dic
             raise PaymentRequired(errors.INSUFFICIENT_CREDITS)
         record["balance"] = _num(record["balance"] - price["credits"])
         record["spent"] = _num(record["spent"] + price["credits"])
-        entry = {"job_id": job_id, "at": iso(rt.clock.now()), **price, "refunded": False}
-        record["charges"].append(entry)
+        entry = {"api_key": api_key, "job_id": job_id, "at": iso(rt.clock.now()), **price, "refunded": False}
         rt.store.put(CREDITS, api_key, record)
+        rt.store.put(CHARGES, job_id, entry)
         return entry
 
 
 def refund(rt: Runtime, api_key: str, job_id: str) -> None:
     with _credit_lock:
+        entry = rt.store.get(CHARGES, job_id)
+        if entry is None or entry["api_key"] != api_key or entry["refunded"]:
+            return
         record = account(rt, api_key)
-        for entry in record["charges"]:
-            if entry["job_id"] == job_id and not entry["refunded"]:
-                entry["refunded"] = True
-                record["balance"] = _num(record["balance"] + entry["credits"])
-                record["refunded"] = _num(record["refunded"] + entry["credits"])
+        entry["refunded"] = True
+        record["balance"] = _num(record["balance"] + entry["credits"])
+        record["refunded"] = _num(record["refunded"] + entry["credits"])
+        rt.store.put(CHARGES, job_id, entry)
         rt.store.put(CREDITS, api_key, record)
 
 

@@ -8,7 +8,7 @@ import dataclasses
 from typing import Any
 
 from flask import Response, g, request
-from lipsync_emulator.core.auth import bearer_token, key_allowed
+from lipsync_emulator.core.auth import bearer_token, key_allowed, redact
 from lipsync_emulator.core.errors import BadRequest, EmulatorError, NotFound, Unauthorized
 from lipsync_emulator.core.http import Operations, base_url, chosen_outcome, json_response, parse_json_body
 from lipsync_emulator.core.openapi import SchemaViolation
@@ -130,7 +130,10 @@ CONTROL = f"/_emulator/{models.NAME}"
 
 
 def _account_view(record: dict[str, Any]) -> dict[str, Any]:
-    return {k: record[k] for k in ("api_key", "initial", "balance", "spent", "refunded", "charges")}
+    """An account with its charges; its API key masked, as the control plane shows every credential."""
+    charges = [{k: v for k, v in c.items() if k != "api_key"} for c in models.charges(runtime(), record["api_key"])]
+    return {**{k: record[k] for k in ("initial", "balance", "spent", "refunded")},
+            "api_key": redact(record["api_key"]), "charges": charges}
 
 
 def credits_index() -> Response:
@@ -157,8 +160,8 @@ def credits_account(api_key: str) -> Response:
 def charges() -> Response:
     """Every charge, optionally filtered by ``?job_id=`` and ``?api_key=``."""
     job_id, api_key = request.args.get("job_id"), request.args.get("api_key")
-    rows = [{"api_key": r["api_key"], **c} for r in models.accounts(runtime()) for c in r["charges"]
-            if api_key in (None, r["api_key"]) and job_id in (None, c["job_id"])]
+    rows = [{**c, "api_key": redact(c["api_key"])} for c in models.charges(runtime(), api_key)
+            if job_id in (None, c["job_id"])]
     return json_response(rows)
 
 

@@ -364,11 +364,10 @@ async function jobPage(main, provider, id) {
     const key = job.updated_at + job.status;
     if (job.poll && key !== asked) {
       asked = key;
-      const p = job.poll;
-      const resp = await fetch(p.path + query(p.params), { method: p.method, headers: p.headers });
-      const text = await resp.text();
-      answerHead.textContent = `${p.method} ${p.path} → ${resp.status} (as the job's client asks)`;
-      answer.textContent = pretty(text);
+      // asked by the emulator itself: the job's key never reaches the browser
+      const { data: a } = await api(`/jobs/${provider}/${id}/answer` + query({ namespace: ns() }));
+      answerHead.textContent = `${a.method} ${a.path} → ${a.status} (as the job's client asks)`;
+      answer.textContent = pretty(a.body);
     } else if (!job.poll) {
       answerHead.textContent = "This provider declares no poll request.";
     }
