@@ -154,6 +154,21 @@ def parse_time(text: str) -> float:
     return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(UTC).timestamp()
 
 
+def is_masked(shown: Any) -> bool:
+    """Whether the control plane shows a credential masked (``<redacted ...abcd>``)."""
+    return isinstance(shown, str) and shown.startswith("<redacted")
+
+
+def unmask(shown: Any, candidate: str) -> Any:
+    """``candidate`` where ``shown`` is its masked form (the last four characters of a long
+    credential, nothing of a short one), else ``shown``: a client that knows the emulator's
+    default credentials recognises them in its settings."""
+    if not is_masked(shown):
+        return shown
+    last = f"...{candidate[-4:]}>" if len(candidate) >= 16 else "<redacted>"
+    return candidate if shown.endswith(last) else shown
+
+
 class ControlError(RuntimeError):
     pass
 

@@ -25,8 +25,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from lipsync_emulator.contracts.profiles import Lifecycle, Profile, ProviderError, WebhookSpec
-from lipsync_emulator.contracts.targets import Response, Target
-from lipsync_emulator.core.auth import is_redacted, unmask
+from lipsync_emulator.contracts.targets import Response, Target, is_masked, unmask
 
 LIFECYCLE = Lifecycle(states=("submitted", "processing", "succeed"), terminal=frozenset({"succeed", "failed"}))
 IDENTIFY = "/v1/videos/identify-face"
@@ -154,7 +153,7 @@ def credentials(config: Mapping[str, Any]) -> tuple[str, str] | None:
         return None
     # shown masked: the emulator's default secret key is recognised, any other one is unknown
     secret = unmask(section["secret_key"], DEFAULT_SECRET_KEY)
-    return None if is_redacted(secret) else (str(section["access_key"]), str(secret))
+    return None if is_masked(secret) else (str(section["access_key"]), str(secret))
 
 
 def parse_webhook(body: bytes) -> tuple[str, str]:

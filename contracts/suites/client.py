@@ -57,8 +57,15 @@ from lipsync_emulator.contracts import profiles
 from lipsync_emulator.contracts.profiles import Profile
 from lipsync_emulator.contracts.receiver import Delivery, Receiver
 from lipsync_emulator.contracts.strategies import Invalid, compact, for_provider
-from lipsync_emulator.contracts.targets import Control, ControlError, Target, connect, parse_time
-from lipsync_emulator.core.auth import is_redacted, unmask
+from lipsync_emulator.contracts.targets import (
+    Control,
+    ControlError,
+    Target,
+    connect,
+    is_masked,
+    parse_time,
+    unmask,
+)
 
 STEP = 30.0  # seconds the suite advances the clock at a time while waiting for webhooks
 # Requests a client may send without a single env.sleep in between: a correct client sends a
@@ -380,7 +387,7 @@ class ClientContract:
             rows = [r for r in self.control.requests(provider=provider, limit=200) if probe in (r.get("path") or "")]
             filed = rows[-1].get("namespace") if rows else None
             # an API key is shown masked: the suite knows its own key
-            namespace = key if not filed or is_redacted(filed) else str(filed)
+            namespace = key if not filed or is_masked(filed) else str(filed)
         self._setups[provider] = _Setup(key, namespace, catalog, config)
         return self._setups[provider]
 

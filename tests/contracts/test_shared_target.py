@@ -41,3 +41,11 @@ def test_two_suites_at_once_against_one_serve(tmp_path: Path) -> None:
         assert run.returncode == 0, output[-4000:]
         assert re.search(r"21 passed, 3 skipped", output), output[-500:]
     assert kept.status_code == 200, "a suite reset another team's state"
+
+
+def test_the_contracts_never_import_the_emulator() -> None:
+    """They speak HTTP only, so they run unchanged against a remote emulator or a provider."""
+    for path in (ROOT / "contracts").rglob("*.py"):
+        for line in path.read_text(encoding="utf-8").splitlines():
+            if re.match(r"\s*(from|import) lipsync_emulator", line):
+                assert re.match(r"\s*(from|import) lipsync_emulator\.(contracts|schemas)\b", line), f"{path}: {line}"
