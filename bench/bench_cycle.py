@@ -6,11 +6,13 @@
   imported, as in a test session), and the import itself once;
 * the cycle: submit a sync.so generation with a webhook -> advance the virtual clock ->
   the signed webhook received and verified, over real loopback HTTP, per cycle;
-* ``lipsync-emulator serve`` from launch to the first successful provider answer (SQLite,
-  2 workers; and --memory), and Prism's, when ``--prism-dir`` holds an installed Prism. The
-  emulator's modules are byte-compiled first, as Python leaves them after any earlier start
-  or ``pip install``; the first start of a fresh checkout, which compiles them, is measured
-  apart (a copy of the packages with no bytecode, and none written).
+* ``lipsync-emulator serve`` from launch to the first successful provider answer (the
+  default, SQLite; and --memory), and Prism's, when ``--prism-dir`` holds an installed Prism.
+  The emulator's modules are byte-compiled first, as Python leaves them after any earlier
+  start or ``pip install``.
+
+Run it with ``PYTHONPATH`` naming a folder that holds another ``lipsync_emulator`` (an earlier
+commit's) to measure that one: bench/README.md has both, run one after the other.
 """
 
 from __future__ import annotations
@@ -20,7 +22,6 @@ import compileall
 import hashlib
 import hmac
 import os
-import shutil
 import signal
 import socket
 import statistics
@@ -45,14 +46,10 @@ PACKAGES = ("emulator", "schemas")  # what ``serve`` imports from the checkout
 
 
 def compile_packages() -> None:
-    """Byte-compile what ``serve`` imports and cache the parsed specs, as any earlier start
-    leaves them (Python skips both under PYTHONDONTWRITEBYTECODE, as on the machine measured
-    here)."""
-    from lipsync_emulator import schemas
-
+    """Byte-compile what ``serve`` imports, as any earlier start leaves it (Python skips it
+    under PYTHONDONTWRITEBYTECODE, as on the machine measured here)."""
     for package in PACKAGES:
         compileall.compile_dir(ROOT / package, quiet=1)
-    schemas.cache_all()
 
 
 class StealMeter:
@@ -171,22 +168,12 @@ def main(argv: list[str] | None = None) -> int:
     py = sys.executable
     compile_packages()
     with tempfile.TemporaryDirectory(prefix="lipsync-start-") as tmp:
-        # the first start of a fresh checkout: the packages copied without bytecode, run from
-        # the copy (the working directory comes first on sys.path) and never cached
-        fresh = Path(tmp) / "fresh"
-        for package in PACKAGES:
-            shutil.copytree(ROOT / package, fresh / package, ignore=shutil.ignore_patterns("__pycache__"))
-        uncached = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
-
-        def sqlite(port: int) -> list[str]:
-            return [py, "-m", "lipsync_emulator", "serve", "--port", str(port), "--workers", "2",
-                    "--data-dir", os.path.join(tmp, f"d{port}"), "--log-level", "off"]
-
         runs = {
-            "serve (SQLite, 2 workers)": (sqlite, {}),
+            "serve (default: SQLite)": (lambda port: [py, "-m", "lipsync_emulator", "serve", "--port", str(port),
+                                                      "--data-dir", os.path.join(tmp, f"d{port}"), "--log-level",
+                                                      "off"], {}),
             "serve --memory": (lambda port: [py, "-m", "lipsync_emulator", "serve", "--port", str(port), "--memory",
                                              "--log-level", "off"], {}),
-            "serve (SQLite, 2 workers), first start of a fresh checkout": (sqlite, {"cwd": fresh, "env": uncached}),
         }
         if args.prism_dir:
             prism = Path(args.prism_dir) / "node_modules" / ".bin" / "prism"

@@ -13,16 +13,35 @@ run against the emulator in-process, on a port, or against the real provider.
     from lipsync_emulator.contracts import ClientContract, scenario_names
 """
 
-from lipsync_emulator.contracts.suites.client import (
-    ClientAdapter,
-    ClientContract,
-    ContractEnv,
-    ContractViolation,
-    PollBudgetExceeded,
-    Report,
-    scenario_names,
-)
-from lipsync_emulator.contracts.suites.conformance import SelfContract
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from lipsync_emulator.contracts.suites.client import (
+        ClientAdapter,
+        ClientContract,
+        ContractEnv,
+        ContractViolation,
+        PollBudgetExceeded,
+        Report,
+        scenario_names,
+    )
+    from lipsync_emulator.contracts.suites.conformance import SelfContract
 
 __all__ = ["ClientAdapter", "ClientContract", "ContractEnv", "ContractViolation", "PollBudgetExceeded", "Report",
            "SelfContract", "scenario_names"]
+
+
+def __getattr__(name: str) -> Any:
+    # Imported on first use: the pytest plugin imports this package in every pytest session of
+    # the environment, and the suites bring Hypothesis and openapi-core (~1 s of imports).
+    if name == "SelfContract":
+        from lipsync_emulator.contracts.suites.conformance import SelfContract
+
+        return SelfContract
+    if name in __all__:
+        from lipsync_emulator.contracts.suites import client
+
+        return getattr(client, name)
+    raise AttributeError(f"module 'lipsync_emulator.contracts' has no attribute {name!r}")

@@ -24,24 +24,28 @@ target does not serve it. Options: ``--contract-target URL``, ``--contract-api-k
     @pytest.mark.parametrize("scenario", scenario_names())
     def test_my_client(client_contract, scenario):
         client_contract.check("syncso", MyAdapter, scenario)
+
+The harness (Hypothesis, openapi-core, the suites) is imported by the fixtures, not when pytest
+loads this plugin: every pytest session in the environment loads it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
-from lipsync_emulator.contracts.receiver import Receiver
-from lipsync_emulator.contracts.suites.client import (
-    AdapterFactory,
-    ClientContract,
-    Report,
-    ScenarioResult,
-    ScenarioSkipped,
-)
-from lipsync_emulator.contracts.suites.conformance import SelfContract
-from lipsync_emulator.contracts.targets import Control, Target, connect
+
+if TYPE_CHECKING:
+    from lipsync_emulator.contracts.receiver import Receiver
+    from lipsync_emulator.contracts.suites.client import (
+        AdapterFactory,
+        ClientContract,
+        Report,
+        ScenarioResult,
+    )
+    from lipsync_emulator.contracts.suites.conformance import SelfContract
+    from lipsync_emulator.contracts.targets import Target
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -62,6 +66,8 @@ def pytest_configure(config: pytest.Config) -> None:
 
 @pytest.fixture(scope="session")
 def contract_receiver() -> Iterator[Receiver]:
+    from lipsync_emulator.contracts.receiver import Receiver
+
     receiver = Receiver()
     yield receiver
     receiver.close()
@@ -70,6 +76,8 @@ def contract_receiver() -> Iterator[Receiver]:
 @pytest.fixture
 def contract_target(request: pytest.FixtureRequest) -> Target:
     """The live target: ``--contract-target`` or the ``emulator`` fixture (reset per test)."""
+    from lipsync_emulator.contracts.targets import connect
+
     url = request.config.getoption("--contract-target")
     if url:
         return connect(url)
@@ -81,6 +89,8 @@ def _contract_marker(request: pytest.FixtureRequest) -> None:
     marker = request.node.get_closest_marker("contract")
     if marker is None or not marker.args:
         return
+    from lipsync_emulator.contracts.targets import Control
+
     provider = str(marker.args[0])
     target: Target = request.getfixturevalue("contract_target")
     control = Control(target)
@@ -95,6 +105,8 @@ class PytestClientContract:
         self.suite = suite
 
     def check(self, provider: str, make_adapter: AdapterFactory, scenario: str) -> ScenarioResult:
+        from lipsync_emulator.contracts.suites.client import ScenarioSkipped
+
         try:
             return self.suite.check(provider, make_adapter, scenario)
         except ScenarioSkipped as exc:
@@ -111,6 +123,8 @@ class PytestClientContract:
 @pytest.fixture
 def client_contract(request: pytest.FixtureRequest, contract_target: Target,
                     contract_receiver: Receiver) -> PytestClientContract:
+    from lipsync_emulator.contracts.suites.client import ClientContract
+
     examples = request.config.getoption("--contract-examples") or 6
     shrink = request.config.getoption("--contract-shrink-seconds")
     suite = ClientContract(contract_target, contract_receiver, api_key=request.config.getoption("--contract-api-key"),
@@ -120,5 +134,7 @@ def client_contract(request: pytest.FixtureRequest, contract_target: Target,
 
 @pytest.fixture
 def self_contract(request: pytest.FixtureRequest, contract_target: Target) -> Callable[[str], SelfContract]:
+    from lipsync_emulator.contracts.suites.conformance import SelfContract
+
     key = request.config.getoption("--contract-api-key")
     return lambda provider: SelfContract(provider, contract_target, api_key=key)

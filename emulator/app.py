@@ -12,8 +12,8 @@ import time
 from typing import Any
 
 from flask import Flask, Response, g, request
-from flask.globals import _cv_app, _cv_request
 from flask.sessions import NullSession, SessionInterface
+from lipsync_emulator.accesslog import log_request, log_transition
 from lipsync_emulator.config import Settings
 from lipsync_emulator.core.clock import iso
 from lipsync_emulator.core.control import bp as control_bp
@@ -33,11 +33,10 @@ from lipsync_emulator.core.store import (
     set_namespace,
     set_tenant,
 )
+from lipsync_emulator.index import bp as index_bp
 from lipsync_emulator.providers import REGISTRY
 from lipsync_emulator.ui import bp as ui_bp
 from werkzeug.exceptions import HTTPException
-from werkzeug.routing import MapAdapter, RequestRedirect, Rule
-from werkzeug.wrappers import Request
 
 JOURNAL_BODY_LIMIT = 4096
 
@@ -61,48 +60,13 @@ class _NoSessions(SessionInterface):
         return None
 
 
-class _RequestContext:
-    """What ``flask.request`` (and ``session``) read from the request context: the request."""
-
-    __slots__ = ("app", "request", "session", "_session", "_after_request_functions", "flashes")
-
-    def __init__(self, app: Flask, req: Request) -> None:
-        self.app, self.request = app, req
-        self.session = self._session = _NoSessions.null
-        self._after_request_functions: list[Any] = []
-        self.flashes = None
-
-
-class _LazyBuildRule(Rule):
-    """A rule whose URL builders are compiled when first used. Werkzeug writes and compiles
-    two builder functions as Python source for every rule as it is added: ~30 ms of every
-    start for this app's rules (README, Performance), for URLs the emulator seldom builds."""
-
-    def _compile_builder(self, append_unknown: bool = True) -> Any:
-        compiled: Any = None
-
-        def build(*args: Any, **kwargs: Any) -> Any:
-            nonlocal compiled
-            if compiled is None:
-                compiled = Rule._compile_builder(self, append_unknown)
-            return compiled(*args, **kwargs)
-
-        return build
-
-
 class EmulatorFlask(Flask):
-    """Flask minus the per-request work this app never needs (see README, Performance): no
-    sessions, no signals, no per-request URL adapter. ``wsgi_app`` is Flask's request
-    handling for this app's shape: hooks registered on the app only (``create_app``), views
-    that read ``request``, ``g`` and ``current_app``. It took ~115 us a request, the view
-    and hooks aside; this takes ~60."""
+    """Flask without sessions (an API has no cookies), and OPTIONS answered as an API would."""
 
     session_interface = _NoSessions()
-    url_rule_class = _LazyBuildRule
-    _adapter: MapAdapter | None = None
 
     def ensure_sync(self, func: Any) -> Any:
-        return func  # no async views: skips four inspect calls on every request
+        return func  # no async views
 
     def make_default_options_response(self) -> Response:
         # Flask answers OPTIONS with an empty 200 labelled text/html; an API answers "no
@@ -111,76 +75,6 @@ class EmulatorFlask(Flask):
         response.status_code = 204
         del response.headers["Content-Type"]
         return response
-
-    def _lean(self) -> bool:
-        # anything registered per blueprint (or an OPTIONS request) takes Flask's own way
-        hooks = (self.before_request_funcs, self.after_request_funcs, self.teardown_request_funcs,
-                 self.url_value_preprocessors)
-        return all(set(h) <= {None} for h in hooks)
-
-    def wsgi_app(self, environ: dict[str, Any], start_response: Any) -> Any:
-        if environ.get("REQUEST_METHOD") == "OPTIONS" or not self._lean():
-            return super().wsgi_app(environ, start_response)
-        req = self.request_class(environ)
-        app_ctx = self.app_context()
-        app_token, req_token = _cv_app.set(app_ctx), _cv_request.set(_RequestContext(self, req))  # type: ignore[arg-type]
-        error: BaseException | None = None
-        try:
-            try:
-                response = self._dispatch(req)
-            except Exception as exc:
-                error = exc
-                response = self.handle_exception(exc)
-            except BaseException as exc:
-                error = exc
-                raise
-            if (response.is_sequence and "Content-Length" in response.headers and req.method != "HEAD"
-                    and response.status_code >= 200 and response.status_code not in (204, 304)):
-                # what response(environ, start_response) would send, without re-deriving it
-                start_response(response.status, response.headers.to_wsgi_list())
-                return response.response
-            return response(environ, start_response)
-        finally:
-            try:
-                for func in reversed(self.teardown_request_funcs.get(None, ())):
-                    func(error)
-            finally:
-                environ["werkzeug.request"] = None
-                _cv_request.reset(req_token)
-                _cv_app.reset(app_token)
-
-    def _dispatch(self, req: Request) -> Response:
-        try:
-            self._match(req)
-            for before in self.before_request_funcs.get(None, ()):
-                rv = before()
-                if rv is not None:
-                    break
-            else:
-                if req.routing_exception is not None:
-                    raise req.routing_exception
-                rv = self.view_functions[req.url_rule.endpoint](**req.view_args)  # type: ignore[union-attr]
-        except Exception as exc:
-            rv = self.handle_user_exception(exc)
-        response = self.make_response(rv)
-        for after in reversed(self.after_request_funcs.get(None, ())):
-            response = after(response)
-        return response
-
-    def _match(self, req: Request) -> None:
-        adapter = self._adapter
-        if adapter is None:
-            # one adapter for every request: matching needs only the path and the method
-            adapter = self._adapter = self.url_map.bind("localhost")
-        try:
-            req.url_rule, req.view_args = adapter.match(req.path, req.method, return_rule=True)
-        except RequestRedirect:
-            try:  # a redirect's URL needs this request's host: Flask's own adapter matches again
-                req.url_rule, req.view_args = self.create_url_adapter(req).match(return_rule=True)  # type: ignore[union-attr]
-            except HTTPException as exc:
-                req.routing_exception = exc
-        except HTTPException as exc:
-            req.routing_exception = exc
 
 
 def create_app(config: dict[str, Any] | Settings | None = None, *, store: Store | None = None) -> Flask:
@@ -196,27 +90,28 @@ def create_app(config: dict[str, Any] | Settings | None = None, *, store: Store 
     app.json.sort_keys = False  # type: ignore[attr-defined]
     rt = Runtime(settings, REGISTRY, store=store)
     app.extensions[EXTENSION] = rt
+    rt.engine.observe(log_transition)
 
     # Transport faults (reset, truncated body...) act on the finished answer, below Flask.
     app.wsgi_app = FaultMiddleware(app.wsgi_app)  # type: ignore[method-assign]
     app.wsgi_app = _read_body_at_once(app.wsgi_app, settings.max_body_bytes)  # type: ignore[method-assign]
     app.wsgi_app = guard(app.wsgi_app, settings.control_token)  # type: ignore[method-assign]
     app.register_blueprint(control_bp)
+    app.register_blueprint(index_bp)
     app.register_blueprint(ui_bp)
     for provider in REGISTRY:
         app.register_blueprint(provider.blueprint)
 
     @app.before_request
     def _before() -> None:
-        ctx = g._get_current_object()  # one context-local lookup, not one per attribute
-        ctx.started = time.perf_counter()
+        g.started = time.perf_counter()
         # The request's namespace (a partition) is the header's; its records are tagged with
         # the header, else (set after auth) with its API key.
         header = request.environ.get(NAMESPACE_ENVIRON) or None
-        ctx.namespace_tokens = (set_namespace(header), set_tenant(header))
+        g.namespace_tokens = (set_namespace(header), set_tenant(header))
         # what the request changes is made durable before it is answered (_commit)
-        ctx.unit = rt.store.unit()
-        ctx.unit.__enter__()
+        g.unit = rt.store.unit()
+        g.unit.__enter__()
         rt.tick()
 
     @app.teardown_request
@@ -231,13 +126,14 @@ def create_app(config: dict[str, Any] | Settings | None = None, *, store: Store 
 
     @app.after_request
     def _journal(response: Response) -> Response:
-        req, ctx = request._get_current_object(), g._get_current_object()  # type: ignore[attr-defined]
+        req, ctx = request, g
+        log_request(req, response, ctx)
         if req.path.startswith("/_emulator/"):
             return response
         provider = rt.provider_for(req.path)
         environ = req.environ
-        # Raw pieces now, the readable entry when the journal is read (_expand_entry): a
-        # request pays ~20 us for its journal line instead of ~100 us.
+        # Raw pieces now, the readable entry when the journal is read (_expand_entry): the
+        # work of making it readable is paid only by whoever reads it.
         rt.journal.record({
             "_at": rt.clock.now(),
             "provider": provider.name if provider else None,
@@ -305,11 +201,10 @@ _SECRET_HEADERS = {"cookie"}
 
 
 def _read_body_at_once(wsgi_app: Any, limit: int) -> Any:
-    """Read a request body of known, acceptable length with one ``read`` (a server's input
-    stream read through Werkzeug's 64 KiB loop cost 7 % of serve's time in the profile);
-    too long: Flask's 413. A chunked body is read up to one byte past the limit and then has
-    a length, so one over the limit is that 413 too (Werkzeug cuts it at the limit instead,
-    and the view sees a truncated body)."""
+    """Read a request body of known, acceptable length with one ``read`` rather than through
+    Werkzeug's loop; too long: Flask's 413. A chunked body is read up to one byte past the
+    limit and then has a length, so one over the limit is that 413 too (Werkzeug cuts it at
+    the limit instead, and the view sees a truncated body)."""
 
     def app(environ: dict[str, Any], start_response: Any) -> Any:
         length = environ.get("CONTENT_LENGTH")
@@ -375,7 +270,7 @@ def _raw_snippet(req: Any) -> bytes | str | None:
         return None
     try:
         if req.mimetype == "multipart/form-data":
-            return _body_snippet(req)
+            return _multipart_snippet(req)
         data = req.get_data(cache=True)
         return data[:JOURNAL_BODY_LIMIT] if data else None
     except HTTPException:  # an oversized body is not read again for the journal
@@ -388,23 +283,7 @@ def _raw_response(response: Response) -> bytes | None:
     return response.get_data()[:JOURNAL_BODY_LIMIT]
 
 
-def _snippet(req: Any) -> str | None:
-    try:
-        return _body_snippet(req)
-    except HTTPException:  # an oversized body is not read again for the journal
-        return None
-
-
-def _body_snippet(req: Any) -> str | None:
-    if req.mimetype == "multipart/form-data":
-        parts = {k: v for k, v in req.form.items()}
-        parts.update({k: f"<file {f.filename!r}>" for k, f in req.files.items()})
-        return json.dumps(parts)[:JOURNAL_BODY_LIMIT]
-    data = req.get_data(cache=True)
-    return data[:JOURNAL_BODY_LIMIT].decode("utf-8", "replace") if data else None
-
-
-def _response_snippet(response: Response) -> str | None:
-    if response.direct_passthrough or response.mimetype != "application/json":
-        return None
-    return response.get_data()[:JOURNAL_BODY_LIMIT].decode("utf-8", "replace")
+def _multipart_snippet(req: Any) -> str:
+    parts = {k: v for k, v in req.form.items()}
+    parts.update({k: f"<file {f.filename!r}>" for k, f in req.files.items()})
+    return json.dumps(parts)[:JOURNAL_BODY_LIMIT]

@@ -1,4 +1,4 @@
-"""``lipsync-emulator``: serve the emulator, list its scenarios, show the error gallery.
+"""lipsync-emulator: serve the emulator, drive a running one, list its scenarios, show the error gallery.
 
     lipsync-emulator serve [--host 127.0.0.1] [--port 8080] [--clock real|virtual]
                            [--threads N] [--data-dir DIR | --memory]
@@ -7,6 +7,8 @@
     lipsync-emulator scenarios [--provider NAME] [--kind KIND] [--json | --markdown]
     lipsync-emulator demo [--provider NAME] [--scenario NAME ...] [--kind KIND] [--way header|magic|rule]
                           [--url http://127.0.0.1:PORT]
+    lipsync-emulator advance SECONDS | reset | jobs | webhooks | listen [--forward-to URL]  [--url URL]
+    lipsync-emulator --version
 """
 
 from __future__ import annotations
@@ -21,10 +23,10 @@ import secrets
 import socket
 import sqlite3
 import sys
-import threading
 import time
 from typing import Any
 
+from lipsync_emulator import __version__, accesslog, remote
 from lipsync_emulator.config import Settings, set_dotted
 
 
@@ -55,8 +57,8 @@ def _banner(settings: Settings, url: str) -> str:
     for provider in REGISTRY:
         cfg = settings.provider(provider.name, provider.defaults)
         keys = ", ".join(cfg.get("api_keys") or []) or "any non-empty key"
-        extra = f"; webhook secret {cfg['webhook_secret']}" if cfg.get("webhook_secret") else ""
-        lines.append(f"  {provider.title:<15} {' '.join(provider.prefixes):<16} keys: {keys}{extra}")
+        lines.append(f"  {provider.title:<15} {' '.join(provider.prefixes):<16} keys: {keys}")
+        lines += [f"  {'':<15} {'':<16} {line}" for line in _credentials(provider.name, cfg)]
     lines.append(f"  control plane   {url}/_emulator/health  (config: {url}/_emulator/config)")
     lines.append(f"  dashboard       {url}/_emulator/ui")
     if not loopback_host(settings.host):
@@ -72,6 +74,28 @@ def _banner(settings: Settings, url: str) -> str:
     return "\n".join(lines)
 
 
+def _credentials(provider: str, cfg: dict[str, Any]) -> list[str]:
+    """What else a client needs to talk to ``provider`` and check its webhooks."""
+    if provider == "kling":
+        relay = ", ".join(cfg.get("relay_keys") or []) or "any non-empty key"
+        lines = [f"JWT (HS256): access key {cfg['access_key']}  secret key {cfg['secret_key']}"]
+        lines += [f"JWT (HS256): access key {ak}  secret key {sk}" for ak, sk in (cfg.get("credentials") or {}).items()]
+        lines.append(f"relay (/kling) keys: {relay}")
+        secret = cfg.get("webhook_secret")
+        lines.append(f"callback secret {secret}" if secret else "callbacks unsigned (set kling.webhook_secret)")
+        return lines
+    if provider == "wavespeed":
+        from lipsync_emulator.providers.wavespeed.models import webhook_secret
+
+        if cfg.get("webhook_secret"):
+            return [f"webhook secret {cfg['webhook_secret']}"]
+        per_key = [f"webhook secret for {key}: {webhook_secret(cfg, key)}" for key in cfg.get("api_keys") or []]
+        return per_key or ["webhook secret: one per key, GET /api/v3/webhook/secret with the key"]
+    if cfg.get("webhook_secret"):
+        return [f"webhook secret {cfg['webhook_secret']}"]
+    return ["webhooks unsigned"]
+
+
 def loopback_host(host: str) -> bool:
     if host.lower() == "localhost":
         return True
@@ -82,7 +106,7 @@ def loopback_host(host: str) -> bool:
 
 
 DATA_DIR_ENV = "LIPSYNC_EMULATOR_DATA_DIR"
-REQUEST_SECONDS = 30  # a request's head and body must arrive within this (slow clients are cut)
+REQUEST_SECONDS = 30.0  # a request's head and body must arrive within this (slow clients are cut)
 IDLE_SECONDS = 60  # a connection that sends nothing for this long is closed
 SCALE_OUT = ("serve is one process (threads); to serve more, run one emulator per CI job, give each tenant "
              "its own X-Emulator-Namespace, or put several instances behind a load balancer that routes by "
@@ -152,8 +176,10 @@ def serve(args: argparse.Namespace) -> int:
     settings.port = int(sock.getsockname()[1])
     url = f"http://{'[' + settings.host + ']' if ':' in settings.host else settings.host}:{settings.port}"
 
+    limit = args.request_timeout
+
     class Channel(HTTPChannel):
-        """Cuts a client whose request takes longer than ``REQUEST_SECONDS`` to arrive (one
+        """Cuts a client whose request takes longer than ``--request-timeout`` to arrive (one
         byte every few seconds keeps a connection from ever being idle)."""
 
         started = 0.0
@@ -162,7 +188,7 @@ def serve(args: argparse.Namespace) -> int:
             now = time.monotonic()
             if self.request is None:
                 self.started = now
-            elif now - self.started > REQUEST_SECONDS:
+            elif now - self.started > limit:
                 self.handle_close()
                 return False
             return bool(super().received(data))
@@ -173,8 +199,7 @@ def serve(args: argparse.Namespace) -> int:
                            clear_untrusted_proxy_headers=False, channel_timeout=IDLE_SECONDS,
                            connection_limit=4096, asyncore_use_poll=True, max_request_header_size=65536)
     server.channel_class = Channel  # type: ignore[attr-defined]
-    # built beside the first requests rather than before listening: start-up stays short
-    threading.Thread(target=app.extensions[EXTENSION].warm, name="emulator-warm", daemon=True).start()
+    accesslog.configure("off" if args.quiet else args.log_format)
     print(_banner(settings, url) + "\n  state           " + state, flush=True)
     try:
         server.run()
@@ -331,6 +356,7 @@ def demo(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="lipsync-emulator", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"lipsync-emulator {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
     p_serve = sub.add_parser("serve", help="serve the emulator over HTTP")
@@ -349,10 +375,15 @@ def build_parser() -> argparse.ArgumentParser:
                          help=f"where state is kept across restarts (default ${DATA_DIR_ENV}, else "
                               "$XDG_DATA_HOME/lipsync-emulator or ~/.local/share/lipsync-emulator)")
     p_serve.add_argument("--memory", action="store_true", help="keep state in memory only")
+    p_serve.add_argument("--request-timeout", type=float, default=REQUEST_SECONDS, metavar="SECONDS",
+                         help=f"a request's head and body must arrive within this (default {REQUEST_SECONDS:g})")
     p_serve.add_argument("--log-level", choices=("off", "error", "warning", "info", "debug"), default="warning",
                          help="server log level (default warning)")
     p_serve.add_argument("--chaos", default=None, metavar="seed=N,rate=R",
                          help="seeded random scenarios for soak runs (kinds=, exclude=, providers= optional)")
+    p_serve.add_argument("--quiet", action="store_true", help="no access log (one line per request and webhook attempt)")
+    p_serve.add_argument("--log-format", choices=("text", "json"), default="text",
+                         help="the access log's format (default text; json: one object per line)")
     p_serve.set_defaults(func=serve)
 
     p_scen = sub.add_parser("scenarios", help="list the scenario catalogue")
@@ -375,6 +406,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "(default: start one in-process)")
     p_demo.add_argument("--timeout", type=float, default=40.0, help="per-request timeout, seconds")
     p_demo.set_defaults(func=demo)
+    remote.add_parsers(sub)
     return parser
 
 
@@ -385,6 +417,10 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as exc:
         print(f"lipsync-emulator: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:
+        # the reader stopped (`... | head`): what it did not read is not an error
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 if __name__ == "__main__":

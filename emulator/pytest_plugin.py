@@ -15,6 +15,9 @@ are available as soon as the package is installed).
         ...
         emulator.advance(60)
         assert webhook_receiver.wait_for(1)[0].json()["status"] == "COMPLETED"
+
+The emulator is imported by the fixtures, not when pytest loads this plugin: every pytest
+session in the environment loads it, most of them never ask for an emulator.
 """
 
 from __future__ import annotations
@@ -22,10 +25,13 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
-from lipsync_emulator.testing import STORE_ENV, EmulatorServer, WebhookReceiver
+from lipsync_emulator import STORE_ENV
+
+if TYPE_CHECKING:
+    from lipsync_emulator.testing import EmulatorServer, WebhookReceiver
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -57,6 +63,8 @@ def emulator(request: pytest.FixtureRequest, _emulator_servers: dict[str, Emulat
     key = json.dumps(settings, sort_keys=True)
     server = _emulator_servers.get(key)
     if server is None:
+        from lipsync_emulator.testing import EmulatorServer
+
         server = _emulator_servers[key] = EmulatorServer(settings).start()
     server.reset()
     return server
@@ -67,6 +75,8 @@ def make_emulator() -> Iterator[Callable[..., EmulatorServer]]:
     started: list[EmulatorServer] = []
 
     def factory(config: dict[str, Any] | None = None) -> EmulatorServer:
+        from lipsync_emulator.testing import EmulatorServer
+
         server = EmulatorServer(config).start()
         started.append(server)
         return server
@@ -78,6 +88,8 @@ def make_emulator() -> Iterator[Callable[..., EmulatorServer]]:
 
 @pytest.fixture(scope="session")
 def _webhook_receiver_session() -> Iterator[WebhookReceiver]:
+    from lipsync_emulator.testing import WebhookReceiver
+
     receiver = WebhookReceiver()
     yield receiver
     receiver.close()

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import selectors
 import shutil
 import socket
 import tempfile
@@ -25,17 +26,13 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import requests
+from lipsync_emulator import STORE_ENV
 from lipsync_emulator.app import create_app
 from lipsync_emulator.config import deep_merge
 from lipsync_emulator.core.faults import aborted
 from lipsync_emulator.core.runtime import EXTENSION, Runtime
 from lipsync_emulator.core.store import Store
 from werkzeug.serving import WSGIRequestHandler, make_server
-
-STORE_ENV = "LIPSYNC_EMULATOR_STORE"
-"""``sqlite`` runs every ``EmulatorServer`` without an explicit store on the SQLite store that
-``serve`` uses (a fresh database each), instead of the in-memory one: the same suite then proves
-the persistent store behaves like the memory store. The pytest option ``--emulator-store`` sets it."""
 
 
 def every_page(fetch: Any, filters: dict[str, Any], page: int = 1000) -> list[dict[str, Any]]:
@@ -115,6 +112,36 @@ class EmulatorControl:
                           json={"scenario": scenario} if scenario else {})
 
 
+class _Loop:
+    """``serve_forever`` without its poll interval: ``serve_forever`` looks for a shutdown
+    request every 0.5 s, so each stop waited up to half a second. This loop sleeps in
+    ``select`` until a connection or a wake-up byte arrives, and ``stop`` returns at once."""
+
+    def __init__(self, server: Any, name: str) -> None:
+        self.server = server
+        server.timeout = 0  # handle_request() never waits: a connection gone before accept() is skipped
+        self._wake_r, self._wake_w = socket.socketpair()
+        self.thread = threading.Thread(target=self._run, name=name, daemon=True)
+
+    def _run(self) -> None:
+        with selectors.DefaultSelector() as selector:
+            selector.register(self.server, selectors.EVENT_READ)
+            selector.register(self._wake_r, selectors.EVENT_READ)
+            while True:
+                ready = selector.select()
+                if any(key.fileobj is self._wake_r for key, _ in ready):
+                    return
+                self.server.handle_request()  # a connection is waiting: accepted at once
+
+    def stop(self) -> None:
+        if self.thread.is_alive():
+            self._wake_w.send(b"\0")
+            self.thread.join()
+        self._wake_r.close()
+        self._wake_w.close()
+        self.server.server_close()
+
+
 class _QuietHandler(WSGIRequestHandler):
     def log_request(self, *args: Any, **kwargs: Any) -> None:
         pass
@@ -147,7 +174,7 @@ class EmulatorServer:
         self.port = self._server.server_port
         self.url = f"http://{host}:{self.port}"
         self.control = EmulatorControl(self.url)
-        self._thread = threading.Thread(target=self._server.serve_forever, name="emulator-server", daemon=True)
+        self._loop = _Loop(self._server, "emulator-server")
 
     def _shutdown_request(self, request: Any) -> None:
         # A connection reset by a scenario is closed abortively (RST), without the FIN the
@@ -163,12 +190,11 @@ class EmulatorServer:
         return rt
 
     def start(self) -> EmulatorServer:
-        self._thread.start()
+        self._loop.thread.start()
         return self
 
     def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        self._loop.stop()
         self.runtime.stop()
         if self._data_dir is not None:
             close = getattr(self.runtime.store, "close", None)
@@ -295,8 +321,8 @@ class WebhookReceiver:
         self._server = _ReceiverServer((self.host, 0), Handler)
         self.port = self._server.server_address[1]
         self.url = f"http://{self.host}:{self.port}/webhook"
-        self._thread = threading.Thread(target=self._server.serve_forever, name="webhook-receiver", daemon=True)
-        self._thread.start()
+        self._loop = _Loop(self._server, "webhook-receiver")
+        self._loop.thread.start()
 
     def respond_with(self, *statuses: int) -> None:
         with self._cond:
@@ -315,6 +341,11 @@ class WebhookReceiver:
     def close(self) -> None:
         """Stop listening and drop the open connections: a closed receiver is down, even for
         a client holding a kept-alive connection."""
-        self._server.shutdown()
-        self._server.server_close()
+        self._loop.stop()
         self._server.drop_connections()
+
+    def __enter__(self) -> WebhookReceiver:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

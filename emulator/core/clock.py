@@ -78,7 +78,7 @@ class VirtualClock:
 @functools.lru_cache(maxsize=4096)
 def iso(ts: float, millis: bool = True) -> str:
     """ISO-8601 UTC with a ``Z`` suffix, e.g. ``2026-01-01T00:00:00.000Z``. Cached: a job's
-    poll formats the same few instants on every answer (~3 us each)."""
+    poll formats the same few instants on every answer."""
     dt = datetime.fromtimestamp(ts, tz=UTC)
     text = dt.strftime("%Y-%m-%dT%H:%M:%S")
     return text + (f".{dt.microsecond // 1000:03d}Z" if millis else "Z")

@@ -16,6 +16,7 @@ from __future__ import annotations
 import heapq
 import hmac
 import ipaddress
+import itertools
 import json
 from collections.abc import Callable, Iterator
 from dataclasses import asdict
@@ -299,12 +300,20 @@ def _all_jobs(provider: str | None = None, status: str | None = None) -> Iterato
 @bp.get("/jobs")
 def jobs() -> Response:
     offset, limit = _page_args()
+    rt = runtime()
+    provider, status = request.args.get("provider"), request.args.get("status")
     rows, total = [], 0
     identifiers = _identifiers()
     with scope(_namespace()):
-        for total, job in enumerate(_all_jobs(request.args.get("provider"), request.args.get("status")), 1):
-            if offset < total <= offset + limit:
-                rows.append(job_view(job, identifiers))
+        found = _all_jobs(provider, status)
+        if status is None:  # the store counts them: only the page's jobs are read
+            rows = [job_view(j, identifiers) for j in itertools.islice(found, offset, offset + limit)]
+            total = sum(rt.store.count(rt.engine.collection(p, k)) for (p, k) in list(rt.engine._declared)
+                        if provider in (None, p))
+        else:
+            for total, job in enumerate(found, 1):
+                if offset < total <= offset + limit:
+                    rows.append(job_view(job, identifiers))
     return _paged(rows, total, offset, limit)
 
 

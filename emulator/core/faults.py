@@ -244,8 +244,8 @@ class FaultMiddleware:
             return lambda data: None  # Flask never uses write()
 
         result = self.app(environ, capture)
-        # The whole body as one bytes in a list: granian then sends it in one write, instead
-        # of pulling an iterator chunk by chunk across threads (measured: bench/README).
+        # The whole body as one bytes: a fault below needs it whole, and the server then
+        # sends it in one write.
         try:
             body = b"".join(result)
         finally:

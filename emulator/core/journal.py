@@ -96,17 +96,17 @@ class RequestJournal:
              within: int | None = None, **filters: Any) -> tuple[list[dict[str, Any]], int]:
         """Entries matching every filter (and ``where``) among the newest ``within`` (default:
         all), newest first: ``limit`` of them after the first ``offset``, and how many match in
-        all. Filters read the recorded entries, so only the page is expanded; a shared store
+        all. Filters read the recorded entries, so only the page is expanded; a persistent store
         reads only the page's entries when nothing but the namespace is filtered."""
         wanted = {k: v for k, v in filters.items() if v is not None}
         scan = min(within or self.limit, self.limit)
-        total = None
         if self.store is not None:
             self.flush()
             namespace = wanted.pop("namespace", None)
             if not wanted and where is None and within is None:
-                scan = min(offset + limit, self.limit)
+                window = self.store.journal_rows(max(0, min(limit, self.limit - offset)), namespace, offset)
                 total = min(self.store.journal_count(namespace), self.limit)
+                return [self._row(e) for e in reversed(window)], total
             entries = self.store.journal_rows(scan, namespace)
         else:
             with self._lock:
@@ -115,11 +115,11 @@ class RequestJournal:
         if wanted or where is not None:
             entries = [e for e in entries if all(_matches(e.get(k), v) for k, v in wanted.items())
                        and (where is None or where(e))]
-        rows = []
-        for entry in entries[offset:offset + limit]:
-            row = self.expand(entry)
-            rows.append(row if "seq" in row or "seq" not in entry else {"seq": entry["seq"], **row})
-        return rows, len(entries) if total is None else total
+        return [self._row(e) for e in entries[offset:offset + limit]], len(entries)
+
+    def _row(self, entry: dict[str, Any]) -> dict[str, Any]:
+        row = self.expand(entry)
+        return row if "seq" in row or "seq" not in entry else {"seq": entry["seq"], **row}
 
     def clear(self, namespace: str | None = None) -> None:
         """Forget every entry (of ``namespace`` only, if given)."""
@@ -137,6 +137,9 @@ class RequestJournal:
 
 
 def _matches(value: Any, wanted: Any) -> bool:
+    if value == wanted:
+        return True
     if isinstance(value, list):
         return wanted in value
-    return str(value) == str(wanted)
+    # two different strings differ as text too: skip the conversions (a filter reads every entry)
+    return not (type(value) is str and type(wanted) is str) and str(value) == str(wanted)

@@ -1,32 +1,37 @@
-"""Request validation against each provider's OpenAPI file (``schemas/<name>.yaml``), with
-openapi-core. The schema is the one source of structure: a view never re-checks a type, an
-enum or a required field by hand. Violations come back as ``SchemaViolation`` (dotted field
-path, jsonschema keyword, message) for the provider's renderer to turn into its own error.
+"""Request validation against each provider's OpenAPI file (``schemas/<name>.yaml``). The
+schema is the one source of structure: a view never re-checks a type, an enum or a required
+field by hand. Violations come back as ``SchemaViolation`` (dotted field path, jsonschema
+keyword, message) for the provider's renderer to turn into its own error.
 
-Auth is done by the providers themselves (each has documented bodies for it), so the copy of
-the spec used here has its ``security`` removed, and a relative server so any host matches.
+Each operation gets one validator, built from the schema at start (``OperationValidator``):
+its parameters read and cast as OpenAPI 3.0 says (path, query, header; query arrays also as
+comma-separated values, since docs and SDKs disagree on which one they send), and its body
+checked by openapi-schema-validator's OAS 3.0 validator. The view knows its operation, so
+nothing routes a request a second time. Auth is done by the providers themselves (each has
+documented bodies for it), so ``security`` is not checked here.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from dataclasses import field as dataclass_field
+from fnmatch import fnmatch
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urljoin
 
 from lipsync_emulator import schemas
-from werkzeug.datastructures import Headers, ImmutableMultiDict
+from werkzeug.datastructures import ImmutableMultiDict
 from werkzeug.wrappers import Request
 
-if TYPE_CHECKING:  # jsonschema is imported when a violation is explained, not at start-up
+if TYPE_CHECKING:
     from jsonschema.exceptions import ValidationError as SchemaError
-from lipsync_emulator.core.openapi_fast import MISSING, FastSpec, fast_loads, finite
 
-# openapi-core (0.7 s to import, 0.25 s to build a spec) is loaded on the first request the
-# fast path cannot vouch for: see emulator/core/openapi_fast.py.
+MISSING: Any = object()
+INLINED = "x-inlined-from"  # marks a schema copied in place of a reference to it
+_BOOL_TRUE = ("y", "yes", "t", "true", "on", "1")
+_BOOL_FALSE = ("n", "no", "f", "false", "off", "0")
 
 
 @dataclass(frozen=True)
@@ -106,7 +111,8 @@ def _from_schema_error(err: SchemaError, location: str, prefix: str = "") -> Sch
     if keyword == "required" and isinstance(schema.get("properties"), dict):
         # the missing property's own hints (its error code) belong to this violation too
         prop = schema["properties"].get(path[-1] if path else "", {})
-        hints.update({k: v for k, v in prop.items() if isinstance(k, str) and k.startswith("x-")} if isinstance(prop, dict) else {})
+        if isinstance(prop, dict) and INLINED not in prop:
+            hints.update({k: v for k, v in prop.items() if isinstance(k, str) and k.startswith("x-")})
     return SchemaViolation(field=name or prefix or "body", keyword=keyword, message=err.message,
                            location=location, value=err.instance, hints=hints, expected=err.validator_value)
 
@@ -198,122 +204,215 @@ def normalized_query(request: Request, array_params: frozenset[str]) -> Any:
     return args
 
 
-class _FlaskOpenAPIRequest:
-    """openapi-core's request protocol over a Werkzeug request, with two provider-neutral
-    normalisations: array query parameters accept comma-separated values as well as repeated
-    keys (docs and SDKs disagree on which one they send), and the body may be replaced."""
+def _validator(schema: Any, components: Mapping[str, Any]) -> Any:
+    """An OAS 3.0 request (write) validator for ``schema``, its references inlined (resolving
+    one on every use costs several times the rest of the validation)."""
+    from openapi_schema_validator import OAS30WriteValidator
 
-    def __init__(self, request: Request, array_params: frozenset[str], body: bytes | None,
-                 content_type: str | None = None) -> None:
-        from openapi_core.datatypes import RequestParameters
+    inlined = _inline(schema, components.get("schemas") or {}, ())
+    root = dict(inlined) if isinstance(inlined, Mapping) else {}
+    root["components"] = components  # what a recursive reference, left as it is, resolves against
+    return OAS30WriteValidator(root, format_checker=OAS30WriteValidator.FORMAT_CHECKER)
 
-        self.request = request
-        self._content_type = content_type
-        args = normalized_query(request, array_params)
-        self.parameters = RequestParameters(query=args, header=Headers(request.headers), cookie=request.cookies)
-        self._body = body
 
-    @property
-    def host_url(self) -> str:
-        return self.request.host_url
+def _inline(node: Any, schemas: Mapping[str, Any], seen: tuple[str, ...]) -> Any:
+    """``node`` with each ``#/components/schemas/...`` reference replaced by a copy of its
+    target; a recursive one stays."""
+    if isinstance(node, list):
+        return [_inline(item, schemas, seen) for item in node]
+    if not isinstance(node, Mapping):
+        return node
+    ref = node.get("$ref")
+    if isinstance(ref, str) and ref.startswith("#/components/schemas/"):
+        name = ref.rsplit("/", 1)[1]
+        if name in seen or name not in schemas:
+            return dict(node)
+        target = _inline(schemas[name], schemas, (*seen, name))
+        rest = {k: _inline(v, schemas, seen) for k, v in node.items() if k != "$ref"}
+        # a reference with keys of its own keeps them apart (allOf); a bare one is its target,
+        # marked as such: a missing property takes no hints from its referenced schema
+        return {"allOf": [target], **rest} if rest else {**target, INLINED: name}
+    return {k: _inline(v, schemas, seen) for k, v in node.items()}
 
-    @property
-    def path(self) -> str:
-        return self.request.root_path + self.request.path
 
-    @property
-    def method(self) -> str:
-        return self.request.method.lower()
+def _resolve(spec: Mapping[str, Any], node: Any) -> Any:
+    for _ in range(32):
+        if not (isinstance(node, Mapping) and isinstance(node.get("$ref"), str)):
+            break
+        _, section, kind, name = node["$ref"].split("/", 3)
+        node = spec[section][kind][name]
+    return node
 
-    @property
-    def body(self) -> bytes | None:
-        return self._body if self._body is not None else self.request.get_data(as_text=False)
 
-    @property
-    def content_type(self) -> str:
-        return self._content_type or self.request.content_type or "application/octet-stream"
+class _Param:
+    """One parameter: where it is read, how it is cast, and its schema's validator."""
+
+    def __init__(self, spec: Mapping[str, Any], param: Mapping[str, Any]) -> None:
+        self.name, self.location = str(param["name"]), str(param["in"])
+        self.required = bool(param.get("required", False))
+        schema = param.get("schema") or {}
+        resolved = _resolve(spec, schema)
+        self.kind = str(resolved.get("type", ""))
+        self.item_kind = str(_resolve(spec, resolved.get("items") or {}).get("type", "")) if self.kind == "array" else ""
+        self.validator = _validator(schema, spec.get("components") or {})
+
+    def violation(self, source: Any) -> SchemaViolation | None:
+        if self.name not in source:
+            if self.required:
+                return SchemaViolation(self.name, "required", f"{self.name} is required", self.location)
+            return None
+        if self.kind == "array":
+            raw: Any = source.getlist(self.name)
+        else:
+            raw = source[self.name]
+            if self.location == "query" and raw == "":
+                return SchemaViolation(self.name, "type", f"{self.name}: a query parameter cannot be empty",
+                                       self.location, value=raw, expected=self.kind or "a valid value")
+        try:
+            value = [_cast(self.item_kind, v) for v in raw] if self.kind == "array" else _cast(self.kind, raw)
+        except ValueError as exc:
+            kind = self.item_kind if self.kind == "array" else self.kind
+            return SchemaViolation(self.name, "type", f"{self.name}: {exc}", self.location, value=exc.args[1],
+                                   expected=kind)
+        best = _best(self.validator.iter_errors(value))
+        return None if best is None else _from_schema_error(best, self.location, prefix=self.name)
+
+
+def _cast(kind: str, value: str) -> Any:
+    """A parameter's text as its schema's type (integer, number, boolean; others stay text)."""
+    try:
+        if kind == "integer":
+            return int(value)
+        if kind == "number":
+            return float(value)
+    except ValueError:
+        raise ValueError(f"cannot read {value!r} as {kind}", value) from None
+    if kind == "boolean":
+        if value.lower() not in _BOOL_TRUE + _BOOL_FALSE:
+            raise ValueError(f"cannot read {value!r} as boolean", value)
+        return value.lower() in _BOOL_TRUE
+    return value
+
+
+class OperationValidator:
+    """Validates requests of one operation: parameters first, then the body."""
+
+    def __init__(self, spec: Mapping[str, Any], path: str, item: Mapping[str, Any], op: Mapping[str, Any]) -> None:
+        components = spec.get("components") or {}
+        params: dict[tuple[str, str], _Param] = {}
+        for raw in list(op.get("parameters", [])) + list(item.get("parameters", [])):
+            param = _resolve(spec, raw)
+            if param["in"] in ("path", "query", "header"):
+                params.setdefault((param["name"], param["in"]), _Param(spec, param))  # the operation's wins
+        self.params = list(params.values())
+        self.array_params = frozenset(p.name for p in self.params if p.location == "query" and p.kind == "array")
+        names: list[str] = []
+
+        def group(match: re.Match[str]) -> str:
+            names.append(match.group(1))
+            return f"(?P<p{len(names) - 1}>[^/]*)"
+
+        pattern = re.sub(r"\\\{([^}]*)\\\}", group, re.escape(path))
+        self._path = re.compile(pattern + "$")
+        self._path_names = names
+        body = _resolve(spec, op.get("requestBody"))
+        self.has_body = isinstance(body, Mapping)
+        self.body_required = bool(self.has_body and body.get("required", False))
+        content = (body or {}).get("content") or {}
+        self.media: dict[str, Any] = {mime: _validator(media["schema"], components)
+                                      if isinstance(media, Mapping) and "schema" in media else None
+                                      for mime, media in content.items()}
+        # multipart fields: which are files (bytes) and which repeat (lists), as their schemas say
+        self.fields: dict[str, dict[str, str]] = {}
+        for mime, media in content.items():
+            props = (_resolve(spec, (media or {}).get("schema")) or {}).get("properties") or {}
+            self.fields[mime] = {name: "binary" if _resolve(spec, prop).get("format") == "binary"
+                                 else str(_resolve(spec, prop).get("type", "")) for name, prop in props.items()}
+
+    def path_values(self, path: str) -> dict[str, str]:
+        match = self._path.search(path)
+        return {} if match is None else {name: match.group(f"p{n}") for n, name in enumerate(self._path_names)}
+
+    def violations(self, request: Request, body: bytes | None, content_type: str | None,
+                   parsed: Any) -> list[SchemaViolation]:
+        sources = {"path": self.path_values(request.path), "query": normalized_query(request, self.array_params),
+                   "header": request.headers}
+        out = [v for p in self.params if (v := p.violation(sources[p.location])) is not None]
+        if self.has_body:
+            found = self._body_violation(request, body, content_type, parsed)
+            if found is not None:
+                out.append(found)
+        return out
+
+    def _body_violation(self, request: Request, body: bytes | None, content_type: str | None,
+                        parsed: Any) -> SchemaViolation | None:
+        raw = body if body is not None else (None if parsed is not MISSING else request.get_data())
+        if parsed is MISSING and not raw:
+            return SchemaViolation("body", "missing_body", "a request body is required") if self.body_required else None
+        full_type = content_type or request.content_type or "application/octet-stream"
+        mime = full_type.split(";")[0].strip().lower()
+        if any(part.count("=") != 1 for part in full_type.split(";")[1:]):
+            return SchemaViolation("Content-Type", "content_type", f"cannot parse {full_type!r}", "header",
+                                   value=full_type)
+        chosen = mime if mime in self.media else next((m for m in self.media if fnmatch(mime, m)), None)
+        if chosen is None:
+            return SchemaViolation("Content-Type", "content_type", f"Content for the following mimetype not found: "
+                                   f"{full_type}. Valid mimetypes: {list(self.media)}", "header")
+        validator = self.media[chosen]
+        if chosen == "multipart/form-data":
+            value: Any = self._form(request, self.fields.get(chosen, {}))
+        elif parsed is not MISSING:
+            value = parsed
+        else:
+            try:
+                value = json.loads(raw) if chosen.endswith("json") else raw
+            except (ValueError, RecursionError) as exc:
+                return SchemaViolation("body", "type", f"the body is not JSON: {exc}")
+        if validator is None:
+            return None
+        best = _best(validator.iter_errors(value))
+        return None if best is None else _from_schema_error(best, "body")
+
+    @staticmethod
+    def _form(request: Request, fields: dict[str, str]) -> dict[str, Any]:
+        """A multipart body as a mapping: files as bytes, a repeated field as a list only where
+        its schema is an array (else its first value)."""
+        out: dict[str, Any] = {}
+        for name, values in request.form.lists():
+            out[name] = values if fields.get(name) == "array" else values[0]
+        for name, upload in request.files.items():
+            data = upload.stream.read()
+            upload.stream.seek(0)
+            out[name] = data if fields.get(name, "binary") == "binary" else data.decode("utf-8", "replace")
+        return out
 
 
 class SpecValidator:
-    """One provider's spec, loaded once."""
+    """One provider's spec: an ``OperationValidator`` per operation, built at start."""
 
     def __init__(self, name: str) -> None:
         self.name = name
         self.spec = schemas.load(name)
-        working = schemas.load(name)
-        working.pop("security", None)
-        working["servers"] = [{"url": "/"}]
-        self.array_params: dict[str, frozenset[str]] = {}
         self.operations: dict[str, tuple[str, str]] = {}
-        for path, item in working.get("paths", {}).items():
+        self.validators: dict[str, OperationValidator] = {}
+        for path, item in self.spec.get("paths", {}).items():
             for method, op in item.items():
-                if not isinstance(op, dict) or "operationId" not in op:
-                    continue
-                op.pop("security", None)
-                self.operations[op["operationId"]] = (method.upper(), path)
-                arrays = {p["name"] for p in op.get("parameters", []) + item.get("parameters", [])
-                          if p.get("in") == "query" and p.get("schema", {}).get("type") == "array"}
-                self.array_params[op["operationId"]] = frozenset(arrays)
-        self._working = working
-        self._openapi_instance: Any = None
-        self.fast = FastSpec(working)
-        self._found: dict[tuple[Any, ...], Any] = {}
-
-    @property
-    def _openapi(self) -> Any:
-        if self._openapi_instance is None:
-            from openapi_core import OpenAPI
-
-            self._openapi_instance = OpenAPI.from_dict(self._working)
-        return self._openapi_instance
-
-    def warm(self) -> None:
-        """Build now what the first request of each kind would build: every operation's
-        fast validator (importing openapi-schema-validator) and openapi-core's validator
-        for the first invalid request (~150 and ~200 ms of CPU, measured)."""
-        for operation_id in self.operations:
-            self.fast.operation(operation_id)
-        self._openapi.request_validator  # noqa: B018 - built on first access
+                if isinstance(op, dict) and "operationId" in op:
+                    self.operations[op["operationId"]] = (method.upper(), path)
+                    self.validators[op["operationId"]] = OperationValidator(self.spec, path, item, op)
 
     def violations(self, request: Request, operation_id: str, body: bytes | None = None,
                    content_type: str | None = None, *, parsed: Any = MISSING) -> list[SchemaViolation]:
         """Every violation found (parameters first, then the body's best match). ``body`` and
         ``content_type`` replace the request's (e.g. a multipart request re-checked as the
-        equivalent JSON payload). ``parsed``: the JSON body already parsed, standing for
-        ``json.dumps(parsed)`` (saves a dump and a parse when the request is valid)."""
-        if self.accepts(request, operation_id, body, content_type, parsed):
-            return []
-        if body is None and parsed is not MISSING:
-            body = json.dumps(parsed).encode()
-        return self.full_violations(request, operation_id, body, content_type)
-
-    def full_violations(self, request: Request, operation_id: str, body: bytes | None = None,
-                        content_type: str | None = None) -> list[SchemaViolation]:
-        """``violations`` through openapi-core alone (what the fast path stands in for)."""
-        wrapped = _FlaskOpenAPIRequest(request, self.array_params.get(operation_id, frozenset()), body,
-                                       content_type)
-        out: list[SchemaViolation] = []
-        try:
-            for exc in self._openapi.request_validator.iter_errors(wrapped):  # type: ignore[union-attr]
-                out.append(self._convert(exc))
-        except ValueError:
-            # openapi-core cannot parse a Content-Type parameter without "=" ("application/json;x")
-            if not any(part.count("=") != 1 for part in wrapped.content_type.split(";")[1:]):
-                raise
-            return [SchemaViolation("Content-Type", "content_type", f"cannot parse {wrapped.content_type!r}",
-                                    "header", value=wrapped.content_type)]
-        except AssertionError:
-            # openapi-core asserts every multipart part has a name; a part without one is a
-            # malformed body, not a server error (found by Schemathesis in the contract suite)
-            return [SchemaViolation("body", "type", "malformed multipart/form-data body: a part has no name",
-                                    "body")]
-        return out
+        equivalent JSON payload). ``parsed``: the JSON body already parsed."""
+        return self.validators[operation_id].violations(request, body, content_type, parsed)
 
     def body_violations(self, operation_id: str, body: bytes,
                         content_type: str = "application/json") -> list[SchemaViolation]:
         """Violations of ``body`` as the request body of ``operation_id`` alone, whatever
         request is being served: e.g. each line of a batch file checked as the request it
-        stands for. Parameters are not checked (path parameters get a placeholder)."""
+        stands for. Parameters are not checked."""
         from werkzeug.test import EnvironBuilder
 
         method, path = self.operations[operation_id]
@@ -324,72 +423,4 @@ class SpecValidator:
 
     def query(self, request: Request, operation_id: str) -> Any:
         """The query string with comma-separated array values split, as validation saw it."""
-        return normalized_query(request, self.array_params.get(operation_id, frozenset()))
-
-    def accepts(self, request: Request, operation_id: str, body: bytes | None = None,
-                content_type: str | None = None, parsed: Any = MISSING) -> bool:
-        """True only when openapi-core would report no violation (see openapi_fast)."""
-        op = self.fast.operation(operation_id)
-        if op is None:
-            return False
-        # the operation openapi-core would pick depends on the URL's path alone (the schemas'
-        # server is the relative "/"; urljoin resolves dot segments as it does): remembered
-        # per path (bounded), so a poll repeated on one job costs a dict lookup
-        key = (request.method, request.root_path, request.path)
-        found = self._found.get(key, MISSING)
-        if found is MISSING:
-            found = self.fast.find(request.method.lower(), urljoin("http://emulator/", request.root_path + request.path))
-            if len(self._found) >= 4096:
-                self._found.clear()
-            self._found[key] = found
-        if found is None or found[0] != operation_id:
-            return False
-        query = normalized_query(request, self.array_params.get(operation_id, frozenset()))
-        if not op.accepts_parameters(found[1], query, request.headers):
-            return False
-        if not op.has_body:
-            return True
-        if parsed is MISSING:
-            raw = body if body is not None else request.get_data()
-            if not raw:
-                return not op.body_required
-            parsed = fast_loads(raw)
-            if parsed is MISSING:
-                return False
-        elif not finite(parsed):
-            return False
-        return op.accepts_body(parsed, content_type or request.content_type or "application/octet-stream")
-
-    @staticmethod
-    def _convert(exc: Exception) -> SchemaViolation:
-        from openapi_core.templating.media_types.exceptions import MediaTypeNotFound
-        from openapi_core.validation.request.exceptions import (
-            InvalidParameter,
-            InvalidRequestBody,
-            MissingRequiredParameter,
-            MissingRequiredRequestBody,
-            ParameterValidationError,
-        )
-
-        cause = exc.__cause__
-        if isinstance(exc, InvalidRequestBody):
-            best = _best(getattr(cause, "schema_errors", ()) or ())
-            if best is not None:
-                return _from_schema_error(best, "body")
-            return SchemaViolation("body", "type", str(cause or exc))
-        if isinstance(exc, MissingRequiredRequestBody):
-            return SchemaViolation("body", "missing_body", "a request body is required")
-        if isinstance(exc, MissingRequiredParameter):
-            return SchemaViolation(exc.name, "required", f"{exc.name} is required", exc.location)
-        if isinstance(exc, InvalidParameter | ParameterValidationError) and not getattr(cause, "schema_errors", None):
-            # a value that could not even be cast (``limit=abc``)
-            return SchemaViolation(exc.name, "type", f"{exc.name}: {cause or exc}", exc.location,
-                                   value=getattr(cause, "value", None), expected=_param_type(cause))
-        if isinstance(exc, InvalidParameter | ParameterValidationError):
-            best = _best(getattr(cause, "schema_errors", ()) or ())
-            if best is not None:
-                return _from_schema_error(best, exc.location, prefix=exc.name)
-            return SchemaViolation(exc.name, "type", f"{exc.name}: {cause or exc}", exc.location)
-        if isinstance(cause, MediaTypeNotFound) or isinstance(exc, MediaTypeNotFound):
-            return SchemaViolation("Content-Type", "content_type", str(cause or exc), "header")
-        return SchemaViolation("body", "type", str(cause or exc))
+        return normalized_query(request, self.validators[operation_id].array_params)

@@ -104,11 +104,6 @@ class Runtime:
         self.scheduler.stop()
         self.journal.close()
 
-    def warm(self) -> None:
-        """Build every validator now rather than on a first request (see SpecValidator.warm)."""
-        for spec in self.specs.values():
-            spec.warm()
-
     def cfg(self, provider: str) -> dict[str, Any]:
         return self.config[provider]
 

@@ -32,7 +32,7 @@ import random
 import re
 import threading
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -504,7 +504,3 @@ def mismatches(doc: Any, subset: Mapping[str, Any]) -> list[str]:
         if want is not ANY and got != want:
             problems.append(f"{path}: {got!r}, expected {want!r}")
     return problems
-
-
-def with_expect(scenario: Scenario, expect: Expect) -> Scenario:
-    return replace(scenario, expect=expect)

@@ -53,6 +53,7 @@ CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS journal (seq INTEGER PRIMARY KEY AUTOINCREMENT, ns TEXT, data BLOB NOT NULL);
 CREATE INDEX IF NOT EXISTS journal_by_ns ON journal (ns, seq);
 """
+JOURNAL_DECODED = 100_000  # journal entries kept decoded (then forgotten at once)
 JOURNAL_ROWS = 400  # rows per INSERT: 800 bound values, under every SQLite's limit (999 before 3.32)
 WAL_LIMIT = 8 * 1024 * 1024  # bytes the write-ahead log is truncated to after a checkpoint
 
@@ -77,6 +78,7 @@ class SqliteStore(MemoryStore):
         self._written: dict[Key, int] = {}  # hash of each record's encoding in the file
         self._unwritten: set[Key] = set()  # changes a failed write left in memory only
         self._warned_at = 0.0
+        self._journal_decoded: dict[int, dict[str, Any]] = {}
         self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         self._db.execute("PRAGMA journal_mode=WAL")
         # a commit survives the process's death (kill -9); a power loss may drop the last ones
@@ -261,18 +263,27 @@ class SqliteStore(MemoryStore):
             except sqlite3.Error as exc:
                 self._warn(exc)
 
-    def journal_rows(self, limit: int, namespace: str | None = None) -> list[dict[str, Any]]:
-        """The last ``limit`` entries (of ``namespace`` if given), oldest first."""
+    def journal_rows(self, limit: int, namespace: str | None = None, offset: int = 0) -> list[dict[str, Any]]:
+        """The last ``limit`` entries (of ``namespace`` if given) before the newest ``offset``,
+        oldest first."""
         with self._lock:
             if namespace is None:
-                rows = self._db.execute("SELECT seq, data FROM journal ORDER BY seq DESC LIMIT ?", (limit,)).fetchall()
+                rows = self._db.execute("SELECT seq, data FROM journal ORDER BY seq DESC LIMIT ? OFFSET ?",
+                                        (limit, offset)).fetchall()
             else:
-                rows = self._db.execute("SELECT seq, data FROM journal WHERE ns = ? ORDER BY seq DESC LIMIT ?",
-                                        (namespace, limit)).fetchall()
+                rows = self._db.execute("SELECT seq, data FROM journal WHERE ns = ? ORDER BY seq DESC LIMIT ? OFFSET ?",
+                                        (namespace, limit, offset)).fetchall()
+        # entries never change once written: each is decoded once, not on every read (a
+        # filtered read of a 50,000-entry journal decoded them all each time)
+        decoded = self._journal_decoded
+        if len(decoded) > JOURNAL_DECODED:
+            decoded.clear()
         out = []
         for seq, data in reversed(rows):
-            entry = pickle.loads(data)
-            entry["seq"] = seq
+            entry = decoded.get(seq)
+            if entry is None:
+                entry = decoded[seq] = pickle.loads(data)
+                entry["seq"] = seq
             out.append(entry)
         return out
 
@@ -283,6 +294,7 @@ class SqliteStore(MemoryStore):
             return int(self._db.execute("SELECT COUNT(*) FROM journal WHERE ns = ?", (namespace,)).fetchone()[0])
 
     def journal_clear(self, namespace: str | None = None) -> None:
+        self._journal_decoded.clear()
         with self._lock:
             try:
                 with self._db:

@@ -28,6 +28,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from lipsync_emulator.accesslog import log_webhook
 from lipsync_emulator.core.clock import Clock, Scheduler, iso
 from lipsync_emulator.core.ids import IdSource
 from lipsync_emulator.core.media import split_url
@@ -238,6 +239,8 @@ class WebhookDispatcher:
             self._schedule(delivery, when + float(faults["out_of_order"]))
         else:
             self._schedule(delivery, when)
+        if delivery.status == "skipped":
+            log_webhook(delivery)
         # The copies are neither held nor duplicated again: with out_of_order, a copy is
         # "the later one" that overtakes the original.
         extra = {k: v for k, v in faults.items() if k not in ("duplicate", "out_of_order")}
@@ -371,6 +374,7 @@ class WebhookDispatcher:
             else:
                 delivery.status, delivery.next_attempt_at = "failed", None
             self._save(delivery)
+            log_webhook(delivery, attempt, self.clock.now())
             self._release_held(delivery)
         finally:
             with self._idle:

@@ -6,8 +6,6 @@ from __future__ import annotations
 from pathlib import Path
 
 from flask import Blueprint, Response
-from flask.blueprints import BlueprintSetupState
-from lipsync_emulator.core.http import json_response
 
 STATIC = Path(__file__).parent / "static"
 
@@ -20,14 +18,3 @@ def index() -> Response:
     # Every page is a route of the one document (#/jobs, #/requests...).
     return Response((STATIC / "index.html").read_bytes(), mimetype="text/html",
                     headers={"Cache-Control": "no-cache"})
-
-
-def root() -> Response:
-    """``GET /``: where things are (no provider serves the root)."""
-    return json_response({"name": "lipsync-emulator", "dashboard": "/_emulator/ui", "health": "/_emulator/health",
-                          "config": "/_emulator/config"})
-
-
-@bp.record_once
-def _serve_root(state: BlueprintSetupState) -> None:
-    state.app.add_url_rule("/", "ui.root", root, methods=["GET"])

@@ -61,7 +61,7 @@ def test_the_file_blocks_run_verbatim(tmp_path: Path) -> None:
     found = file_blocks()
     assert {"test_syncso_contract.py", "test_wavespeed_contract.py", "test_lipsyncstudio_contract.py",
             "test_kling_contract.py", "test_contract_strategies.py", "test_naive_report.py",
-            "test_self_contract.py", "test_first.py"} <= set(found)
+            "test_self_contract.py", "test_first.py", "test_fixtures.py"} <= set(found)
     for name, code in found.items():
         (tmp_path / name).write_text(code, encoding="utf-8")
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
@@ -74,8 +74,9 @@ def test_the_file_blocks_run_verbatim(tmp_path: Path) -> None:
     counts = {kind: int(n) for n, kind in re.findall(r"(\d+) (passed|skipped|failed|error)", summary)}
     # 24 scenarios per provider, minus those skipped as not applying (sync.so 3, WaveSpeed 2,
     # lipsync.studio 6; Kling's run through run(), which reports them instead), 2 strategy
-    # tests, the naive report, the two-URL client, the self-contract, the README's first test
-    assert counts == {"passed": 4 * 24 - 11 + 2 + 1 + 1 + 1 + 1, "skipped": 11}, summary
+    # tests, the naive report, the two-URL client, the self-contract, the README's first test,
+    # docs/testing.md's three
+    assert counts == {"passed": 4 * 24 - 11 + 2 + 1 + 1 + 1 + 1 + 3, "skipped": 11}, summary
 
     printed = run.stdout
     section = CONTRACT_DOC.read_text(encoding="utf-8").split("## What a violation looks like", 1)[1]
@@ -90,20 +91,24 @@ def test_the_file_blocks_run_verbatim(tmp_path: Path) -> None:
     assert checked > 20
 
 
-def test_the_readme_examples_run_against_the_emulator() -> None:
-    """Each provider example, as printed, with only the base URL pointed at a test emulator."""
+def test_the_examples_run_against_the_emulator() -> None:
+    """Every Python block that talks to ``http://127.0.0.1:8080`` runs as printed, with only
+    that base URL pointed at a test emulator (unless it needs what a page cannot give it: a
+    local file, or arguments elided as ``{...}``); a ``print`` commented with its output prints
+    it. The README's four provider examples are among them."""
     from lipsync_emulator.testing import EmulatorServer
 
-    examples = [code for lang, code in fenced(README) if lang == "python" and not FILE_BLOCK.match(code)]
-    assert len(examples) == 4
+    examples = [(page, code) for page in PAGES for lang, code in fenced(page)
+                if lang == "python" and "http://127.0.0.1:8080" in code and "{...}" not in code and "open(" not in code]
+    assert sum(page == README for page, _ in examples) == 4 and len(examples) >= 6
     with EmulatorServer() as server:
-        for printed in examples:
+        for page, printed in examples:
             code = printed.replace("http://127.0.0.1:8080", server.url)
-            run = subprocess.run([sys.executable, "-c", code],
-                                 capture_output=True, text=True, timeout=120)
-            assert run.returncode == 0, code + run.stderr[-3000:]
-            expected = re.search(r"print\(.*\)\s+# ([^\s,]+)", code).group(1)
-            assert run.stdout.strip().startswith(expected.replace("<id>.mp4", "")), (code, run.stdout)
+            run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+            assert run.returncode == 0, f"{page.name}:\n{code}{run.stderr[-3000:]}"
+            shown = re.search(r"print\(.*\)\s+# ([^\s,]+)", code)
+            if shown:
+                assert run.stdout.strip().startswith(shown.group(1).replace("<id>.mp4", "")), (code, run.stdout)
         kinds = {entry["provider"] for entry in server.control.requests()}
     assert kinds == {"syncso", "wavespeed", "lipsyncstudio", "kling"}
 
@@ -123,8 +128,19 @@ def test_every_other_block_is_what_it_says() -> None:
                 for line in code.replace("\\\n", " ").splitlines():
                     command = line.split("#", 1)[0].split("&&")[-1].strip()
                     if command.startswith("lipsync-emulator "):
-                        parser.parse_args(shlex.split(command)[1:])
+                        try:
+                            parser.parse_args(shlex.split(command)[1:])
+                        except SystemExit as exc:  # --version and --help exit, with 0
+                            assert exc.code == 0, command
             else:
                 continue
             checked += 1
     assert checked > 20
+
+
+def test_ci_runs_the_quick_starts_test_command() -> None:
+    """The README's second command is what ``.ci/run`` runs, word for word."""
+    commands = [code.strip() for lang, code in fenced(README) if lang == "bash"]
+    test_command = next(c for c in commands if "pytest" in c)
+    assert test_command == 'python -m pip install -e ".[test]" && python -m pytest'
+    assert (ROOT / ".ci" / "run").read_text(encoding="utf-8").rstrip().endswith(test_command)

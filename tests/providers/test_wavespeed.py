@@ -540,7 +540,8 @@ def test_item_40_failed_webhook(emulator, webhook_receiver):
     new_id(emulator, {**VALID, "video": "https://x.invalid/v.mp4"}, params={"webhook": webhook_receiver.url})
     emulator.advance(DONE)
     body = webhook_receiver.wait_for(1)[0].json()
-    assert body["status"] == "failed" and body["outputs"] == [] and body["code"] == 1402
+    # no outputs key at all: updates W5 ("outputs only when completed") supersedes item 40's []
+    assert body["status"] == "failed" and "outputs" not in body and body["code"] == 1402
     assert body["error"] == "Failed to download video from the provided URL."
 
 

@@ -25,19 +25,24 @@ def free_port() -> int:
 class Served:
     """``serve`` in its own process group."""
 
-    def __init__(self, data_dir: str, *extra: str, clock: str = "virtual") -> None:
+    def __init__(self, data_dir: str, *extra: str, clock: str = "virtual", log: str | None = None,
+                 log_level: str = "off") -> None:
         self.data_dir = data_dir
         self.extra = list(extra)
         self.clock = clock
+        self.log, self.log_level = log, log_level
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self, timeout: float = 30.0) -> Served:
         cmd = [sys.executable, "-m", "lipsync_emulator", "serve", "--port", str(self.port), "--data-dir", self.data_dir,
-               "--threads", "4", "--clock", self.clock, "--log-level", "off",
-               *self.extra]
-        self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+               "--threads", "4", "--clock", self.clock, "--log-level", self.log_level, *self.extra]
+        # appended to across restarts
+        stderr = open(self.log, "ab") if self.log else subprocess.DEVNULL  # noqa: SIM115
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=stderr, start_new_session=True)
+        if self.log:
+            stderr.close()  # type: ignore[union-attr]
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             try:

@@ -78,3 +78,24 @@ def test_the_dashboard_ships_in_the_package(tmp_path):
     site, _ = build(tmp_path)
     static = site / "lipsync_emulator" / "ui" / "static"
     assert sorted(p.name for p in static.iterdir()) == ["app.css", "app.js", "index.html"]
+
+
+@pytest.mark.parametrize("body, field", [({"provider": "syncso", "scenario": "nope"}, "scenario"),
+                                         ({"provider": ["syncso"], "scenario": "failed"}, "scenario"),
+                                         ({"provider": "syncso", "scenario": "failed", "way": "smoke"}, "way")])
+def test_a_trigger_of_no_catalogue_entry_is_a_400_naming_the_field(emulator, body, field):
+    resp = requests.post(f"{emulator.url}/_emulator/scenarios/trigger", json=body, timeout=5)
+    assert resp.status_code == 400 and resp.json()["field"] == field
+
+
+def test_a_job_page_names_its_lifecycle_scenario_and_deliveries(emulator, webhook_receiver):
+    resp = requests.post(f"{emulator.url}/v2/generate", json={**JOB, "webhookUrl": webhook_receiver.url},
+                         headers={"x-api-key": "sk-pages", "X-Emulator-Scenario": "failed"}, timeout=5)
+    job_id = resp.json()["id"]
+    emulator.advance(60)
+    job = requests.get(f"{emulator.url}/_emulator/jobs/syncso/{job_id}", timeout=5).json()
+    assert [h["status"] for h in job["history"]] == ["PENDING", "PROCESSING", "FAILED"]
+    assert job["lifecycle"]["success"] == "COMPLETED" and "FAILED" in job["lifecycle"]["terminal"]
+    assert [s["name"] for s in job["scenario_details"]] == ["failed"]
+    assert [d["status"] for d in job["deliveries"]] == ["delivered"]
+    assert requests.get(f"{emulator.url}/_emulator/jobs/syncso/nope", timeout=5).status_code == 404

@@ -1,6 +1,7 @@
 """Kling AI advanced lip-sync: identify-face (synchronous, opens a 24 h session), advanced
-lip-sync create / get one / list, the ``{code, message, request_id}`` envelope and error-code
-table, AK/SK JWT and static-key auth, the submitted -> processing -> succeed | failed
+lip-sync create / get one / list, the account's resource packs (``GET /account/costs``), the
+``{code, message, request_id}`` envelope and error-code table, AK/SK JWT and static-key auth
+(checked before routing), the submitted -> processing -> succeed | failed
 lifecycle, flat ``task_*`` callbacks signed with Standard Webhooks. Served on the official
 paths (``/v1/...``) and, with a plain bearer key and the chainhub seed's stricter body, on the
 relay paths (``/kling/v1/...``). Reference: shared/reference/kling.md.
@@ -21,7 +22,7 @@ from lipsync_emulator.providers.kling.routes import authenticate, on_violation, 
 PROVIDER = Provider(
     name=NAME,
     title="Kling AI",
-    prefixes=("/v1", "/kling"),
+    prefixes=("/v1", "/kling", "/account"),
     blueprint=ops.blueprint,
     render_error=render_error,
     authenticate=authenticate,

@@ -71,10 +71,17 @@ DEFAULTS: dict[str, Any] = {
     "concurrency_limit": None,  # resource-pack concurrency [doc: S6]; None: unlimited
     "durations": {"submitted": 5.0, "processing": 30.0},  # [inferred]
     "units_per_5s": 1,  # final_unit_deduction per started 5 s of output [inferred]
+    # -- GET /account/costs (updates K1): the account's packs; remaining = total - units used.
+    # Times are unix ms; None: the account's first look (purchase, effective) and a year later.
+    "resource_packs": [{"resource_pack_name": "Emulator lip-sync pack", "resource_pack_id": "emulator-pack-1",
+                        "resource_pack_type": "decreasing_total", "total_quantity": 1000.0,
+                        "purchase_time": None, "effective_time": None, "invalid_time": None}],
+    "account_costs_qps": 1,  # calls per second of the emulator's clock before 1302 [doc: QPS <= 1]; None: off
     "unknown_task": 1203,  # 1203 (HTTP 404) | 1201 (HTTP 400) [inferred, C36]
     "result_ttl_days": 30,  # result URLs stop resolving after this [doc: S1, S2]
     # -- callbacks (§7) --
     "callback_states": ["submitted", "processing", "succeed", "failed"],  # [doc: S5] [3p: S30]
+    "callback_balance_deduction": False,  # English page: no final_balance_deduction; True: the Chinese page's
     "webhook_secret": None,  # "whsec_..." : Standard Webhooks signature headers [doc: S5]
     "webhook_previous_secret": None,  # also signed with during the rotation grace period
     "webhook_rotated_at": None,  # unix seconds; None: the emulator's start
@@ -268,26 +275,57 @@ def task(job: Job) -> dict[str, Any]:
     }
 
 
+def resource_packs(rt: Runtime, cfg: dict[str, Any], account: str, now: float) -> list[dict[str, Any]]:
+    """The account's packs as ``GET /account/costs`` shows them: the units its tasks used are
+    taken from the packs in order (inferred); a time left ``None`` dates from the account's
+    first look (then valid for a year)."""
+    first = rt.store.get("kling:packs_since", account)
+    if first is None:
+        first = now
+        rt.store.put("kling:packs_since", account, first)
+    used = sum(float(j.data.get("units") or 0) for j in rt.engine.jobs(NAME, KIND, lambda j: j.account == account))
+    since, out = ms(first), []
+    for pack in cfg["resource_packs"]:
+        effective = pack["effective_time"] if pack["effective_time"] is not None else since
+        invalid = pack["invalid_time"] if pack["invalid_time"] is not None else effective + 365 * 86_400_000
+        total = float(pack["total_quantity"])
+        taken = min(total, used)
+        used -= taken
+        remaining = total - taken
+        status = ("toBeOnline" if ms(now) < effective else "expired" if ms(now) >= invalid
+                  else "runOut" if remaining <= 0 else "online")
+        out.append({"resource_pack_name": pack["resource_pack_name"], "resource_pack_id": pack["resource_pack_id"],
+                    "resource_pack_type": pack["resource_pack_type"], "total_quantity": total,
+                    "remaining_quantity": remaining,
+                    "purchase_time": pack["purchase_time"] if pack["purchase_time"] is not None else effective,
+                    "effective_time": effective, "invalid_time": invalid, "status": status})
+    return out
+
+
 def created(job: Job) -> dict[str, Any]:
     """The create response [doc: S1, S2]."""
     return {"task_id": job.id, "task_info": {"external_task_id": job.data["external_task_id"]},
             "task_status": job.status, "created_at": ms(job.created_at), "updated_at": ms(job.updated_at)}
 
 
-def callback(job: Job) -> dict[str, Any]:
-    """The flat legacy callback payload [doc: S5]; that it applies to lip-sync is inferred (§7)."""
+def callback(job: Job, cfg: dict[str, Any]) -> dict[str, Any]:
+    """The flat legacy callback payload [doc: S5]; that it applies to lip-sync is inferred (§7).
+    ``final_unit_deduction`` and no ``final_balance_deduction``, as the English page has it; the
+    Chinese page's extra field is ``callback_balance_deduction`` [doc: updates K4]."""
     units = job.data.get("units", "0")
-    return {
+    body: dict[str, Any] = {
         "task_id": job.id,
         "task_status": job.status,
         "task_status_msg": job.data.get("task_status_msg", ""),
         "created_at": ms(job.created_at),
         "updated_at": ms(job.updated_at),
         "final_unit_deduction": units,
-        "final_balance_deduction": deduction(units),
         "task_info": {"parent_video": job.data["parent_video"], "external_task_id": job.data["external_task_id"]},
         "task_result": {"videos": task_videos(job, watermark=False)},
     }
+    if cfg["callback_balance_deduction"]:
+        body["final_balance_deduction"] = deduction(units)
+    return body
 
 
 NEW_API_STATUS = {"submitted": ("SUBMITTED", "0%"), "processing": ("IN_PROGRESS", "50%"),
@@ -360,7 +398,7 @@ def _signature(signer: Signer, body: bytes, timestamp: float, delivery_id: str) 
 
 def send_callback(rt: Runtime, job: Job, cfg: dict[str, Any], sign_with: Signer | None) -> None:
     """job=: the dispatcher applies the task's webhook scenarios (webhook_drop, ...) itself."""
-    body = json.dumps(callback(job), separators=(",", ":"), ensure_ascii=False).encode()
+    body = json.dumps(callback(job, cfg), separators=(",", ":"), ensure_ascii=False).encode()
     rt.webhooks.send(provider=NAME, url=job.webhook_url or "", body=body, event=f"task.{job.status}",
                      policy=RetryPolicy.from_dict(cfg["webhook_retry"]), signer=sign_with, job=job,
                      headers={"Content-Type": "application/json; charset=utf-8"})

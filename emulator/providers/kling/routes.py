@@ -210,6 +210,34 @@ ops.route("/v1/videos/Identify-face", "identifyFaceLegacyPath", ("POST",), norma
     _bind(identify_face, models.OFFICIAL))
 
 
+@ops.route("/account/costs", "getAccountCosts")
+def account_costs() -> Response:
+    """The account's resource packs [doc: updates K1], filtered to those valid at some time in
+    ``[start_time, end_time]`` and by ``resource_pack_name`` (inferred); more than
+    ``account_costs_qps`` calls a second of the emulator's clock is a 1302."""
+    rt = runtime()
+    cfg = rt.cfg(NAME)
+    now = rt.clock.now()
+    calls = [t for t in (rt.store.get("kling:costs_calls", g.account) or []) if t > now - 1]
+    if cfg["account_costs_qps"] is not None and len(calls) >= int(cfg["account_costs_qps"]):
+        raise kling_error(1302)
+    rt.store.put("kling:costs_calls", g.account, [*calls, now])
+    query = request.args
+    start, end, name = int(query["start_time"]), int(query["end_time"]), query.get("resource_pack_name")
+    packs = [p for p in models.resource_packs(rt, cfg, g.account, now)
+             if p["effective_time"] <= end and p["invalid_time"] >= start
+             and name in (None, p["resource_pack_name"])]
+    return ok({"code": 0, "msg": "success", "resource_pack_subscribe_infos": packs})
+
+
+@ops.blueprint.before_app_request  # app-wide, not per blueprint: that would cost every request Flask's slow path
+def _authenticate_before_routing() -> None:
+    """A path the emulator does not implement still checks the token first [inferred: updates
+    K2]: a bad one is the 401 of ``authenticate``, a good one the usual 404."""
+    if request.url_rule is None and request.path.startswith(("/v1/", "/kling/", "/account/")):
+        authenticate(runtime(), request)
+
+
 # -- result media (not an API operation: the emulator's stand-in for Kling's CDN) ------------------
 
 def result_video(task_id: str, name: str) -> Response:

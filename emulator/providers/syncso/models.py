@@ -55,7 +55,7 @@ DEFAULTS: dict[str, Any] = {
     # USD per output second (inferred: public price list, not an API source)
     "pricing_per_second": {"lipsync-1.9.0-beta": 0.02, "lipsync-2": 0.04, "lipsync-2-pro": 0.067,
                            "react-1": 0.1, "sync-3": 0.1},
-    # -- issue 9: batch, long poll, idempotency, cancel (evidence in the README fidelity table)
+    # -- batch, long poll, idempotency, cancel (evidence in the fidelity table of docs/syncso.md)
     "batch_plans": ["unlimited", "scale", "enterprise"],  # others get 402; 2025 docs: growth too
     "batch_min_records": 20,  # 2026 docs; 2025: no minimum
     "batch_max_records": 500,  # 2026 docs; 2025: 1000

@@ -22,6 +22,7 @@ from lipsync_emulator.core.errors import (
 )
 from lipsync_emulator.core.http import Operations, base_url, chosen_outcome, json_response, loads
 from lipsync_emulator.core.jobs import Job, Outcome
+from lipsync_emulator.core.limits import take
 from lipsync_emulator.core.media import probe_url, save_upload
 from lipsync_emulator.core.openapi import SchemaViolation
 from lipsync_emulator.core.runtime import Runtime, runtime
@@ -153,17 +154,13 @@ def _limits(rt: Runtime, account: str, payload: dict[str, Any]) -> None:
     cfg = rt.cfg(models.NAME)
     now = rt.clock.now()
     per_minute = cfg.get("rate_limit_per_minute")
-    if per_minute:
-        hits = [t for t in (rt.store.get("syncso:rate", account) or []) if t > now - 60]
-        if len(hits) >= int(per_minute):
-            retry = max(1, int(60 - (now - hits[0])) + 1)
-            raise TooManyRequests("Rate limit exceeded. Please try again later.", code="rate_limit_exceeded",
-                                  headers={"Retry-After": str(retry)})
-        rt.store.put("syncso:rate", account, hits + [now])
+    if per_minute and (wait := take(rt.store, "syncso:rate", account, limit=int(per_minute), now=now)) is not None:
+        raise TooManyRequests("Rate limit exceeded. Please try again later.", code="rate_limit_exceeded",
+                              headers={"Retry-After": str(max(1, int(wait) + 1))})
     plan = models.PLANS.get(cfg.get("plan") or "unlimited", models.PLANS["unlimited"])
     # batch generations bypass the per-generation concurrency limit [doc: batch26]
     # (listed only when a plan limit needs them: a scan of every job on every create is
-    # O(jobs), the one cost that grew with the store in the serve benchmark)
+    # O(jobs))
     counted = plan["monthly"] is not None or plan["concurrency"] is not None
     mine = list(rt.engine.jobs(models.NAME, models.KIND,
                                lambda j: j.account == account and not j.data.get("batch_id"))) if counted else []

@@ -215,9 +215,12 @@ def _signature(signer: Signer, body: bytes, timestamp: float, delivery_id: str) 
 def send_webhook(rt: Runtime, job: Job) -> None:
     cfg = rt.cfg(NAME)
     secret = webhook_secret(cfg, job.account)
-    # The body is the bare prediction object, no envelope [doc: D3, D4, D5].
-    body = json.dumps(prediction(job, cfg, include_input=cfg["webhook_include_input"]),
-                      separators=(",", ":")).encode()
+    # The body is the bare prediction object, no envelope [doc: D3, D4, D5]; ``outputs`` only
+    # when completed [doc: updates W5].
+    payload = prediction(job, cfg, include_input=cfg["webhook_include_input"])
+    if payload["status"] != "completed":
+        del payload["outputs"]
+    body = json.dumps(payload, separators=(",", ":")).encode()
 
     # job=: the dispatcher applies the job's webhook scenarios (drop, delay, duplicate...).
     rt.webhooks.send(provider=NAME, url=job.webhook_url or "", body=body, event=f"prediction.{job.status}",

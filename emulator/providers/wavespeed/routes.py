@@ -27,6 +27,7 @@ from lipsync_emulator.core.errors import (
 )
 from lipsync_emulator.core.http import Operations, base_url, chosen_outcome, json_response, parse_json_body
 from lipsync_emulator.core.jobs import Job, Outcome
+from lipsync_emulator.core.limits import take
 from lipsync_emulator.core.media import mimetype_for, save_upload
 from lipsync_emulator.core.openapi import SchemaViolation
 from lipsync_emulator.core.runtime import Runtime, runtime
@@ -85,13 +86,10 @@ def _rate_limit(rt: Runtime, account: str) -> None:
     per_minute = models.level_of(cfg, account)["videos_per_minute"]
     if not per_minute:
         return
-    now = rt.clock.now()
-    hits = [t for t in (rt.store.get("wavespeed:rate", account) or []) if t > now - 60]
-    if len(hits) >= int(per_minute):
+    if take(rt.store, "wavespeed:rate", account, limit=int(per_minute), now=rt.clock.now()) is not None:
         name = cfg["key_levels"].get(account) or cfg["level"]
         raise TooManyRequests(f"Too many requests: your account level ({name}) allows {per_minute} video "
                               "tasks per minute. Please retry later.")
-    rt.store.put("wavespeed:rate", account, hits + [now])
 
 
 def _submit(model: str) -> Response:
@@ -155,7 +153,6 @@ def _await_sync(rt: Runtime, job: Job, *, force_timeout: bool = False) -> dict[s
         deadline = time.monotonic() + timeout
         while not rt.engine.is_terminal(job) and time.monotonic() < deadline:
             time.sleep(0.02)  # the server waits, not a test: this is the documented behaviour
-            # Re-read: the scheduler thread moves the stored job (a shared store hands out copies).
             job = rt.engine.get(models.NAME, models.KIND, job.id) or job
         return models.prediction(job, cfg) if rt.engine.is_terminal(job) else models.sync_timeout(job, cfg)
     queued = job.started_at is None
@@ -218,23 +215,39 @@ def _time_filter(body: dict[str, Any], name: str) -> float | None:
 
 @ops.route("/api/v3/predictions", "listPredictions", ("POST",), validate=False)
 def list_predictions() -> Response:
-    """History [doc: D9]: the key's predictions of the retention window, newest first, filtered
-    by model, status and creation time, paged by ``page`` / ``page_size``."""
-    rt = runtime()
-    cfg = rt.cfg(models.NAME)
+    """History [doc: D9], filters in a JSON body."""
     body = _body()
     body = {} if body is None and not request.get_data(cache=True) else body
     violations = _json_violations("listPredictions", body)
     if violations:
         raise on_violation(violations[0], "listPredictions")
-    page, size = int(body.get("page", 1)), int(body.get("page_size", 100))
-    after, before = _time_filter(body, "created_after"), _time_filter(body, "created_before")
+    return _listing(body)
+
+
+@ops.route("/api/v3/predictions", "listPredictionsQuery")
+def list_predictions_query() -> Response:
+    """The same history as a plain GET, filters in the query [doc: updates W1]."""
+    query = request.args
+    filters: dict[str, Any] = {name: query[name] for name in ("model", "status", "created_after", "created_before")
+                               if name in query}
+    filters.update({name: int(query[name]) for name in ("page", "page_size") if name in query})
+    return _listing(filters)
+
+
+def _listing(filters: dict[str, Any]) -> Response:
+    """The key's predictions of the retention window, newest first, filtered by model, status
+    and creation time (``created_after`` inclusive [doc: updates W2]), paged by ``page`` /
+    ``page_size``."""
+    rt = runtime()
+    cfg = rt.cfg(models.NAME)
+    page, size = int(filters.get("page", 1)), int(filters.get("page_size", 100))
+    after, before = _time_filter(filters, "created_after"), _time_filter(filters, "created_before")
 
     def wanted(job: Job) -> bool:
         status = models.status_of(job)
         return (_visible(rt, job) and status != "deleted"
-                and body.get("model") in (None, job.request["model"])
-                and body.get("status") in (None, status)
+                and filters.get("model") in (None, job.request["model"])
+                and filters.get("status") in (None, status)
                 and (after is None or job.created_at >= after)
                 and (before is None or job.created_at <= before))
 
@@ -257,6 +270,19 @@ def delete_predictions() -> Response:
 
 
 # -- uploads -----------------------------------------------------------------------------------
+
+UPLOADS = frozenset({"wavespeed.putUploadObject", "wavespeed.uploadBinary"})
+MULTIPART_SLACK = 1024 * 1024  # room for a multipart body's boundaries and headers
+
+
+@ops.blueprint.before_app_request  # app-wide, not per blueprint: that would cost every request Flask's slow path
+def _upload_body_cap() -> None:
+    """The server-wide body cap must not refuse a file the per-type limits allow [doc: updates
+    W4]: an upload may be as large as the largest limit; ``_check_upload`` then applies its type's."""
+    if request.endpoint in UPLOADS:
+        limits = runtime().cfg(models.NAME)["upload_limits"].values()
+        request.max_content_length = max(int(limit) for limit in limits) + MULTIPART_SLACK
+
 
 def _check_upload(filename: str, content_type: str | None, size: int) -> str:
     kind = rules.upload_type(filename, content_type)

@@ -69,7 +69,7 @@ def _failed(name: str, code: int) -> Scenario:
                       job=((DONE - 1, {"data.status": "processing", "data.outputs": []}),
                            (DONE, {"code": 200, "data.status": "failed", "data.code": code, "data.error": error,
                                    "data.outputs": []})),
-                      webhooks=({"status": "failed", "code": code, "error": error, "outputs": []},)))
+                      webhooks=({"status": "failed", "code": code, "error": error},)))
 
 
 def _terminal(name: str, outcome: Outcome, summary: str, evidence: str, webhook: bool) -> Scenario:
