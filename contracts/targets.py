@@ -154,19 +154,16 @@ def parse_time(text: str) -> float:
     return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(UTC).timestamp()
 
 
-def is_masked(shown: Any) -> bool:
-    """Whether the control plane shows a credential masked (``<redacted ...abcd>``)."""
-    return isinstance(shown, str) and shown.startswith("<redacted")
+def is_masked(value: Any) -> bool:
+    """A credential as the emulator's control plane shows it (docs/control-plane.md)."""
+    return isinstance(value, str) and value.startswith("<redacted")
 
 
-def unmask(shown: Any, candidate: str) -> Any:
-    """``candidate`` where ``shown`` is its masked form (the last four characters of a long
-    credential, nothing of a short one), else ``shown``: a client that knows the emulator's
-    default credentials recognises them in its settings."""
-    if not is_masked(shown):
-        return shown
-    last = f"...{candidate[-4:]}>" if len(candidate) >= 16 else "<redacted>"
-    return candidate if shown.endswith(last) else shown
+def recognise(shown: Any, candidate: str) -> Any:
+    """``candidate`` where the control plane shows it, masked or not (a masked value keeps
+    its last four characters when it is 16 or more long); else ``shown``."""
+    masked = f"<redacted ...{candidate[-4:]}>" if len(candidate) >= 16 else "<redacted>"
+    return candidate if shown in (candidate, masked) else shown
 
 
 class ControlError(RuntimeError):

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import errno
-import ipaddress
 import json
 import logging
 import os
@@ -28,6 +27,7 @@ from typing import Any
 
 from lipsync_emulator import __version__, accesslog, remote
 from lipsync_emulator.config import Settings, set_dotted
+from lipsync_emulator.core.media import loopback_host
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -94,15 +94,6 @@ def _credentials(provider: str, cfg: dict[str, Any]) -> list[str]:
     if cfg.get("webhook_secret"):
         return [f"webhook secret {cfg['webhook_secret']}"]
     return ["webhooks unsigned"]
-
-
-def loopback_host(host: str) -> bool:
-    if host.lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
 
 
 DATA_DIR_ENV = "LIPSYNC_EMULATOR_DATA_DIR"

@@ -8,7 +8,8 @@
                                            follow job transitions and webhook deliveries as
                                            they happen (and forward each delivery to URL)
 
-Each talks to ``--url`` (default ``$LIPSYNC_EMULATOR_URL`` or http://127.0.0.1:8080).
+Each talks to ``--url`` (default ``$LIPSYNC_EMULATOR_URL`` or http://127.0.0.1:8080), sending
+``$LIPSYNC_EMULATOR_CONTROL_TOKEN`` when set (what ``serve`` prints on a non-loopback address).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from collections.abc import Iterator
 from typing import Any
 
 URL_ENV = "LIPSYNC_EMULATOR_URL"
+TOKEN_ENV = "LIPSYNC_EMULATOR_CONTROL_TOKEN"
 PAGE = 1000  # the newest this many jobs and deliveries: the control plane's largest page
 DEFAULT_URL = "http://127.0.0.1:8080"
 
@@ -38,6 +40,8 @@ class Remote:
 
         self.url = url.rstrip("/")
         self.http = requests.Session()
+        # on control-plane calls only: never to a --forward-to URL
+        self.auth = {"X-Emulator-Token": token} if (token := os.environ.get(TOKEN_ENV)) else {}
         self.http.trust_env = False  # a proxy meant for the internet cannot reach a local emulator
         self.timeout = timeout
 
@@ -45,7 +49,8 @@ class Remote:
         import requests
 
         try:
-            resp = self.http.request(method, f"{self.url}/_emulator{path}", timeout=self.timeout, **kwargs)
+            resp = self.http.request(method, f"{self.url}/_emulator{path}", timeout=self.timeout,
+                                     headers=self.auth, **kwargs)
         except requests.ConnectionError:
             raise RemoteError(f"no emulator answers at {self.url}: start one with `lipsync-emulator serve`, "
                               "or point --url at it") from None

@@ -25,7 +25,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from lipsync_emulator.contracts.profiles import Lifecycle, Profile, ProviderError, WebhookSpec
-from lipsync_emulator.contracts.targets import Response, Target, is_masked, unmask
+from lipsync_emulator.contracts.targets import Response, Target, is_masked, recognise
 
 LIFECYCLE = Lifecycle(states=("submitted", "processing", "succeed"), terminal=frozenset({"succeed", "failed"}))
 IDENTIFY = "/v1/videos/identify-face"
@@ -152,7 +152,7 @@ def credentials(config: Mapping[str, Any]) -> tuple[str, str] | None:
     if section.get("jwt_clock") != "emulator" or not section.get("access_key") or not section.get("secret_key"):
         return None
     # shown masked: the emulator's default secret key is recognised, any other one is unknown
-    secret = unmask(section["secret_key"], DEFAULT_SECRET_KEY)
+    secret = recognise(section["secret_key"], DEFAULT_SECRET_KEY)
     return None if is_masked(secret) else (str(section["access_key"]), str(secret))
 
 

@@ -64,7 +64,7 @@ from lipsync_emulator.contracts.targets import (
     connect,
     is_masked,
     parse_time,
-    unmask,
+    recognise,
 )
 
 STEP = 30.0  # seconds the suite advances the clock at a time while waiting for webhooks
@@ -368,7 +368,7 @@ class ClientContract:
         section = (config or {}).get(provider) or {}
         listed = section.get("api_keys") if isinstance(section, dict) else None
         if isinstance(listed, list):  # shown masked: recognise the profile's own default key
-            listed = [unmask(k, profile.api_key) for k in listed]
+            listed = [recognise(k, profile.api_key) for k in listed]
         if self.api_key:
             key = self.api_key
         elif listed or not self.has_control:

@@ -58,9 +58,3 @@ def redact(value: Any) -> Any:
 
 def is_redacted(value: Any) -> bool:
     return isinstance(value, str) and value.startswith("<redacted")
-
-
-def unmask(shown: Any, candidate: str) -> Any:
-    """``candidate`` where ``shown`` is its masked form (a client that knows the default
-    credentials recognises them in the control plane's settings), else ``shown``."""
-    return candidate if is_redacted(shown) and redact(candidate) == shown else shown

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import heapq
 import hmac
-import ipaddress
 import itertools
 import json
 from collections.abc import Callable, Iterator
@@ -30,7 +29,7 @@ from lipsync_emulator.core.clock import iso
 from lipsync_emulator.core.errors import BadRequest, EmulatorError, NotFound
 from lipsync_emulator.core.http import json_response, parse_json_body
 from lipsync_emulator.core.jobs import Job, Outcome
-from lipsync_emulator.core.media import sample_mp4
+from lipsync_emulator.core.media import loopback_host, sample_mp4
 from lipsync_emulator.core.runtime import runtime
 from lipsync_emulator.core.scenarios import WEBHOOK_OPERATION, Chaos, ProbeContext, UnknownScenario
 from lipsync_emulator.core.store import DEFAULT_NAMESPACE, NAMESPACE_HEADER, current_namespace, scope
@@ -52,14 +51,7 @@ def _loopback_peer(environ: dict[str, Any]) -> bool:
     if "HTTP_FORWARDED" in environ or "HTTP_X_FORWARDED_FOR" in environ:
         return False
     addr = environ.get("REMOTE_ADDR")
-    if not addr:
-        return True
-    try:
-        ip = ipaddress.ip_address(addr.split("%", 1)[0])
-    except ValueError:
-        return False
-    mapped = getattr(ip, "ipv4_mapped", None)
-    return bool((mapped or ip).is_loopback)
+    return not addr or loopback_host(addr)
 
 
 def _presented_token(environ: dict[str, Any]) -> tuple[str | None, bool]:

@@ -12,7 +12,9 @@ from per-kind defaults. Outputs are a real, playable MP4 bundled with the packag
 from __future__ import annotations
 
 import io
+import ipaddress
 import mimetypes
+import re
 import struct
 import wave
 from dataclasses import dataclass
@@ -46,6 +48,67 @@ def split_url(url: str) -> Any:
         return urlsplit(url)
     except ValueError:
         return urlsplit("")
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """Where a URL leads, parsed once: the webhook guard decides on this and the sender
+    connects to exactly this host and port, so no second parser can read the URL otherwise."""
+
+    scheme: str
+    host: str  # a name, or an IP address without brackets
+    port: int
+    target: str  # path and query, as sent in the request line
+    netloc: str  # for the Host header
+
+    @property
+    def loopback(self) -> bool:
+        return loopback_host(self.host)
+
+
+def loopback_host(host: str) -> bool:
+    """A loopback address, or a name reserved for one (``localhost``, ``*.localhost``: RFC
+    6761; resolved locally, never through DNS)."""
+    host = host.strip("[]").lower()
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        ip = ipaddress.ip_address(host.split("%", 1)[0])
+    except ValueError:
+        return False
+    return bool((getattr(ip, "ipv4_mapped", None) or ip).is_loopback)
+
+
+# host[:port], the host a DNS name or IPv4 address, or a bracketed IPv6 literal
+_NETLOC = re.compile(r"(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._-]+)(?::([0-9]{0,5}))?")
+_AMBIGUOUS = re.compile(r"[\x00-\x20\x7f\\]")
+
+
+def endpoint(url: str) -> Endpoint:
+    """An http(s) URL's endpoint, or ``ValueError`` naming what is wrong. Refused, because
+    HTTP libraries and browsers read them differently: a backslash, whitespace or control
+    character anywhere, credentials before the host, a host of anything but name or address
+    characters."""
+    if not isinstance(url, str) or _AMBIGUOUS.search(url):
+        raise ValueError("the URL has a backslash, whitespace or a control character")
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        raise ValueError("the URL cannot be parsed") from None
+    scheme = parts.scheme.lower()
+    if scheme not in ("http", "https"):
+        raise ValueError("the URL must be http:// or https://")
+    if "@" in parts.netloc:
+        raise ValueError("the URL must not carry credentials before the host")
+    match = _NETLOC.fullmatch(parts.netloc)
+    if match is None:
+        raise ValueError("the URL's host is not a name or an address")
+    host, port_text = match.group(1), match.group(2)
+    if port_text and not 0 < int(port_text) < 65536:
+        raise ValueError("the URL's port is not a number from 1 to 65535")
+    port = int(port_text) if port_text else (443 if scheme == "https" else 80)
+    target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    return Endpoint(scheme, host.strip("[]").lower(), port, target, parts.netloc)
 
 
 # Pure functions of a URL that every create asks about several times (a fifth of a sync.so

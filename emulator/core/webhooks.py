@@ -14,27 +14,45 @@ Every delivery is a record of the store (collection ``OUTBOX``), so a persistent
 pending deliveries across a restart (``resume`` schedules them again). A signer is data — a
 scheme name and its secrets — so a stored delivery signs its retries after a restart too.
 
+The sender (``post``) connects to exactly the endpoint the guard approved (``media.endpoint``:
+one parser, so a URL no HTTP library reads alike is refused, never sent somewhere else),
+bounds each attempt in total wall-clock time (``webhook_timeout``) and in the bytes it reads
+of the answer (``RESPONSE_BYTES``), and never follows a redirect. Attempts run on a pool of
+``POOL_THREADS`` threads, at most ``PER_RECEIVER`` at a time to one host and port, so stalled
+receivers cannot hold up the others' deliveries.
+
+A signature states the wall-clock time the attempt is sent at, whatever the virtual clock
+says: receivers check it against their own clock (Stripe's test clocks do the same). The
+job's times in the body, the retry schedule and a secret's rotation grace are the emulator's.
+
     >>> RetryPolicy(max_attempts=4, backoff=2, factor=3).delays()
     [2.0, 6.0, 18.0]
 """
 
 from __future__ import annotations
 
+import http.client
 import ipaddress
+import socket
+import ssl
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from lipsync_emulator.accesslog import log_webhook
 from lipsync_emulator.core.clock import Clock, Scheduler, iso
 from lipsync_emulator.core.ids import IdSource
-from lipsync_emulator.core.media import split_url
+from lipsync_emulator.core.media import Endpoint, endpoint
 from lipsync_emulator.core.store import Store, scope
 
 OUTBOX = "_webhooks"
+RESPONSE_BYTES = 65536  # what an attempt reads of a receiver's answer, at most
+POOL_THREADS = 64
+PER_RECEIVER = 4  # attempts in flight to one host and port; more wait their turn, holding no thread
 
 if TYPE_CHECKING:
     from lipsync_emulator.core.jobs import Job
@@ -70,8 +88,14 @@ class Signer:
     previous: str | None = None
     previous_until: float | None = None
 
-    def __call__(self, body: bytes, timestamp: float, message_id: str) -> dict[str, str]:
-        return SCHEMES[self.scheme](self, body, timestamp, message_id)
+    def __call__(self, body: bytes, timestamp: float, message_id: str, at: float | None = None) -> dict[str, str]:
+        """Headers for an attempt: ``timestamp`` is the time the signature states (the wall
+        clock when sent), ``at`` the emulator's time of the attempt, which decides whether
+        the previous secret still signs (default: ``timestamp``)."""
+        signer = self
+        if self.previous and (timestamp if at is None else at) >= float(self.previous_until or 0):
+            signer = replace(self, previous=None)
+        return SCHEMES[self.scheme](signer, body, timestamp, message_id)
 
 
 @dataclass(frozen=True)
@@ -105,12 +129,13 @@ class RetryPolicy:
 class Attempt:
     number: int
     at: str
-    timestamp: float
+    timestamp: float  # the emulator's time of the attempt (``at``)
     status_code: int | None
     error: str | None
     headers: dict[str, str]
     response_body: str
     duration_ms: float
+    signed_at: float | None = None  # the wall-clock time the signature states
 
 
 @dataclass
@@ -148,18 +173,16 @@ class Delivery:
 
 
 def is_loopback(url: str) -> bool:
-    host = (split_url(url).hostname or "").lower()
-    if host == "localhost" or host.endswith(".localhost"):
-        return True
+    """Whether ``url`` leads to this machine, read by the parser the sender connects with."""
     try:
-        return ipaddress.ip_address(host).is_loopback
+        return endpoint(url).loopback
     except ValueError:
         return False
 
 
 class WebhookDispatcher:
     def __init__(self, clock: Clock, scheduler: Scheduler, ids: IdSource, store: Store, *, timeout: float = 5.0,
-                 allow_external: bool = False, workers: int = 8, scenarios: ScenarioBook | None = None) -> None:
+                 allow_external: bool = False, workers: int = 0, scenarios: ScenarioBook | None = None) -> None:
         self.clock = clock
         self.book = scenarios
         self.scheduler = scheduler
@@ -167,11 +190,12 @@ class WebhookDispatcher:
         self.store = store
         self.timeout = timeout
         self.allow_external = allow_external
-        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="emulator-webhook")
+        self._pool = ThreadPoolExecutor(max_workers=workers or POOL_THREADS, thread_name_prefix="emulator-webhook")
+        self._receiving: dict[tuple[str, int], int] = {}  # attempts in flight per host and port
+        self._waiting: dict[tuple[str, int], deque[Delivery]] = {}  # the ones beyond PER_RECEIVER
         self._lock = threading.Lock()
         self._idle = threading.Condition(self._lock)
         self._in_flight = 0
-        self._session = threading.local()
         self._generation = 0  # bumped on reset so stale scheduled attempts do nothing
         self._tokens: dict[str, int] = {}  # delivery id -> its current schedule (older ones are void)
         self._held: dict[str, Delivery] = {}  # out-of-order deliveries waiting for a later one
@@ -226,9 +250,8 @@ class WebhookDispatcher:
         if faults.get("drop"):
             delivery.status, delivery.note = "skipped", "dropped by scenario"
             self._save(delivery)
-        elif not (self.allow_external or is_loopback(url)):
-            delivery.status = "skipped"
-            delivery.note = "not delivered: only loopback hosts are called (set webhook_allow_external)"
+        elif (refused := _refusal(url, self.allow_external)) is not None:
+            delivery.status, delivery.note = "skipped", refused
             self._save(delivery)
         elif faults.get("out_of_order"):
             # Held back until another delivery to the same URL has been attempted (then it
@@ -259,13 +282,14 @@ class WebhookDispatcher:
                           policy=old.policy, signer=old.signer, job_id=old.job_id, namespace=old.namespace,
                           headers=old.headers, faults={}, names=[], message_id=None)
 
-    def signature(self, delivery_id: str, timestamp: float) -> dict[str, str]:
-        """The headers the delivery's signer gives for an attempt at ``timestamp``, before any
-        fault: what a receiver verifying it should compute (``{}`` if it is unsigned)."""
+    def signature(self, delivery_id: str, timestamp: float, at: float | None = None) -> dict[str, str]:
+        """The headers the delivery's signer gives for an attempt signed at ``timestamp``
+        (an attempt's ``signed_at``; ``at``: its emulator time), before any fault: what a
+        receiver verifying it should compute (``{}`` if it is unsigned)."""
         delivery = self.get(delivery_id)
         if delivery is None or delivery.signer is None:
             return {}
-        return delivery.signer(delivery.body.encode("utf-8"), timestamp, delivery.message_id or delivery.id)
+        return delivery.signer(delivery.body.encode("utf-8"), timestamp, delivery.message_id or delivery.id, at)
 
     def deliveries(self, **filters: Any) -> list[Delivery]:
         """Oldest first (in the caller's namespace when it is scoped)."""
@@ -324,7 +348,27 @@ class WebhookDispatcher:
             if self._held.pop(delivery.id, None) is not None:
                 delivery.note = "held back (out of order): sent when the hold expired"
             self._in_flight += 1
-        self._pool.submit(self._attempt, delivery)
+            target = endpoint(delivery.url)
+            receiver = (target.host, target.port)
+            if self._receiving.get(receiver, 0) >= PER_RECEIVER:
+                self._waiting.setdefault(receiver, deque()).append(delivery)
+                return
+            self._receiving[receiver] = self._receiving.get(receiver, 0) + 1
+        self._pool.submit(self._attempts, receiver, delivery)
+
+    def _attempts(self, receiver: tuple[str, int], delivery: Delivery | None) -> None:
+        """Attempts to one receiver, one after another: this one, then those waiting for it."""
+        while delivery is not None:
+            self._attempt(delivery)
+            with self._lock:
+                waiting = self._waiting.get(receiver)
+                delivery = waiting.popleft() if waiting else None
+                if not waiting:
+                    self._waiting.pop(receiver, None)
+                if delivery is None:
+                    self._receiving[receiver] -= 1
+                    if not self._receiving[receiver]:
+                        del self._receiving[receiver]
 
     def _release_held(self, after: Delivery) -> None:
         """Send the held deliveries to ``after``'s URL right after it (out-of-order fault)."""
@@ -341,31 +385,23 @@ class WebhookDispatcher:
             now = self.clock.now()
             body = delivery.body.encode("utf-8")
             headers = dict(delivery.headers)
+            signed_at = None
             if delivery.signer is not None:
-                headers.update(delivery.signer(body, now, delivery.message_id or delivery.id))
+                signed_at = time.time()
+                headers.update(delivery.signer(body, signed_at, delivery.message_id or delivery.id, now))
                 if delivery.faults.get("bad_signature"):
                     headers = {k: (_corrupt(v) if _is_signature(k) else v) for k, v in headers.items()}
             started = time.perf_counter()
             status_code: int | None = None
             error: str | None = None
             text = ""
-            import requests  # imported on the first attempt, not at start-up
-
             try:
-                session = getattr(self._session, "s", None)
-                if session is None:
-                    session = self._session.s = requests.Session()
-                    # sent directly: an HTTP(S)_PROXY meant for the internet cannot reach a
-                    # receiver on this machine
-                    session.trust_env = False
-                resp = session.post(delivery.url, data=body, headers=headers, timeout=self.timeout,
-                                    allow_redirects=False)
-                status_code, text = resp.status_code, resp.text[:2000]
-            except requests.RequestException as exc:
+                status_code, text = post(endpoint(delivery.url), body, headers, self.timeout)
+            except (OSError, http.client.HTTPException, ValueError) as exc:
                 error = f"{type(exc).__name__}: {exc}"[:500]
             attempt = Attempt(number=len(delivery.attempts) + 1, at=iso(now), timestamp=now,
-                              status_code=status_code, error=error, headers=headers, response_body=text,
-                              duration_ms=round((time.perf_counter() - started) * 1000, 3))
+                              status_code=status_code, error=error, headers=headers, response_body=text[:2000],
+                              duration_ms=round((time.perf_counter() - started) * 1000, 3), signed_at=signed_at)
             delivery.attempts.append(attempt)
             if status_code is not None and 200 <= status_code < 300:
                 delivery.status, delivery.next_attempt_at = "delivered", None
@@ -382,6 +418,17 @@ class WebhookDispatcher:
                 self._idle.notify_all()
 
 
+def _refusal(url: str, allow_external: bool) -> str | None:
+    """Why a delivery to ``url`` is not made, decided before any connection (None: it is)."""
+    try:
+        target = endpoint(url)
+    except ValueError as exc:
+        return f"not delivered: {exc}"
+    if not (allow_external or target.loopback):
+        return "not delivered: only loopback hosts are called (set webhook_allow_external)"
+    return None
+
+
 def _is_signature(header: str) -> bool:
     name = header.lower()
     return "signature" in name
@@ -393,3 +440,87 @@ def _corrupt(value: str) -> str:
         return "0"
     last = value[-1]
     return value[:-1] + ("0" if last != "0" else "1")
+
+
+# --- the sender ---------------------------------------------------------------------------------
+
+class _Deadline:
+    """A socket whose every wait ends at one wall-clock deadline: a receiver that drips its
+    answer a byte at a time cannot stretch an attempt past it (a timeout per read would)."""
+
+    deadline = float("inf")
+
+    def _arm(self) -> None:
+        left = self.deadline - time.monotonic()
+        if left <= 0:
+            raise TimeoutError("the attempt ran out of time")
+        self.settimeout(left)  # type: ignore[attr-defined]
+
+    def recv_into(self, *args: Any) -> int:
+        self._arm()
+        return super().recv_into(*args)  # type: ignore[misc]
+
+    def sendall(self, *args: Any) -> None:
+        self._arm()
+        return super().sendall(*args)  # type: ignore[misc]
+
+
+class _DeadlineSocket(_Deadline, socket.socket):
+    pass
+
+
+class _DeadlineSSLSocket(_Deadline, ssl.SSLSocket):
+    pass
+
+
+class _Connection(http.client.HTTPConnection):
+    """A connection to exactly the endpoint the guard approved (no second URL parser)."""
+
+    def __init__(self, target: Endpoint, deadline: float) -> None:
+        super().__init__(target.host, target.port)
+        self.target, self.deadline = target, deadline
+
+    def connect(self) -> None:
+        target = self.target
+        host = target.host
+        addresses = [host]
+        if target.loopback and host.endswith("localhost"):
+            # a name reserved for loopback: what "localhost" is on this machine, never DNS
+            found = socket.getaddrinfo("localhost", target.port, type=socket.SOCK_STREAM)
+            addresses = [a for a in dict.fromkeys(str(f[4][0]) for f in found)
+                         if ipaddress.ip_address(a).is_loopback] or ["127.0.0.1"]
+        error: OSError = OSError(f"cannot connect to {target.netloc}")
+        for address in addresses:
+            left = self.deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError("the attempt ran out of time")
+            try:
+                raw = socket.create_connection((address, target.port), timeout=left)
+                break
+            except OSError as exc:
+                error = exc
+        else:
+            raise error
+        raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        sock: Any = _DeadlineSocket(raw.family, raw.type, raw.proto, fileno=raw.detach())
+        sock.deadline = self.deadline
+        if target.scheme == "https":
+            context = ssl.create_default_context()
+            context.sslsocket_class = _DeadlineSSLSocket
+            sock.settimeout(max(0.001, self.deadline - time.monotonic()))
+            sock = context.wrap_socket(sock, server_hostname=host)
+            sock.deadline = self.deadline
+        self.sock = sock
+
+
+def post(target: Endpoint, body: bytes, headers: dict[str, str], timeout: float) -> tuple[int, str]:
+    """POST ``body`` to ``target`` in at most ``timeout`` seconds in all (connecting,
+    sending, the answer's head and the first ``RESPONSE_BYTES`` of its body, all that is
+    read of it). Redirects are answers, not followed."""
+    conn = _Connection(target, time.monotonic() + timeout)
+    try:
+        conn.request("POST", target.target, body=body, headers={"Host": target.netloc, **headers})
+        resp = conn.getresponse()
+        return resp.status, resp.read(RESPONSE_BYTES).decode("utf-8", "replace")
+    finally:
+        conn.close()

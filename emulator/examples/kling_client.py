@@ -173,7 +173,8 @@ class Adapter:
         self.client = KlingClient(env.base_url, env.api_key, callback_url=env.webhook_url, timeout=env.timeout,
                                   sleep=env.sleep, clock=env.now, access_key=env.access_key,
                                   secret_key=env.secret_key)
-        self.callbacks = CallbackHandler(self.client, env.webhook_secret, clock=env.now)
+        # a signature states the real time it was sent: checked against this machine's clock, not env.now
+        self.callbacks = CallbackHandler(self.client, env.webhook_secret)
 
     def submit(self, request: Any) -> str:
         extra = {k: v for k, v in request.items() if k not in ("video_url", "face_choose")}

@@ -197,7 +197,7 @@ def check_webhook(client, server, receiver: WebhookReceiver, scenario, way):
         assert len(received) == len(deliveries)
         for d in deliveries:
             [attempt] = d["attempts"]
-            correct = server.runtime.webhooks.signature(d["id"], attempt["timestamp"])
+            correct = server.runtime.webhooks.signature(d["id"], attempt["signed_at"], attempt["timestamp"])
             assert correct, f"{provider} webhooks are unsigned: webhook_bad_signature means nothing here"
             for header, value in correct.items():
                 if "signature" in header.lower():

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from lipsync_emulator.core.clock import Scheduler, VirtualClock
 from lipsync_emulator.core.ids import IdSource
@@ -51,19 +53,26 @@ def dispatcher():
     return d, advance
 
 
-def test_signed_per_attempt_with_the_attempt_time(dispatcher, webhook_receiver):
+def test_signed_per_attempt_with_the_wall_clock_time_it_is_sent(dispatcher, webhook_receiver):
+    """The virtual clock says 5000 and 5030; a receiver checks the signature's time against
+    its own clock, so each attempt states the real time it was sent at."""
     d, advance = dispatcher
     webhook_receiver.respond_with(500)
+    before = int(time.time())
     d.send(provider="p", url=webhook_receiver.url, body=b'{"a":1}', event="e",
            policy=RetryPolicy(max_attempts=2, backoff=30),
            signer=Signer("test-time", ""))
     advance(0)
     advance(30)
     sigs = [r.headers["X-Sig"] for r in webhook_receiver.wait_for(2)]
-    assert sigs == ['5000:{"a":1}', '5030:{"a":1}']
+    after = int(time.time())
+    stamps = [int(sig.split(":", 1)[0]) for sig in sigs]
+    assert all(before <= stamp <= after for stamp in stamps) and all(sig.endswith(':{"a":1}') for sig in sigs)
     [delivery] = d.deliveries()
     assert delivery.status == "delivered"
     assert [a.status_code for a in delivery.attempts] == [500, 200]
+    assert [a.timestamp for a in delivery.attempts] == [5000, 5030]  # the emulator's time of each attempt
+    assert [int(a.signed_at) for a in delivery.attempts] == stamps
 
 
 def test_gives_up_after_max_attempts(dispatcher, webhook_receiver):
@@ -124,7 +133,7 @@ def test_an_unparseable_webhook_url_is_recorded_and_every_job_still_completes(em
                                                        timeout=10).json()}
     assert jobs == {bad: "COMPLETED", good: "COMPLETED"}
     hooks = {d["job_id"]: d for d in emulator.control.webhooks(provider="syncso")}
-    assert hooks[bad]["status"] == "skipped" and hooks[bad]["note"].startswith("not delivered: only loopback hosts")
+    assert hooks[bad]["status"] == "skipped" and hooks[bad]["note"] == "not delivered: the URL cannot be parsed"
     assert hooks[good]["status"] == "delivered"
 
 

@@ -197,3 +197,12 @@ def test_requests_newest_first_with_the_validation_error_and_the_overview(browse
     click(browser, ".advance button", "+1 min")
     until(browser, lambda d: "COMPLETED 1" in text(d, "#job-counts"), "the overview's clock buttons did nothing")
     screenshot("overview")
+
+
+def test_under_a_real_clock_the_advance_buttons_are_off_and_say_why(browser, make_emulator):
+    real = make_emulator({"clock": "real"})
+    open_page(browser, real, "overview")
+    until(browser, lambda d: "real" in text(d, "#clock-now"), "the overview never showed the real clock")
+    buttons = browser.find_elements(By.CSS_SELECTOR, ".advance button")
+    assert buttons and all(b.get_attribute("disabled") is not None for b in buttons)
+    assert "start the emulator with --clock virtual" in text(browser, "#clock-note")

@@ -8,10 +8,9 @@ Structure (required fields, the resolution enum, integer seed, URL shapes) is in
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import urlsplit
 
 from lipsync_emulator.core.errors import BadRequest
-from lipsync_emulator.core.webhooks import is_loopback
+from lipsync_emulator.core.media import endpoint
 
 WEBHOOK_HTTPS = "webhook_https"
 
@@ -24,14 +23,15 @@ def check_webhook(url: str | None, cfg: dict[str, Any]) -> None:
     if url is None:
         return
     try:
-        parts = urlsplit(url)
-        parts.port  # noqa: B018 - parsing the host and port may raise too
-    except ValueError:  # e.g. "http://[x": an unclosed IPv6 bracket (found by Schemathesis)
-        raise BadRequest("webhook must be a valid URL", field="webhook", rule=WEBHOOK_HTTPS) from None
-    if parts.scheme.lower() == "https":
+        # the parser the sender connects with: "http://10.0.0.1\\@127.0.0.1/" is refused
+        # here, not taken for a loopback URL and then sent elsewhere
+        target = endpoint(url)
+    except ValueError as exc:
+        raise BadRequest(f"webhook must be a valid URL ({exc})", field="webhook", rule=WEBHOOK_HTTPS) from None
+    if target.scheme == "https":
         return
     policy = cfg["webhook_http"]
-    if policy == "allow" or (policy == "loopback" and is_loopback(url)):
+    if policy == "allow" or (policy == "loopback" and target.loopback):
         return
     raise BadRequest("webhook must be an HTTPS URL", field="webhook", rule=WEBHOOK_HTTPS)
 
