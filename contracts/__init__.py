@@ -11,13 +11,18 @@ run against the emulator in-process, on a port, or against the real provider.
 * ``contracts.pytest_plugin`` — fixtures and markers (registered through ``pytest11``).
 
     from lipsync_emulator.contracts import ClientContract, scenario_names
+
+A provider's profile and strategies are found by its name (``profiles/<name>.py``,
+``strategies/<name>.py``); ``register(profile, strategies)`` adds one kept elsewhere.
 """
 
 from __future__ import annotations
 
+from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from lipsync_emulator.contracts.profiles import Profile
     from lipsync_emulator.contracts.suites.client import (
         ClientAdapter,
         ClientContract,
@@ -30,7 +35,17 @@ if TYPE_CHECKING:
     from lipsync_emulator.contracts.suites.conformance import SelfContract
 
 __all__ = ["ClientAdapter", "ClientContract", "ContractEnv", "ContractViolation", "PollBudgetExceeded", "Report",
-           "SelfContract", "scenario_names"]
+           "SelfContract", "register", "scenario_names"]
+
+
+def register(profile: Profile, strategies_module: ModuleType) -> None:
+    """Make a provider kept outside this package known to the suites: its ``Profile`` (how to
+    call it, its lifecycle, webhook and errors) and its strategies module (``create_requests``,
+    ``minimal_request``, ``rule_ids``, ``invalid_requests``). See docs/adding-a-provider.md."""
+    from lipsync_emulator.contracts import profiles, strategies
+
+    profiles.register(profile)
+    strategies.register(profile.name, strategies_module)
 
 
 def __getattr__(name: str) -> Any:
@@ -40,7 +55,7 @@ def __getattr__(name: str) -> Any:
         from lipsync_emulator.contracts.suites.conformance import SelfContract
 
         return SelfContract
-    if name in __all__:
+    if name in __all__ and name != "register":
         from lipsync_emulator.contracts.suites import client
 
         return getattr(client, name)

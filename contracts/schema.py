@@ -12,6 +12,7 @@ import copy
 import functools
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 from urllib.parse import unquote_plus, urlsplit
 
@@ -80,9 +81,9 @@ class ContractSchema:
 
     @classmethod
     @functools.cache
-    def load(cls, name: str) -> ContractSchema:
-        """From the installed ``schemas`` package (the source of truth)."""
-        return cls(name, schemas.load(name))
+    def load(cls, name: str | Path) -> ContractSchema:
+        """From the installed ``schemas`` package (the source of truth), or an OpenAPI file."""
+        return cls(name.stem if isinstance(name, Path) else name, schemas.load(name))
 
     @classmethod
     def from_text(cls, name: str, text: str) -> ContractSchema:

@@ -61,6 +61,21 @@ class Response:
         return f"<Response {self.method} {self.path} -> {self.status} {self.text[:120]!r}>"
 
 
+def every_page(fetch: Any, filters: dict[str, Any], page: int = 1000) -> list[dict[str, Any]]:
+    """Follow a control-plane listing (newest first) page by page: ``fetch(params)`` returns
+    one page. ``limit`` in ``filters`` stops after that many."""
+    params = {k: v for k, v in filters.items() if v is not None}
+    wanted = params.pop("limit", None)
+    rows: list[dict[str, Any]] = []
+    while wanted is None or len(rows) < int(wanted):
+        size = page if wanted is None else min(page, int(wanted) - len(rows))
+        got = fetch({**params, "offset": len(rows), "limit": size})
+        rows += got
+        if len(got) < size:
+            break
+    return rows
+
+
 class Target(Protocol):
     base_url: str
 
@@ -207,23 +222,9 @@ class Control:
     def clock_mode(self) -> str:
         return str(self._call("GET", "/clock")["mode"])
 
-    def _pages(self, path: str, filters: Mapping[str, Any], page: int = 1000) -> list[dict[str, Any]]:
-        """A listing followed page by page (the control plane pages it, newest first);
-        ``limit`` in ``filters`` stops after that many."""
-        params = {k: v for k, v in filters.items() if v is not None}
-        wanted = params.pop("limit", None)
-        rows: list[dict[str, Any]] = []
-        while wanted is None or len(rows) < int(wanted):
-            size = page if wanted is None else min(page, int(wanted) - len(rows))
-            got = self._call("GET", path, params={**params, "offset": len(rows), "limit": size})
-            rows += got
-            if len(got) < size:
-                break
-        return rows
-
     def requests(self, **filters: Any) -> list[dict[str, Any]]:
-        """The journal, oldest first (``limit``: the newest that many)."""
-        return self._pages("/requests", filters)[::-1]
+        """The journal, oldest first (the control plane pages it, newest first)."""
+        return every_page(lambda params: self._call("GET", "/requests", params=params), filters)[::-1]
 
     def count(self, **filters: Any) -> int:
         """How many journal entries match (one request: the listing's ``X-Total-Count``)."""
@@ -235,13 +236,13 @@ class Control:
 
     def webhooks(self, **filters: Any) -> list[dict[str, Any]]:
         """Webhook deliveries, oldest first."""
-        return self._pages("/webhooks", filters)[::-1]
+        return every_page(lambda params: self._call("GET", "/webhooks", params=params), filters)[::-1]
 
     def redeliver(self, delivery_id: str) -> dict[str, Any]:
         return self._call("POST", f"/webhooks/{delivery_id}/redeliver")
 
     def jobs(self, **filters: Any) -> list[dict[str, Any]]:
-        return self._pages("/jobs", filters)
+        return every_page(lambda params: self._call("GET", "/jobs", params=params), filters)
 
     def config(self) -> dict[str, Any]:
         return self._call("GET", "/config")

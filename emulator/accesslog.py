@@ -29,16 +29,14 @@ _CONTROL = "/_emulator/"
 _RESET, _DIM, _RED, _GREEN, _YELLOW, _CYAN = "\033[0m", "\033[2m", "\033[31m", "\033[32m", "\033[33m", "\033[36m"
 
 
-def log_request(req: Any, response: Any, ctx: Any) -> None:
-    """Called once per answered request (the app's after-request hook)."""
+def log_request(req: Any, response: Any, ctx: Any, provider: Any = None) -> None:
+    """Called once per answered request (the app's after-request hook) with the provider
+    that owns its path."""
     if not LOGGER.isEnabledFor(logging.INFO):
         return
     control = req.path.startswith(_CONTROL)
     if control and req.method in ("GET", "HEAD"):
         return
-    from lipsync_emulator.core.runtime import runtime
-
-    provider = None if control else runtime().provider_for(req.path)
     started = ctx.get("started")
     record: dict[str, Any] = {
         "type": "request", "provider": "control" if control else provider.name if provider else "-",

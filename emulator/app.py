@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import json
 import time
+from collections.abc import Sequence
 from typing import Any
 
 from flask import Flask, Response, g, request
@@ -21,7 +22,7 @@ from lipsync_emulator.core.control import guard, render_control_error
 from lipsync_emulator.core.errors import EmulatorError, InternalError, error_for_status
 from lipsync_emulator.core.faults import FaultMiddleware
 from lipsync_emulator.core.http import has_body
-from lipsync_emulator.core.runtime import EXTENSION, Runtime, runtime
+from lipsync_emulator.core.runtime import EXTENSION, Provider, Runtime, runtime
 from lipsync_emulator.core.store import (
     NAMESPACE_HEADER,
     StorageUnavailable,
@@ -77,9 +78,12 @@ class EmulatorFlask(Flask):
         return response
 
 
-def create_app(config: dict[str, Any] | Settings | None = None, *, store: Store | None = None) -> Flask:
+def create_app(config: dict[str, Any] | Settings | None = None, *, store: Store | None = None,
+               providers: Sequence[Provider] = REGISTRY) -> Flask:
     """Build an emulator app. ``config`` is a ``Settings`` or a dict of overrides, e.g.
-    ``{"clock": "virtual", "syncso": {"api_keys": ["sk_test"]}}``."""
+    ``{"clock": "virtual", "syncso": {"api_keys": ["sk_test"]}}``. ``providers``: the providers
+    to serve, by default the package's ``REGISTRY``; add your own with ``REGISTRY + (mine,)``
+    (docs/adding-a-provider.md)."""
     settings = config if isinstance(config, Settings) else Settings.build(config)
     app = EmulatorFlask("emulator")
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
@@ -88,7 +92,7 @@ def create_app(config: dict[str, Any] | Settings | None = None, *, store: Store 
     # Location built from the Host header.
     app.url_map.merge_slashes = False
     app.json.sort_keys = False  # type: ignore[attr-defined]
-    rt = Runtime(settings, REGISTRY, store=store)
+    rt = Runtime(settings, tuple(providers), store=store)
     app.extensions[EXTENSION] = rt
     rt.engine.observe(log_transition)
 
@@ -99,7 +103,7 @@ def create_app(config: dict[str, Any] | Settings | None = None, *, store: Store 
     app.register_blueprint(control_bp)
     app.register_blueprint(index_bp)
     app.register_blueprint(ui_bp)
-    for provider in REGISTRY:
+    for provider in providers:
         app.register_blueprint(provider.blueprint)
 
     @app.before_request
@@ -127,10 +131,10 @@ def create_app(config: dict[str, Any] | Settings | None = None, *, store: Store 
     @app.after_request
     def _journal(response: Response) -> Response:
         req, ctx = request, g
-        log_request(req, response, ctx)
+        provider = rt.provider_for(req.path)
+        log_request(req, response, ctx, provider)
         if req.path.startswith("/_emulator/"):
             return response
-        provider = rt.provider_for(req.path)
         environ = req.environ
         # Raw pieces now, the readable entry when the journal is read (_expand_entry): the
         # work of making it readable is paid only by whoever reads it.

@@ -46,7 +46,12 @@ def _settings(args: argparse.Namespace) -> Settings:
         if not sep:
             raise SystemExit(f"--set expects KEY=VALUE, got {item!r}")
         set_dotted(overrides, key, value)
-    return Settings.build(overrides)
+    from lipsync_emulator.core.runtime import configure
+    from lipsync_emulator.providers import REGISTRY
+
+    settings = Settings.build(overrides)
+    configure(settings, REGISTRY)  # a bad setting stops here, named, before anything listens
+    return settings
 
 
 def _banner(settings: Settings, url: str) -> str:
@@ -55,7 +60,7 @@ def _banner(settings: Settings, url: str) -> str:
 
     lines = [f"lipsync-emulator listening on {url} (clock: {settings.clock})"]
     for provider in REGISTRY:
-        cfg = settings.provider(provider.name, provider.defaults)
+        cfg = provider.configure(settings)
         keys = ", ".join(cfg.get("api_keys") or []) or "any non-empty key"
         lines.append(f"  {provider.title:<15} {' '.join(provider.prefixes):<16} keys: {keys}")
         lines += [f"  {'':<15} {'':<16} {line}" for line in _credentials(provider.name, cfg)]
@@ -307,7 +312,7 @@ def demo(args: argparse.Namespace) -> int:
 
     server = None
     if args.url:
-        client = ScenarioClient.for_url(args.url, timeout=args.timeout)
+        client = ScenarioClient.for_url(args.url, _runtime().catalog, timeout=args.timeout)
     else:
         # In-process, virtual clock, loopback only; latencies shortened so the gallery is quick.
         server = EmulatorServer({"faults": {"latency_seconds": 0.5,

@@ -64,6 +64,7 @@ class Settings:
     chaos: Any = None
     # Fault amounts (latency seconds, webhook delay/hold...): emulator.core.faults.FAULT_DEFAULTS
     faults: dict[str, Any] = field(default_factory=dict)
+    api_keys: list[str] | None = None  # every provider's keys, unless its own section names them
     providers: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @classmethod
@@ -82,23 +83,15 @@ class Settings:
             with open(path, encoding="utf-8") as fh:
                 data = deep_merge(data, json.load(fh))
         data = deep_merge(data, overrides or {})
-        shared_keys = data.pop("api_keys", None)
         known = {f for f in cls.__dataclass_fields__}
         providers = data.pop("providers", {}) or {}
         for key in list(data):
             if key not in known:
-                # A top-level key naming a provider is a provider section (``{"syncso": {...}}``).
-                providers[key] = deep_merge(providers.get(key, {}), data.pop(key))
-        if shared_keys:
-            for name in ("syncso", "wavespeed", "lipsyncstudio", "kling"):
-                providers.setdefault(name, {}).setdefault("api_keys", list(shared_keys))
-            # --api-key restricts every way in, Kling's relay paths included
-            providers["kling"].setdefault("relay_keys", list(shared_keys))
+                # A top-level key naming a provider is a provider section (``{"syncso": {...}}``);
+                # one naming nothing is refused when the app is built, which knows the providers.
+                value = data.pop(key)  # checked against the provider's settings when the app is built
+                providers[key] = deep_merge(providers.get(key, {}), value) if isinstance(value, dict) else value
         settings = cls(**data, providers=providers)
         if settings.clock not in ("real", "virtual"):
             raise ValueError(f"clock must be 'real' or 'virtual', not {settings.clock!r}")
         return settings
-
-    def provider(self, name: str, defaults: dict[str, Any]) -> dict[str, Any]:
-        """The effective settings of one provider: its defaults with the overrides merged in."""
-        return deep_merge(defaults, self.providers.get(name, {}))

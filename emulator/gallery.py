@@ -94,18 +94,15 @@ class ScenarioClient:
         return cls(server.url, rt.catalog, {name: rt.cfg(name) for name in rt.providers}, **kwargs)
 
     @classmethod
-    def for_url(cls, url: str, **kwargs: Any) -> ScenarioClient:
-        """For a running emulator on a loopback URL: the catalogue and probes come from this
-        package, the providers' settings from the emulator's ``/_emulator/config``."""
+    def for_url(cls, url: str, catalog: ScenarioCatalog, **kwargs: Any) -> ScenarioClient:
+        """For a running emulator on a loopback URL: ``catalog`` gives the scenarios and probes
+        (an app of the same version builds it), the emulator's ``/_emulator/config`` the
+        providers' settings."""
         if not is_loopback(url):
             raise ValueError(f"{url} is not a loopback URL: the demo only talks to a local emulator")
-        from lipsync_emulator.app import create_app
-        from lipsync_emulator.core.runtime import EXTENSION
-
         resp = requests.get(f"{url.rstrip('/')}/_emulator/config", timeout=10)
         resp.raise_for_status()
         config = resp.json()
-        catalog = create_app({"clock": "virtual"}).extensions[EXTENSION].catalog
         return cls(url, catalog, dict(config.get("providers") or {}), **kwargs)
 
     # -- control plane -----------------------------------------------------------------------

@@ -4,10 +4,13 @@ control plane, and the dashboard."""
 
 from __future__ import annotations
 
+from importlib.metadata import version
+
 from flask import Blueprint, Response
-from lipsync_emulator import __version__
 from lipsync_emulator.core.http import json_response
 from lipsync_emulator.core.runtime import runtime
+
+VERSION = version("lipsync-emulator")  # the installed distribution's, as pip shows it
 
 bp = Blueprint("index", __name__)
 
@@ -26,7 +29,7 @@ def index() -> Response:
         ("jobs", "jobs"), ("webhooks", "webhooks"), ("requests", "requests"), ("scenarios", "scenarios"),
         ("config", "config"), ("schemas", "schemas"))}
     return json_response({
-        "name": "lipsync-emulator", "version": __version__, "clock": rt.settings.clock,
+        "name": "lipsync-emulator", "version": VERSION, "clock": rt.settings.clock,
         "providers": providers, "control_plane": control, "dashboard": "/_emulator/ui",
         "docs": {"readme": "README.md", "scenarios": f"{DOCS}scenarios.md", "control_plane": f"{DOCS}control-plane.md",
                  "testing": f"{DOCS}testing.md", "contract_testing": f"{DOCS}contract-testing.md",

@@ -26,19 +26,22 @@ def path(name: str) -> Path:
     return HERE / f"{name}.yaml"
 
 
-def text(name: str) -> str:
-    return path(name).read_text(encoding="utf-8")
+def text(name: str | Path) -> str:
+    """A schema's YAML: by name, or from a file (a provider's schema kept outside this package)."""
+    return (name if isinstance(name, Path) else path(name)).read_text(encoding="utf-8")
 
 
 @functools.cache
-def _parsed(name: str) -> bytes:
+def _parsed(name: str | Path) -> bytes:
     import yaml
 
+    source = (name if isinstance(name, Path) else path(name)).read_bytes()
     # libyaml's loader when present: much faster, and start-up time is a product feature here
-    return marshal.dumps(yaml.load(path(name).read_bytes(), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)))  # noqa: S506
+    return marshal.dumps(yaml.load(source, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)))  # noqa: S506
 
 
-def load(name: str) -> dict[str, Any]:
-    """A fresh copy of the parsed spec (callers may change it freely), parsed once per process."""
+def load(name: str | Path) -> dict[str, Any]:
+    """A fresh copy of the parsed spec (callers may change it freely), parsed once per process.
+    ``name`` may be the path of an OpenAPI file (a provider's schema kept outside this package)."""
     spec: dict[str, Any] = marshal.loads(_parsed(name))
     return spec

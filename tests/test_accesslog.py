@@ -160,11 +160,12 @@ def test_pytest_log_level_info_shows_a_failing_tests_traffic(tmp_path) -> None:
 def test_the_banner_prints_every_credential() -> None:
     with serve("--set", "kling.webhook_secret=whsec_a2xpbmc=", "--set", "wavespeed.api_keys=[\"wk_1\"]") as (url, _, out):
         banner = "\n".join(out.lines)
-    from lipsync_emulator.providers.wavespeed.models import DEFAULTS, webhook_secret
+    from lipsync_emulator.providers import wavespeed
+    from lipsync_emulator.providers.wavespeed.models import webhook_secret
 
     for promised in ("whsec_emulator_syncso_dev",  # sync.so's webhook secret
                      "access key kling_emulator_access_key", "secret key kling_emulator_secret_key_change_me",
                      "kling_emulator_api_key", "callback secret whsec_a2xpbmc=",
-                     f"webhook secret for wk_1: {webhook_secret(DEFAULTS, 'wk_1')}",
+                     f"webhook secret for wk_1: {webhook_secret(wavespeed.PROVIDER.defaults, 'wk_1')}",
                      "lipsync.studio  /api/v1          keys: any non-empty key", f"{url}/_emulator/health"):
         assert promised in banner, (promised, banner)

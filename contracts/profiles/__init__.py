@@ -13,13 +13,12 @@ emulator with; against a real provider it is simply what the provider documents.
 from __future__ import annotations
 
 import importlib
+import pkgutil
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from lipsync_emulator.contracts.targets import Response, Target
-
-NAMES = ("syncso", "wavespeed", "lipsyncstudio", "kling")
 
 
 @dataclass(frozen=True)
@@ -161,22 +160,38 @@ class Profile:
         return None
 
 
+_REGISTERED: dict[str, Profile] = {}
+
+
+def register(profile: Profile) -> None:
+    """Make ``profile`` known by its name: a provider whose profile lives outside this package
+    (the providers here are found by module name: ``profiles/<name>.py`` holds ``PROFILE``)."""
+    _REGISTERED[profile.name] = profile
+
+
 def get(name: str) -> Profile:
-    """The profile of provider ``name`` (``syncso``, ``wavespeed``, ``lipsyncstudio``, ``kling``)."""
-    if name not in NAMES:
-        raise KeyError(f"no contract profile {name!r} (have: {', '.join(NAMES)})")
-    module = importlib.import_module(f"lipsync_emulator.contracts.profiles.{name}")
+    """The profile of provider ``name``: a registered one, else ``profiles/<name>.py``'s."""
+    if name in _REGISTERED:
+        return _REGISTERED[name]
+    module = _module(name)
+    if module is None:
+        raise KeyError(f"no contract profile {name!r} (have: {', '.join(available())})")
     profile: Profile = module.PROFILE
     return profile
 
 
+def _module(name: str) -> Any:
+    if not name.isidentifier() or name.startswith("_"):
+        return None
+    try:
+        return importlib.import_module(f"{__name__}.{name}")
+    except ModuleNotFoundError as exc:
+        if exc.name != f"{__name__}.{name}":
+            raise  # the module exists; something it imports does not
+        return None
+
+
 def available() -> list[str]:
-    """Providers whose profile module exists in this installation."""
-    out = []
-    for name in NAMES:
-        try:
-            importlib.import_module(f"lipsync_emulator.contracts.profiles.{name}")
-        except ModuleNotFoundError:
-            continue
-        out.append(name)
-    return out
+    """Providers with a profile: those of this package, and the registered ones."""
+    found = [m.name for m in pkgutil.iter_modules(__path__) if not m.name.startswith("_")]
+    return sorted(set(found) | set(_REGISTERED))

@@ -18,19 +18,32 @@ from typing import Any
 
 from lipsync_emulator.contracts.strategies.base import ExpectedError, Invalid, compact
 
-__all__ = ["ExpectedError", "Invalid", "compact", "syncso", "wavespeed", "lipsyncstudio", "kling", "for_provider"]
+__all__ = ["ExpectedError", "Invalid", "compact", "for_provider", "register"]
 
-PROVIDERS = ("syncso", "wavespeed", "lipsyncstudio", "kling")
+_REGISTERED: dict[str, ModuleType] = {}
+
+
+def register(name: str, module: ModuleType) -> None:
+    """Make ``module`` the strategies of provider ``name``: a provider whose strategies live
+    outside this package (the providers here are found by module name, ``strategies/<name>.py``)."""
+    _REGISTERED[name] = module
 
 
 def for_provider(name: str) -> ModuleType:
     """The strategies module of provider ``name``."""
-    if name not in PROVIDERS:
-        raise KeyError(f"no strategies for {name!r} (have: {', '.join(PROVIDERS)})")
-    return importlib.import_module(f"lipsync_emulator.contracts.strategies.{name}")
+    if name in _REGISTERED:
+        return _REGISTERED[name]
+    if name.isidentifier() and not name.startswith("_"):
+        try:
+            return importlib.import_module(f"{__name__}.{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"{__name__}.{name}":
+                raise  # the module exists; something it imports does not
+    raise KeyError(f"no strategies for {name!r}")
 
 
 def __getattr__(name: str) -> Any:
-    if name in PROVIDERS:
+    try:
         return for_provider(name)
-    raise AttributeError(name)
+    except KeyError:
+        raise AttributeError(name) from None

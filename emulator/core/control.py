@@ -32,6 +32,7 @@ from lipsync_emulator.core.jobs import Job, Outcome
 from lipsync_emulator.core.media import loopback_host, sample_mp4
 from lipsync_emulator.core.runtime import runtime
 from lipsync_emulator.core.scenarios import WEBHOOK_OPERATION, Chaos, ProbeContext, UnknownScenario
+from lipsync_emulator.core.settings import SettingsError
 from lipsync_emulator.core.store import DEFAULT_NAMESPACE, NAMESPACE_HEADER, current_namespace, scope
 
 bp = Blueprint("control", __name__, url_prefix="/_emulator")
@@ -488,7 +489,7 @@ def trigger_scenario() -> Response:
     emulator over loopback, then the job followed on the clock — and return the exchange:
     ``{"provider": ..., "scenario": ..., "way": "header" | "magic" | "rule"}``."""
     from lipsync_emulator.gallery import WAYS, ScenarioClient, play, render
-    from lipsync_emulator.testing import WebhookReceiver
+    from lipsync_emulator.receiver import WebhookReceiver
 
     rt = runtime()
     body = _body()
@@ -542,6 +543,17 @@ def delete_scenario(rule_id: str) -> Response:
     return json_response({"deleted": 1})
 
 
+@bp.patch("/config")
+def change_config() -> Response:
+    """Change providers' settings while running, checked as at start-up (a 400 names the key);
+    answers the configuration."""
+    try:
+        runtime().reconfigure(_body())
+    except SettingsError as exc:
+        raise BadRequest(str(exc), field=exc.key) from None
+    return config()
+
+
 @bp.get("/config")
 def config() -> Response:
     """The effective settings, credentials masked (``redact_settings``)."""
@@ -557,16 +569,18 @@ def config() -> Response:
 
 @bp.get("/schemas")
 def schema_index() -> Response:
-    return json_response({name: f"/_emulator/schemas/{name}.yaml" for name in schemas.names()})
+    return json_response({name: f"/_emulator/schemas/{name}.yaml" for name, p in runtime().providers.items()
+                          if p.schema})
 
 
 @bp.get("/schemas/<name>.yaml")
 def schema_file(name: str) -> Response:
-    try:
-        text = schemas.text(name)
-    except FileNotFoundError as exc:
-        raise NotFound(str(exc), field="name") from None
-    return Response(text, mimetype="application/yaml")
+    """A provider's schema, by the provider's name."""
+    provider = runtime().providers.get(name)
+    if provider is None or provider.schema is None:
+        known = ", ".join(n for n, p in runtime().providers.items() if p.schema)
+        raise NotFound(f"no schema named {name!r} (have: {known})", field="name")
+    return Response(schemas.text(provider.schema), mimetype="application/yaml")
 
 
 @bp.get("/files/<file_id>/<name>")

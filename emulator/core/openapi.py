@@ -19,6 +19,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from dataclasses import field as dataclass_field
 from fnmatch import fnmatch
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from lipsync_emulator import schemas
@@ -390,8 +391,8 @@ class OperationValidator:
 class SpecValidator:
     """One provider's spec: an ``OperationValidator`` per operation, built at start."""
 
-    def __init__(self, name: str) -> None:
-        self.name = name
+    def __init__(self, name: str | Path) -> None:
+        self.name = name.stem if isinstance(name, Path) else name
         self.spec = schemas.load(name)
         self.operations: dict[str, tuple[str, str]] = {}
         self.validators: dict[str, OperationValidator] = {}

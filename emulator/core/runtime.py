@@ -9,12 +9,13 @@ blueprint, error renderer, authenticator and defaults. The core only ever sees t
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from flask import Blueprint, Response, current_app
-from lipsync_emulator.config import Settings
+from lipsync_emulator.config import Settings, deep_merge
 from lipsync_emulator.core.clock import RealClock, Scheduler, VirtualClock, iso, quantize
 from lipsync_emulator.core.errors import EmulatorError
 from lipsync_emulator.core.faults import Faults, generic_scenarios
@@ -22,7 +23,10 @@ from lipsync_emulator.core.ids import IdSource
 from lipsync_emulator.core.jobs import JobEngine
 from lipsync_emulator.core.journal import RequestJournal
 from lipsync_emulator.core.openapi import SchemaViolation, SpecValidator
-from lipsync_emulator.core.scenarios import Chaos, ScenarioBook, ScenarioCatalog
+from lipsync_emulator.core.scenarios import Chaos, Probe, Scenario, ScenarioBook, ScenarioCatalog
+from lipsync_emulator.core.settings import NoSettings, SettingsError
+from lipsync_emulator.core.settings import configure as configure_settings
+from lipsync_emulator.core.settings import defaults as settings_defaults
 from lipsync_emulator.core.store import MemoryStore, Store
 from lipsync_emulator.core.webhooks import WebhookDispatcher
 from werkzeug.wrappers import Request
@@ -36,8 +40,11 @@ class Provider:
 
     ``authenticate(rt, request)`` returns the account (API key or issuer) or raises
     ``Unauthorized``. ``on_violation(violation, operation_id)`` turns the first schema
-    violation into the provider's error. ``setup(rt)`` declares lifecycles and scenarios.
-    ``public_config(settings)`` is what ``GET /_emulator/config`` shows (default: settings)."""
+    violation into the provider's error. ``setup(rt)`` declares lifecycles;
+    ``scenarios(settings)`` and ``probes()`` the provider's scenario catalogue and a probe per
+    operation. ``settings``: the class of its settings (``core.settings``; its ``shared_keys``
+    class attribute names the fields the shared ``api_keys`` fill, default ``api_keys``). ``schema``: a
+    schema name of ``lipsync_emulator.schemas``, or the path of an OpenAPI file. ``public_config(settings)`` is what ``GET /_emulator/config`` shows."""
 
     name: str
     title: str
@@ -46,10 +53,28 @@ class Provider:
     render_error: Callable[[EmulatorError], Response]
     authenticate: Callable[[Runtime, Request], str]
     on_violation: Callable[[SchemaViolation, str], EmulatorError]
-    defaults: dict[str, Any] = field(default_factory=dict)
-    schema: str | None = None
+    settings: type | None = None  # a frozen dataclass: the settings' names, types and defaults
+    schema: str | Path | None = None
     setup: Callable[[Runtime], None] | None = None
+    scenarios: Callable[[dict[str, Any]], Iterable[Scenario]] | None = None
+    probes: Callable[[], Iterable[Probe]] | None = None
     public_config: Callable[[dict[str, Any]], dict[str, Any]] | None = None
+
+    @property
+    def defaults(self) -> dict[str, Any]:
+        """The provider's default settings."""
+        return settings_defaults(self.settings or NoSettings)
+
+    def configure(self, settings: Settings) -> dict[str, Any]:
+        """The provider's effective settings: its defaults with ``settings``' section for it
+        merged in, checked (``SettingsError`` names a bad key)."""
+        section = settings.providers.get(self.name) or {}
+        declared = self.settings or NoSettings
+        if settings.api_keys:  # the keys every provider shares: each way in that takes keys
+            for key in getattr(declared, "shared_keys", ("api_keys",)):
+                if key in declared.__dataclass_fields__ and key not in section:
+                    section = {**section, key: list(settings.api_keys)}
+        return configure_settings(declared, section, self.name)
 
     def owns(self, path: str) -> bool:
         return any(path == p or path.startswith(p + "/") for p in self.prefixes)
@@ -74,7 +99,7 @@ class Runtime:
                                           allow_external=settings.webhook_allow_external, scenarios=self.scenarios)
         self.journal = RequestJournal(settings.journal_size, self.store)
         self.providers: dict[str, Provider] = {p.name: p for p in providers}
-        self.config: dict[str, dict[str, Any]] = {p.name: settings.provider(p.name, p.defaults) for p in providers}
+        self.config: dict[str, dict[str, Any]] = configure(settings, providers)
         self.specs: dict[str, SpecValidator] = {p.name: SpecValidator(p.schema) for p in providers if p.schema}
         self._advance_lock = threading.Lock()
         # Notified whenever a job changes state, the virtual clock moves or state is reset, so
@@ -87,6 +112,8 @@ class Runtime:
                 self.catalog.add(scenario)
             if provider.setup is not None:
                 provider.setup(self)
+            self.catalog.register(provider.scenarios(self.cfg(provider.name)) if provider.scenarios else (),
+                                  provider.probes() if provider.probes else ())
         # what a persistent store kept from an earlier run goes on where it stopped
         self.engine.resume()
         self.webhooks.resume()
@@ -103,6 +130,32 @@ class Runtime:
         """Stop the background threads (the scheduler's and the journal's writer)."""
         self.scheduler.stop()
         self.journal.close()
+
+    def reconfigure(self, sections: Any) -> None:
+        """Change providers' settings while running: ``{"syncso": {"durations": {"PENDING": 1}}}``,
+        each section merged over the provider's current settings and checked as at start-up,
+        all or nothing. New requests and transitions read the new values; the providers'
+        scenarios are declared again from them."""
+        if not isinstance(sections, dict):
+            raise SettingsError("the body must be an object of provider sections", "body")
+        unknown = sorted(set(sections) - set(self.providers))
+        if unknown:
+            raise SettingsError(f"unknown provider {unknown[0]!r} (providers: {', '.join(self.providers)}); "
+                                "the emulator's own settings are fixed at start-up", unknown[0])
+        changed = {}
+        for name, section in sections.items():
+            provider = self.providers[name]
+            if not isinstance(section, dict):
+                raise SettingsError(f"{name} must be an object of settings", name)
+            changed[name] = configure_settings(provider.settings or NoSettings,
+                                               deep_merge(self.config[name], section), name)
+        for name, values in changed.items():
+            cfg = self.config[name]  # the same dict: hooks holding it see the new values
+            cfg.clear()
+            cfg.update(values)
+            provider = self.providers[name]
+            if provider.scenarios is not None:
+                self.catalog.register(provider.scenarios(cfg), ())
 
     def cfg(self, provider: str) -> dict[str, Any]:
         return self.config[provider]
@@ -163,6 +216,17 @@ class Runtime:
         """Wake everything waiting on ``changed``; waiters re-check their own condition."""
         with self.changed:
             self.changed.notify_all()
+
+
+def configure(settings: Settings, providers: Iterable[Provider]) -> dict[str, dict[str, Any]]:
+    """Each provider's effective settings. ``SettingsError`` names a section that is no
+    provider's, or a provider's unknown key or bad value."""
+    by_name = {p.name: p for p in providers}
+    unknown = sorted(set(settings.providers) - set(by_name))
+    if unknown:
+        raise SettingsError(f"unknown setting {unknown[0]!r}: neither an emulator setting nor a provider "
+                            f"(providers: {', '.join(by_name)})", unknown[0])
+    return {name: provider.configure(settings) for name, provider in by_name.items()}
 
 
 def runtime() -> Runtime:

@@ -15,9 +15,10 @@ own error bodies (relays answer in Kling's envelope here).
 """
 
 from lipsync_emulator.core.runtime import Provider
-from lipsync_emulator.providers.kling import models
+from lipsync_emulator.providers.kling import models, scenarios
 from lipsync_emulator.providers.kling.errors import NAME, render_error
 from lipsync_emulator.providers.kling.routes import authenticate, on_violation, ops
+from lipsync_emulator.providers.kling.settings import Settings
 
 PROVIDER = Provider(
     name=NAME,
@@ -27,7 +28,9 @@ PROVIDER = Provider(
     render_error=render_error,
     authenticate=authenticate,
     on_violation=on_violation,
-    defaults=models.DEFAULTS,
+    settings=Settings,
     schema=NAME,
+    scenarios=lambda settings: scenarios.catalogue(),
+    probes=scenarios.probes,
     setup=models.setup,
 )

@@ -33,64 +33,6 @@ ACTIVE = frozenset({"submitted", "processing"})
 NO_HUMAN = "The model did not detect a human"  # [3p: S20]
 RISK_CONTROL = "Failure to pass the risk control system"  # [doc: S25]
 
-DEFAULTS: dict[str, Any] = {
-    # -- credentials (reference §2) --
-    "access_key": "kling_emulator_access_key",
-    "secret_key": "kling_emulator_secret_key_change_me",  # >= 32 bytes, as RFC 7518 asks of HS256 keys
-    "credentials": {},  # more {access_key: secret_key} pairs; each access key is its own account
-    "api_keys": ["kling_emulator_api_key"],  # static API keys [doc: S4], of access_key's account
-    "relay_keys": [],  # keys accepted on /kling/...; empty: any non-empty bearer key
-    "disabled_access_keys": [],  # correctly signed tokens of these answer 1000 [inferred]
-    # Whose clock judges exp/nbf: "wall" (the client's clock, which agrees with a real server's,
-    # so tokens made with time.time() stay current however far the virtual clock is advanced) or
-    # "emulator" (the virtual clock: advancing it past exp expires a token, to test refreshing).
-    "jwt_clock": "wall",
-    "jwt_leeway_seconds": 0,  # clock skew tolerated on exp/nbf [inferred, §11.10]
-    "jwt_required_claims": ["iss", "exp"],  # [inferred, §11.10]
-    "jwt_max_lifetime_seconds": None,  # None: any exp accepted (checklist item 7) [inferred]
-    # -- envelope (§3, §5) --
-    "success_message": "SUCCEED",  # [3p: S15, S28]; the official docs say "string"
-    "error_http_status": "table",  # table | always_200 (non-zero code with HTTP 200) [inferred, §11.9]
-    # -- identify-face (§4.1) --
-    "session_ttl_seconds": 86400,  # 24 h [doc: S8]; None: sessions never expire [inferred]
-    "no_face": "error",  # error (1201 "The model did not detect a human") | empty (face_data: []) [inferred]
-    "unknown_video_id": "reject",  # reject (1201) | accept (as a 10 s video) [inferred]
-    "legacy_identify_path": True,
-    # Emulator-only: sessions that exist for every account without an identify-face call and
-    # never expire ({session_id: video_url}), so one request can create a task (the scenario
-    # probes and contract suites use it). Not a Kling feature; null turns it off.
-    "fixture_sessions": {"emulator-fixture-session": "https://example.com/emulator-fixture.mp4"},  # also answer /v1/videos/Identify-face [doc: S8] [inferred tolerance]
-    "identify_face_deduction": {"units": "0", "quota": "0", "list_price": "0"},  # values [inferred, §11.17]
-    # -- advanced-lip-sync (§4.2, §8) --
-    "face_choose_extra": "reject",  # reject (1201) | ignore (only face_choose[0] is used) [inferred, §11.5]
-    "audio_formats": ["mp3", "wav", "m4a", "aac"],  # [doc: S1, S2]
-    "relay_audio_formats": ["mp3", "wav", "m4a"],  # [seed] (no .aac)
-    "audio_ids": {},  # Kling TTS audio ids: {"id": {"duration": seconds, "age_days": days}}
-    "unknown_audio_id": "accept",  # accept (as default_audio_id_duration s) | reject (1201) [inferred]
-    "default_audio_id_duration": 10.0,
-    "concurrency_limit": None,  # resource-pack concurrency [doc: S6]; None: unlimited
-    "durations": {"submitted": 5.0, "processing": 30.0},  # [inferred]
-    "units_per_5s": 1,  # final_unit_deduction per started 5 s of output [inferred]
-    # -- GET /account/costs (updates K1): the account's packs; remaining = total - units used.
-    # Times are unix ms; None: the account's first look (purchase, effective) and a year later.
-    "resource_packs": [{"resource_pack_name": "Emulator lip-sync pack", "resource_pack_id": "emulator-pack-1",
-                        "resource_pack_type": "decreasing_total", "total_quantity": 1000.0,
-                        "purchase_time": None, "effective_time": None, "invalid_time": None}],
-    "account_costs_qps": 1,  # calls per second of the emulator's clock before 1302 [doc: QPS <= 1]; None: off
-    "unknown_task": 1203,  # 1203 (HTTP 404) | 1201 (HTTP 400) [inferred, C36]
-    "result_ttl_days": 30,  # result URLs stop resolving after this [doc: S1, S2]
-    # -- callbacks (§7) --
-    "callback_states": ["submitted", "processing", "succeed", "failed"],  # [doc: S5] [3p: S30]
-    "callback_balance_deduction": False,  # English page: no final_balance_deduction; True: the Chinese page's
-    "webhook_secret": None,  # "whsec_..." : Standard Webhooks signature headers [doc: S5]
-    "webhook_previous_secret": None,  # also signed with during the rotation grace period
-    "webhook_rotated_at": None,  # unix seconds; None: the emulator's start
-    "webhook_rotation_grace_seconds": 7 * 86400,  # [doc: S5]
-    "webhook_retry": {"max_attempts": 1, "backoff": 5.0, "factor": 2.0, "max_delay": 3600.0},  # [inferred]
-    # -- relay (§10) --
-    "relay_query_wrapper": "none",  # none | new-api ({"code":"success","data":{status,progress,data}}) [3p: S24]
-}
-
 
 @dataclass(frozen=True)
 class Surface:
@@ -408,15 +350,12 @@ def send_callback(rt: Runtime, job: Job, cfg: dict[str, Any], sign_with: Signer 
 
 def setup(rt: Runtime) -> None:
     cfg = rt.cfg(NAME)
-    sign_with = signer(cfg, rt.clock.now())
+    started = rt.clock.now()
 
     def on_enter(job: Job, state: str) -> None:
         if state == "succeed":
             _finish(rt, job, cfg)
         if job.webhook_url and state in cfg["callback_states"]:
-            send_callback(rt, job, cfg, sign_with)
+            send_callback(rt, job, cfg, signer(cfg, started))
 
     rt.engine.declare(NAME, KIND, LIFECYCLE, on_enter)
-    from lipsync_emulator.providers.kling.scenarios import catalogue, probes  # it builds on this module
-
-    rt.catalog.register(catalogue(), probes())

@@ -141,7 +141,7 @@ def create_task(surface: models.Surface) -> Response:
     external = body.get("external_task_id") or ""
     job = rt.engine.create(
         NAME, models.KIND, rt.ids.digits(18), durations=cfg["durations"], outcome=chosen_outcome(),
-        request=stored, account=g.account, namespace=request.headers.get("X-Emulator-Namespace", "default"),
+        request=stored, account=g.account,
         webhook_url=body.get("callback_url") or None, base_url=base_url(), scenarios=[s.name for s in g.scenarios],
         data={"surface": surface.name, "session_id": plan.session["session_id"], "external_task_id": external,
               "parent_video": {"id": video.id, "url": video.url, "duration": models.seconds_text(video.duration_ms / 1000)},

@@ -18,11 +18,11 @@ from typing import Any
 
 from lipsync_emulator.core.jobs import Outcome
 from lipsync_emulator.core.scenarios import ANY, Expect, Probe, ProbeContext, Scenario
+from lipsync_emulator.core.settings import defaults
 from lipsync_emulator.providers.kling import auth
 from lipsync_emulator.providers.kling.errors import CODES, CONCURRENCY_MESSAGE, NAME, kling_error
 from lipsync_emulator.providers.kling.models import (
     CREATE_OPS,
-    DEFAULTS,
     IDENTIFY_OPS,
     NO_HUMAN,
     OFFICIAL,
@@ -30,6 +30,9 @@ from lipsync_emulator.providers.kling.models import (
     RISK_CONTROL,
     Surface,
 )
+from lipsync_emulator.providers.kling.settings import Settings
+
+DEFAULTS = defaults(Settings)
 
 SUBMITTED = float(DEFAULTS["durations"]["submitted"])
 DONE = SUBMITTED + float(DEFAULTS["durations"]["processing"])  # when a default task finishes

@@ -23,6 +23,7 @@ from lipsync_emulator.core.runtime import Provider
 from lipsync_emulator.providers.lipsyncstudio import models
 from lipsync_emulator.providers.lipsyncstudio.errors import render_error
 from lipsync_emulator.providers.lipsyncstudio.routes import authenticate, on_violation, ops
+from lipsync_emulator.providers.lipsyncstudio.settings import Settings
 
 PROVIDER = Provider(
     name=models.NAME,
@@ -32,7 +33,9 @@ PROVIDER = Provider(
     render_error=render_error,
     authenticate=authenticate,
     on_violation=on_violation,
-    defaults=models.DEFAULTS,
+    settings=Settings,
     schema="lipsyncstudio",
+    scenarios=models.scenarios,
+    probes=models.probes,
     setup=models.setup,
 )

@@ -44,33 +44,6 @@ ENDPOINTS: dict[str, str] = {
 }
 CREATE_OPERATIONS: tuple[str, ...] = tuple(ENDPOINTS)
 
-DEFAULTS: dict[str, Any] = {
-    "api_keys": [],  # empty: any non-empty Bearer key is accepted; the sk_ shape is never enforced (inferred)
-    # 12.345 s of processing makes executionTime 12345, the seed's example value.
-    "durations": {"processing": 12.345},
-    "processing_model": "lipsync",  # lipsync (the seed's processing example) | endpoint (inferred alternative)
-    "failure_message": "Invalid audio format",  # the `failed` scenario's error text [seed]
-    "submit_status": 200,  # undocumented; 200 inferred
-    "request_id_field": False,  # True: the submit answer also carries requestId (3p clients look for it)
-    # http:// webhooks: "loopback" = only to loopback hosts (local receivers), "allow" = any host,
-    # "reject" = never. The docs say HTTPS [seed]; the 400 for http is inferred.
-    "webhook_http": "loopback",
-    # No retries are documented: one attempt unless configured (inferred, §12.33).
-    "webhook_retry": {"max_attempts": 1, "backoff": 10.0, "factor": 2.0, "max_delay": 3600.0},
-    "error_field_names": "leaf",  # leaf ("video is required") | dotted ("formState.video is required")
-    "extra_resolutions": [],  # permissive mode: e.g. ["360p"] (a 3p client sends it, §12.10)
-    # Pricing [doc: L2]: 5 s minimum, credits per second by resolution (360p's rate inferred).
-    "min_billed_seconds": 5,
-    "credits_per_second": {"480p": 2, "720p": 4, "360p": 1},
-    "billing_rounding": "ceil",  # ceil (whole seconds) | exact; undocumented (inferred)
-    # lipsync-video when the audio is longer than the video: the notes bill "video length for
-    # extend cases" [doc]; "video" reads that as the source video, "audio" as the extended output.
-    "extend_billing": "video",
-    "refund_failed": True,  # a failed job's credits are returned (inferred)
-    "initial_credits": 10000,  # each key's starting balance (inferred; real keys buy credits)
-    "balances": {},  # per-key starting balances, overriding initial_credits
-}
-
 
 # -- scenarios and probes ----------------------------------------------------------------------------
 # Each scenario declares its effect on the wire (``Expect``), and the probes tell the catalogue
@@ -319,7 +292,6 @@ def setup(rt: Runtime) -> None:
             send_webhook(rt, job)
 
     rt.engine.declare(NAME, KIND, LIFECYCLE, on_enter)
-    rt.catalog.register(scenarios(cfg), probes())
     # Deliveries are unsigned (§12.32): a corrupted signature means nothing here.
     rt.catalog.remove(NAME, "webhook_bad_signature")
 

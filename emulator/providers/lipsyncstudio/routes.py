@@ -92,7 +92,7 @@ def submit(operation_id: str) -> Response:
     job = rt.engine.create(
         models.NAME, models.KIND, job_id, durations=cfg["durations"], outcome=chosen_outcome(),
         request={"endpoint": endpoint, "formState": form, "webhook": webhook}, account=g.account,
-        namespace=request.headers.get("X-Emulator-Namespace", "default"), webhook_url=webhook,
+        webhook_url=webhook,
         base_url=base_url(), scenarios=[s.name for s in g.scenarios], data={"billing": price})
     g.job_id = job.id
     return json_response(models.submit_answer(job, cfg), int(cfg["submit_status"]))

@@ -11,9 +11,10 @@ beyond its documented conflict rule, asset upload/registration/update/delete, th
 """
 
 from lipsync_emulator.core.runtime import Provider, Runtime
-from lipsync_emulator.providers.syncso import assets, batch, models
+from lipsync_emulator.providers.syncso import assets, batch, models, scenarios
 from lipsync_emulator.providers.syncso.errors import render_error
 from lipsync_emulator.providers.syncso.routes import authenticate, on_violation, ops
+from lipsync_emulator.providers.syncso.settings import Settings
 
 
 def setup(rt: Runtime) -> None:
@@ -30,7 +31,9 @@ PROVIDER = Provider(
     render_error=render_error,
     authenticate=authenticate,
     on_violation=on_violation,
-    defaults=models.DEFAULTS,
+    settings=Settings,
     schema="syncso",
+    scenarios=lambda settings: scenarios.catalogue(),
+    probes=scenarios.probes,
     setup=setup,
 )

@@ -180,12 +180,12 @@ def _scenarios(rt: Runtime, raw: str, account: str) -> tuple[list[str], Outcome 
 # -- state -----------------------------------------------------------------------------------
 
 def create(rt: Runtime, lines: list[dict[str, Any]], *, account: str, webhook_url: str | None, base_url: str,
-           namespace: str, scenarios: list[str]) -> Job:
+           scenarios: list[str]) -> Job:
     # The batch waits in PROCESSING for its generations (the observer in ``setup`` finishes
     # it), so the engine's own plan stops there. How a batch fails is its lines' outcomes.
     return rt.engine.create(
         models.NAME, KIND, f"batch_{rt.ids.hex(24)}", durations=rt.cfg(models.NAME)["batch_durations"],
-        outcome=Outcome(stuck=True), request={"lines": lines}, account=account, namespace=namespace,
+        outcome=Outcome(stuck=True), request={"lines": lines}, account=account,
         webhook_url=webhook_url, base_url=base_url, scenarios=scenarios,
         data={"generations": {}, "done": {}, "outputUrl": ""})
 

@@ -13,7 +13,6 @@ from lipsync_emulator.core.clock import iso
 from lipsync_emulator.core.jobs import Job, Lifecycle, Outcome
 from lipsync_emulator.core.media import probe_url
 from lipsync_emulator.core.runtime import Runtime
-from lipsync_emulator.core.scenarios import Scenario
 from lipsync_emulator.core.webhooks import RetryPolicy, Signer, signature_scheme
 from lipsync_emulator.providers.syncso.errors import message_for
 
@@ -34,40 +33,6 @@ PLANS: dict[str, dict[str, Any]] = {
     "growth": {"concurrency": 6, "max_seconds": 600, "monthly": None},
     "scale": {"concurrency": 15, "max_seconds": 1800, "monthly": None},
     "enterprise": {"concurrency": None, "max_seconds": None, "monthly": None},
-}
-
-DEFAULTS: dict[str, Any] = {
-    "api_keys": [],  # empty: any non-empty x-api-key is accepted
-    "webhook_secret": "whsec_emulator_syncso_dev",
-    "durations": {"PENDING": 5.0, "PROCESSING": 25.0},
-    # sync.so documents no webhook retries [3p: skill]: one attempt unless configured.
-    "webhook_retry": {"max_attempts": 1, "backoff": 5.0, "factor": 2.0, "max_delay": 3600.0},
-    "webhook_on_rejected": False,
-    "error_body": "both",  # nestjs | coded | both
-    "duplicate_ref_ids": "reject",  # reject | allow
-    "segment_overlap": "allow",  # allow | reject (also rejects segments beyond the video)
-    "zero_length_segments": "allow",  # allow | reject
-    "snake_case_keys": "accept",  # accept | reject
-    "media_checks": "fail",  # fail (FAILED generation) | reject (422 at create)
-    "plan": "unlimited",
-    "rate_limit_per_minute": None,  # 60 documented, 100 per [3p]; None: off
-    "max_upload_bytes": 20 * 1024 * 1024,
-    # USD per output second (inferred: public price list, not an API source)
-    "pricing_per_second": {"lipsync-1.9.0-beta": 0.02, "lipsync-2": 0.04, "lipsync-2-pro": 0.067,
-                           "react-1": 0.1, "sync-3": 0.1},
-    # -- batch, long poll, idempotency, cancel (evidence in the fidelity table of docs/syncso.md)
-    "batch_plans": ["unlimited", "scale", "enterprise"],  # others get 402; 2025 docs: growth too
-    "batch_min_records": 20,  # 2026 docs; 2025: no minimum
-    "batch_max_records": 500,  # 2026 docs; 2025: 1000
-    "batch_max_bytes": 5 * 1024 * 1024,
-    "batch_max_input_seconds": 30.0,  # "inputs up to 30 s"; None: no limit
-    "batch_concurrency": None,  # active batches per key before 429; per-plan values unpublished
-    "batch_durations": {"PENDING": 5.0, "JOBS_CREATED": 5.0},  # then PROCESSING until all are done
-    "batch_webhook_keys": "snake",  # snake (field table) | camel (the page's example)
-    "batch_webhook_signature_header": "Sync-Signature",  # or X-Signature-Primary
-    "long_poll_wall_seconds": 2.0,  # virtual clock: real seconds a long poll waits; None: the timeout
-    "idempotency_ttl_seconds": 86400.0,
-    "cancelable_states": ["PENDING"],  # "cancel a generation that is still pending"
 }
 
 MODELS: tuple[dict[str, Any], ...] = (
@@ -93,15 +58,6 @@ def outcome(code: str, status: str = "FAILED", after: str | None = None, message
 
 REJECTED = outcome("generation_rejected", "REJECTED", after="PENDING",
                    message="The generation was rejected before processing.")
-
-
-def scenarios() -> list[Scenario]:
-    """sync.so's scenario catalogue, with expectations: ``emulator/providers/syncso/scenarios.py``."""
-    from lipsync_emulator.providers.syncso.scenarios import (
-        catalogue,  # imported late: it builds on this module
-    )
-
-    return catalogue()
 
 
 # -- serializers -------------------------------------------------------------------------------
@@ -208,9 +164,6 @@ def setup(rt: Runtime) -> None:
             send_webhook(rt, job)
 
     rt.engine.declare(NAME, KIND, LIFECYCLE, on_enter)
-    from lipsync_emulator.providers.syncso.scenarios import probes
-
-    rt.catalog.register(scenarios(), probes())
 
 
 def send_webhook(rt: Runtime, job: Job) -> None:

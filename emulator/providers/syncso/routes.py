@@ -214,7 +214,6 @@ def create_generation() -> Response:
         outcome = chosen_outcome() or _media_outcome(payload, cfg)
         job = models.start_generation(rt, payload, account=g.account, outcome=outcome,
                                       scenarios=[s.name for s in g.scenarios], base_url=base_url(),
-                                      namespace=request.headers.get("X-Emulator-Namespace", "default"),
                                       data={"source": request.headers.get("x-sync-source") or None})
         claim.remember(job)
     g.job_id = job.id
@@ -384,7 +383,7 @@ def create_batch() -> Response:
         return json_response({"status": "VALIDATED"})
     batch.check_concurrency(rt, g.account, cfg)
     job = batch.create(rt, lines, account=g.account, webhook_url=request.form.get("webhook_url") or None,
-                       base_url=base_url(), namespace=request.headers.get("X-Emulator-Namespace", "default"),
+                       base_url=base_url(),
                        scenarios=[s.name for s in g.scenarios])
     g.job_id = job.id
     return json_response(batch.response(job))

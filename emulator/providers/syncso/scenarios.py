@@ -23,8 +23,12 @@ from lipsync_emulator.core.errors import (
 )
 from lipsync_emulator.core.jobs import Outcome
 from lipsync_emulator.core.scenarios import ANY, Expect, Probe, ProbeContext, Scenario
+from lipsync_emulator.core.settings import defaults
 from lipsync_emulator.providers.syncso.errors import message_for
-from lipsync_emulator.providers.syncso.models import DEFAULTS, NAME, REJECTED, outcome
+from lipsync_emulator.providers.syncso.models import NAME, REJECTED, outcome
+from lipsync_emulator.providers.syncso.settings import Settings
+
+DEFAULTS = defaults(Settings)
 
 CREATE = ("createGeneration",)
 PENDING = float(DEFAULTS["durations"]["PENDING"])

@@ -5,7 +5,7 @@ balance, models, price, the webhook secret; the ``{code, message, data}`` envelo
 created -> processing -> completed | failed lifecycle (plus cancelled / timeout / deleted);
 signed ``webhook-signature: v3,...`` webhooks; account levels (per-minute 429, concurrency
 queue). Reference: shared/reference/wavespeed.md; inferred choices are listed in
-the README (WaveSpeed fidelity table) and are settings in ``models.DEFAULTS``.
+the README (WaveSpeed fidelity table) and are settings in ``settings.py``.
 
 Not emulated: real lip-sync (every output is the same bundled MP4), other WaveSpeed models
 (any other ``POST /api/v3/...`` is 404 "model not found"), the legacy ``/api/v2`` paths,
@@ -15,9 +15,10 @@ Not emulated: real lip-sync (every output is the same bundled MP4), other WaveSp
 """
 
 from lipsync_emulator.core.runtime import Provider
-from lipsync_emulator.providers.wavespeed import models
+from lipsync_emulator.providers.wavespeed import models, scenarios
 from lipsync_emulator.providers.wavespeed.errors import render_error
 from lipsync_emulator.providers.wavespeed.routes import authenticate, on_violation, ops
+from lipsync_emulator.providers.wavespeed.settings import Settings
 
 PROVIDER = Provider(
     name=models.NAME,
@@ -27,7 +28,9 @@ PROVIDER = Provider(
     render_error=render_error,
     authenticate=authenticate,
     on_violation=on_violation,
-    defaults=models.DEFAULTS,
+    settings=Settings,
     schema="wavespeed",
+    scenarios=lambda settings: scenarios.catalogue(),
+    probes=scenarios.probes,
     setup=models.setup,
 )

@@ -15,7 +15,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 from lipsync_emulator.core.jobs import Job, Lifecycle, Outcome
-from lipsync_emulator.core.media import AUDIO_EXT, VIDEO_EXT
 from lipsync_emulator.core.runtime import Runtime
 from lipsync_emulator.core.webhooks import RetryPolicy, Signer, signature_scheme
 from lipsync_emulator.providers.wavespeed.errors import TASK_ERRORS
@@ -43,43 +42,6 @@ LEVELS: dict[str, dict[str, int | None]] = {
     "gold": {"videos_per_minute": 3000, "concurrency": 3000},
     "ultra": {"videos_per_minute": 5000, "concurrency": 10000},
     "unlimited": {"videos_per_minute": None, "concurrency": None},
-}
-
-DEFAULTS: dict[str, Any] = {
-    "api_keys": [],  # empty: any non-empty Bearer key is accepted (no `wsk_` format check, inferred)
-    # Seconds per state. Not documented; the docs suggest polling video tasks every >= 5 s [doc: D7].
-    "durations": {"created": 2.0, "processing": 20.0},
-    "level": "unlimited",  # bronze | silver | gold | ultra | unlimited
-    "key_levels": {},  # per-key level, e.g. {"wsk_new": "bronze"}
-    "levels": LEVELS,
-    # Starting balance per key in USD (new real accounts get $1 of trial credit [doc: D12]).
-    "balance": 100.0,
-    "key_balances": {},
-    # $0.15 per 5 s of video for LatentSync [doc: D1 older page]; audio-to-video's price is not
-    # documented (inferred: the same). A started 5-second block is charged in full (inferred).
-    "pricing": {LATENTSYNC: {"price": 0.15, "per_seconds": 5.0},
-                AUDIO_TO_VIDEO: {"price": 0.15, "per_seconds": 5.0}},
-    # Documented formats: LatentSync video mp4, audio mp3/aac/wav/m4a [doc: D1]. Audio-to-video
-    # documents none: any video / audio extension (inferred). URLs without a known media
-    # extension are accepted (a signed URL need not have one).
-    "formats": {LATENTSYNC: {"video": ["mp4"], "audio": ["mp3", "aac", "wav", "m4a"]},
-                AUDIO_TO_VIDEO: {"video": sorted(VIDEO_EXT), "audio": sorted(AUDIO_EXT)}},
-    # Missing / wrongly typed inputs: "reject" = HTTP 400 at submit, "fail_task" = accept, then
-    # fail the task with data.code 1400 / 1401. Which one WaveSpeed does is not documented.
-    "validation": "reject",
-    # Sync mode [doc: D10]: the request holds until the result, or answers the sync-timeout shape
-    # after this many seconds (90 s: the SDK test fixture's text [sdk: S2]).
-    "sync_timeout": 90.0,
-    # Webhooks: "retry up to 3 times with exponential backoff" [doc: D3]; 1, 2, 4 s inferred.
-    "webhook_retry": {"max_attempts": 4, "backoff": 1.0, "factor": 2.0, "max_delay": 3600.0},
-    "webhook_include_input": False,  # `input` is in D3's example, not in D4's real sample
-    "webhook_secret": None,  # one fixed whsec_ secret for every key; None: one per key
-    "webhook_secret_seed": "lipsync-emulator-wavespeed",
-    "urls_get": "result",  # result: .../predictions/{id}/result [doc: D3, D4, D9] | prediction [doc: D6, D8]
-    "retention_days": 7,  # predictions are kept 7 days [doc: D8, D9]
-    # Per-type upload limits of one doc variant [doc: D13 variant]: larger uploads get 413.
-    "upload_limits": {"image": 20 * MB, "video": 100 * MB, "audio": 50 * MB},
-    "upload_ticket_seconds": 3600,  # validity of an upload URL (inferred)
 }
 
 
@@ -250,6 +212,3 @@ def setup(rt: Runtime) -> None:
             send_webhook(rt, job)
 
     rt.engine.declare(NAME, KIND, LIFECYCLE, on_enter)
-    from lipsync_emulator.providers.wavespeed.scenarios import catalogue, probes
-
-    rt.catalog.register(catalogue(), probes())

@@ -124,7 +124,7 @@ def _submit(model: str) -> Response:
         models.NAME, models.KIND, rt.ids.hex(32), durations=cfg["durations"], outcome=outcome,
         queue=(f"wavespeed:{account}", int(limit)) if limit else None,
         request={"model": model, "input": inputs}, data={"video_seconds": video_seconds},
-        account=account, namespace=request.headers.get("X-Emulator-Namespace", "default"),
+        account=account,
         webhook_url=webhook or None, base_url=base_url(), scenarios=[s.name for s in g.scenarios])
     g.job_id = job.id
     names = {s.name for s in g.scenarios}

@@ -25,15 +25,18 @@ from lipsync_emulator.core.errors import (
 )
 from lipsync_emulator.core.jobs import Outcome
 from lipsync_emulator.core.scenarios import ANY, Expect, Probe, ProbeContext, Scenario
+from lipsync_emulator.core.settings import defaults
 from lipsync_emulator.providers.wavespeed.errors import TASK_CODES, TASK_ERRORS
 from lipsync_emulator.providers.wavespeed.models import (
     AUDIO_TO_VIDEO,
-    DEFAULTS,
     LATENTSYNC,
     NAME,
     SUBMIT_OPS,
     task_failure,
 )
+from lipsync_emulator.providers.wavespeed.settings import Settings
+
+DEFAULTS = defaults(Settings)
 
 SUBMIT = (SUBMIT_OPS[LATENTSYNC], SUBMIT_OPS[AUDIO_TO_VIDEO])
 READS = ("getPredictionResult", "getPrediction")
