@@ -24,7 +24,7 @@ from bench_cycle import free_port
 from bench_serve import package_root, start, stop, wait_ready  # a sibling script: bench/ is sys.path[0]
 
 
-def latencies(url: str, count: int = 40, timeout: float = 30.0) -> list[float]:
+def latencies(url: str, count: int = 20, timeout: float = 10.0) -> list[float]:
     """Seconds for each of ``count`` polls of the model list (``inf`` for one that timed out)."""
     out = []
     with requests.Session() as session:
@@ -89,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
     py = sys.executable
     serve = [py, "-m", "lipsync_emulator", "serve", "--port", "{port}", "--memory", "--log-level", "off"]
     print(f"| server | poll alone, median ms | beside {args.clients} slow clients, median ms | max ms | timed out "
-          f"(30 s) | slow clients cut |\n|---|---:|---:|---:|---:|---|")
+          f"(10 s) | slow clients cut |\n|---|---:|---:|---:|---:|---|")
     run("serve (waitress, one process)", serve, None, args.clients, args.drip, args.wait)
     if args.before:
         with tempfile.TemporaryDirectory() as tmp:

@@ -226,6 +226,14 @@ class Control:
         """The journal, oldest first (the control plane pages it, newest first)."""
         return every_page(lambda params: self._call("GET", "/requests", params=params), filters)[::-1]
 
+    def count(self, **filters: Any) -> int:
+        """How many journal entries match (one request: the listing's ``X-Total-Count``)."""
+        params = {k: v for k, v in filters.items() if v is not None}
+        resp = self.target.request("GET", "/_emulator/requests", params={**params, "limit": 1})
+        if resp.status >= 400:
+            raise ControlError(f"GET /_emulator/requests -> {resp.status}: {resp.text[:300]}")
+        return int(resp.headers.get("X-Total-Count") or len(resp.json()))
+
     def webhooks(self, **filters: Any) -> list[dict[str, Any]]:
         """Webhook deliveries, oldest first."""
         return every_page(lambda params: self._call("GET", "/webhooks", params=params), filters)[::-1]

@@ -74,8 +74,9 @@ def test_the_file_blocks_run_verbatim(tmp_path: Path) -> None:
     counts = {kind: int(n) for n, kind in re.findall(r"(\d+) (passed|skipped|failed|error)", summary)}
     # 24 scenarios per provider, minus those skipped as not applying (sync.so 3, WaveSpeed 2,
     # lipsync.studio 6; Kling's run through run(), which reports them instead), 2 strategy
-    # tests, the naive report, the self-contract, the README's first test, docs/testing.md's three
-    assert counts == {"passed": 4 * 24 - 11 + 2 + 1 + 1 + 1 + 3, "skipped": 11}, summary
+    # tests, the naive report, the two-URL client, the self-contract, the README's first test,
+    # docs/testing.md's three
+    assert counts == {"passed": 4 * 24 - 11 + 2 + 1 + 1 + 1 + 1 + 3, "skipped": 11}, summary
 
     printed = run.stdout
     section = CONTRACT_DOC.read_text(encoding="utf-8").split("## What a violation looks like", 1)[1]

@@ -175,3 +175,17 @@ def test_a_restart_resumes_unfinished_jobs_and_retries_signed_with_the_stored_se
         digest = hmac.new(secret, f"{t}.".encode() + hook.body, hashlib.sha256).hexdigest()
         assert hook.headers["Sync-Signature"] == f"t={t},v1={digest}"
     second.extensions[EXTENSION].stop()
+
+
+def test_the_write_ahead_log_stays_bounded(tmp_path):
+    """Thousands of writes (each its own transaction, as requests make them): SQLite's
+    checkpoints keep the log from growing with the store, and truncate it afterwards."""
+    path = tmp_path / "state.db"
+    store = SqliteStore(str(path))
+    blob = b"x" * 8192
+    for n in range(4000):
+        store.put("files", f"f{n}", {"data": blob, "n": n})
+    wal = path.with_name("state.db-wal")
+    assert path.stat().st_size > 30 * 1024 * 1024  # the store itself grew past 30 MB...
+    assert not wal.exists() or wal.stat().st_size <= 8 * 1024 * 1024 + 64 * 1024  # ...its log did not
+    assert SqliteStore(str(path)).get("files", "f3999")["n"] == 3999

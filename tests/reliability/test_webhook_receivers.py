@@ -42,7 +42,12 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
 
 
 def client(served: Served) -> ScenarioClient:
-    return ScenarioClient.for_url(served.url, timeout=60)
+    # the catalogue (scenarios and probes) comes from an app of the same version, as `demo` builds it
+    from lipsync_emulator.app import create_app
+    from lipsync_emulator.core.runtime import EXTENSION
+
+    catalog = create_app({"clock": "virtual"}).extensions[EXTENSION].catalog
+    return ScenarioClient.for_url(served.url, catalog, timeout=60)
 
 
 def deliveries(served: Served, job_id: str) -> list[dict[str, Any]]:
