@@ -312,7 +312,7 @@ def demo(args: argparse.Namespace) -> int:
 
     server = None
     if args.url:
-        client = ScenarioClient.for_url(args.url, _runtime().catalog, timeout=args.timeout)
+        client = ScenarioClient.for_url(args.url, timeout=args.timeout)
     else:
         # In-process, virtual clock, loopback only; latencies shortened so the gallery is quick.
         server = EmulatorServer({"faults": {"latency_seconds": 0.5,

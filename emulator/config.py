@@ -88,8 +88,8 @@ class Settings:
         for key in list(data):
             if key not in known:
                 # A top-level key naming a provider is a provider section (``{"syncso": {...}}``);
-                # one naming nothing is refused when the app is built, which knows the providers.
-                value = data.pop(key)  # checked against the provider's settings when the app is built
+                # the app, which knows the providers, refuses one naming none and checks the rest.
+                value = data.pop(key)
                 providers[key] = deep_merge(providers.get(key, {}), value) if isinstance(value, dict) else value
         settings = cls(**data, providers=providers)
         if settings.clock not in ("real", "virtual"):

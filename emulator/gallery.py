@@ -94,12 +94,18 @@ class ScenarioClient:
         return cls(server.url, rt.catalog, {name: rt.cfg(name) for name in rt.providers}, **kwargs)
 
     @classmethod
-    def for_url(cls, url: str, catalog: ScenarioCatalog, **kwargs: Any) -> ScenarioClient:
+    def for_url(cls, url: str, catalog: ScenarioCatalog | None = None, **kwargs: Any) -> ScenarioClient:
         """For a running emulator on a loopback URL: ``catalog`` gives the scenarios and probes
-        (an app of the same version builds it), the emulator's ``/_emulator/config`` the
+        (by default this package's providers'), the emulator's ``/_emulator/config`` the
         providers' settings."""
         if not is_loopback(url):
             raise ValueError(f"{url} is not a loopback URL: the demo only talks to a local emulator")
+        if catalog is None:
+            from lipsync_emulator.config import Settings
+            from lipsync_emulator.core.runtime import Runtime
+            from lipsync_emulator.providers import REGISTRY
+
+            catalog = Runtime(Settings(clock="virtual"), REGISTRY).catalog
         resp = requests.get(f"{url.rstrip('/')}/_emulator/config", timeout=10)
         resp.raise_for_status()
         config = resp.json()

@@ -42,9 +42,10 @@ class Provider:
     ``Unauthorized``. ``on_violation(violation, operation_id)`` turns the first schema
     violation into the provider's error. ``setup(rt)`` declares lifecycles;
     ``scenarios(settings)`` and ``probes()`` the provider's scenario catalogue and a probe per
-    operation. ``settings``: the class of its settings (``core.settings``; its ``shared_keys``
-    class attribute names the fields the shared ``api_keys`` fill, default ``api_keys``). ``schema``: a
-    schema name of ``lipsync_emulator.schemas``, or the path of an OpenAPI file. ``public_config(settings)`` is what ``GET /_emulator/config`` shows."""
+    operation. ``settings``: the class of its settings (``core.settings``); its ``shared_keys``
+    class attribute names the fields the shared ``api_keys`` fill (default ``api_keys``).
+    ``schema``: a schema name of ``lipsync_emulator.schemas``, or the path of an OpenAPI file.
+    ``public_config(settings)`` is what ``GET /_emulator/config`` shows."""
 
     name: str
     title: str
