@@ -12,7 +12,7 @@ are available as soon as the package is installed).
   database each) instead of the in-memory one.
 
     def test_generation_completes(emulator, webhook_receiver):
-        ...
+        my_client.create_generation(emulator.url, webhook_url=webhook_receiver.url)
         emulator.advance(60)
         assert webhook_receiver.wait_for(1)[0].json()["status"] == "COMPLETED"
 

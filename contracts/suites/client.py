@@ -146,20 +146,16 @@ class ClientAdapter(Protocol):
     def submit(self, request: Any) -> str:
         """Send ``request`` (the provider's request, as the strategies generate it) the way
         the application does; return the provider's job id; raise if the provider refused."""
-        ...
 
     def wait(self, job_id: str) -> Any:
         """Wait for the job's outcome the way the application does (``env.sleep``/``env.now``,
         within ``env.timeout``); return on success; raise on failure, rejection or timeout."""
-        ...
 
     def handle_webhook(self, headers: Mapping[str, str], body: bytes) -> int:
         """Hand a received webhook to the application's handler; return its HTTP status."""
-        ...
 
     def recorded(self, job_id: str) -> Sequence[str]:
         """The job statuses the application's webhook handler acted on, in order."""
-        ...
 
 
 AdapterFactory = Callable[[ContractEnv], ClientAdapter]

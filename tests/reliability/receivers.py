@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import socket
 import threading
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -24,6 +23,7 @@ class Receiver:
         self.connections = 0
         self.sent = 0  # body bytes an answer managed to send
         self.got = threading.Event()  # a request was read
+        self.answered = threading.Event()  # an answer ended: sent whole, or cut by the emulator
         self.release = threading.Event()  # lets a holding answer go
         self._lock = threading.Lock()
         threading.Thread(target=self._serve, daemon=True).start()
@@ -64,6 +64,7 @@ class Receiver:
             pass
         finally:
             conn.close()
+            self.answered.set()
 
     def close(self) -> None:
         self.release.set()
@@ -108,12 +109,3 @@ def hold(receiver: Receiver, conn: socket.socket) -> None:
     """Read the request, then answer nothing until released."""
     receiver.release.wait(60)
 
-
-def wait_for(predicate: Callable[[], bool], timeout: float = 20.0) -> bool:
-    """A bounded wait for something another thread does (polled: the server is another process)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.02)
-    return predicate()

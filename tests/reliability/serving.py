@@ -9,7 +9,6 @@ import socket
 import subprocess
 import sys
 import threading
-import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -40,18 +39,24 @@ class Served:
                "--threads", "4", "--clock", self.clock, "--log-level", self.log_level, *self.extra]
         # appended to across restarts
         stderr = open(self.log, "ab") if self.log else subprocess.DEVNULL  # noqa: SIM115
-        self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=stderr, start_new_session=True)
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=stderr, start_new_session=True)
         if self.log:
             stderr.close()  # type: ignore[union-attr]
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            try:
-                if requests.get(f"{self.url}/_emulator/health", timeout=1).status_code == 200:
-                    return self
-            except requests.RequestException:
-                time.sleep(0.02)
+        # serve prints its banner once its socket is listening; the rest of its output (the
+        # access log) is drained so that a full pipe never blocks it
+        listening = threading.Event()
+
+        def drain(out: Any) -> None:
+            for line in out:
+                if line.lstrip().startswith(b"state"):
+                    listening.set()
+            listening.set()  # the process ended
+
+        threading.Thread(target=drain, args=(self.proc.stdout,), daemon=True).start()
+        if listening.wait(timeout) and self.proc.poll() is None:
+            return self
         self.kill9()
-        raise RuntimeError(f"serve did not answer within {timeout} s")
+        raise RuntimeError(f"serve did not start listening within {timeout} s")
 
     def kill9(self) -> None:
         """SIGKILL: a crash, nothing flushed."""
