@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import math
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from lipsync_emulator.core.clock import iso
@@ -229,10 +229,13 @@ def accounts(rt: Runtime) -> list[dict[str, Any]]:
     return list(reversed(list(rt.store.newest(CREDITS))))
 
 
-def charges(rt: Runtime, api_key: str | None = None) -> list[dict[str, Any]]:
-    """Charges oldest first (of one key, if given): for the control plane, not on a create's path."""
-    rows = rt.store.newest(CHARGES, None if api_key is None else lambda c: c["api_key"] == api_key)
-    return list(reversed(list(rows)))
+def charges(rt: Runtime, api_key: str | None = None, job_id: str | None = None) -> Iterator[dict[str, Any]]:
+    """Charges newest first (of one key, or one job, if given): for the control plane, not on
+    a create's path."""
+    if job_id is not None:
+        entry = rt.store.get(CHARGES, job_id)
+        return iter([entry] if entry is not None and api_key in (None, entry["api_key"]) else [])
+    return rt.store.newest(CHARGES, None if api_key is None else lambda c: c["api_key"] == api_key)
 
 
 def charge(rt: Runtime, api_key: str, job_id: str, price: dict[str, Any]) -> dict[str, Any]:
