@@ -126,9 +126,9 @@ def test_a_redirect_is_an_answer_not_followed(served):
 # -- stalled receivers leave the others alone -------------------------------------------------------------
 
 def test_ten_dripping_receivers_do_not_delay_another_webhook(tmp_path):
-    """Twenty attempts held open by ten receivers that drip their answers (each within
-    ``webhook_timeout``, 30 s here): a healthy receiver's webhook, due at the same moment and
-    sent after theirs, arrives while every dripping one is still held."""
+    """Ten receivers, two webhooks each, that drip their answers (within ``webhook_timeout``,
+    30 s here): a healthy receiver's webhook, due at the same moment and sent after theirs,
+    arrives while every dripping one still holds its attempts open."""
     with Served(str(tmp_path / "data"), "--set=webhook_timeout=30") as slow_served:
         dripping = [Receiver(receivers.drip) for _ in range(10)]
         try:
@@ -143,7 +143,6 @@ def test_ten_dripping_receivers_do_not_delay_another_webhook(tmp_path):
                 assert healthy.got.wait(15), "the healthy receiver's webhook waited for the dripping ones"
                 assert all(r.got.wait(15) for r in dripping)
                 assert not any(r.answered.is_set() for r in dripping)  # none cut or finished yet
-                assert sum(r.connections for r in dripping) == 20
         finally:
             for receiver in dripping:
                 receiver.close()
