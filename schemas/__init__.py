@@ -1,14 +1,21 @@
-"""The providers' OpenAPI 3 files, one per provider, and a tiny loader.
+"""The providers' OpenAPI 3 files, one per provider, a tiny loader, and the two facts the
+emulator and the contract strategies both read from them: field paths and cross-field rules.
 
     >>> spec = load("syncso")
     >>> spec["openapi"].startswith("3.")
     True
+    >>> rules("syncso")["crop_pair"].code
+    'generation_input_segments_invalid'
+    >>> dotted(("input", 1, "url"))
+    'input[1].url'
 """
 
 from __future__ import annotations
 
 import functools
 import marshal
+from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -45,3 +52,28 @@ def load(name: str | Path) -> dict[str, Any]:
     ``name`` may be the path of an OpenAPI file (a provider's schema kept outside this package)."""
     spec: dict[str, Any] = marshal.loads(_parsed(name))
     return spec
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A cross-field rule (one the schema cannot state) and the error that reports it: HTTP
+    status, the provider's machine code (``None``: it has none), and the documented wording
+    its message starts with, when there is one. The emulator raises it; the strategies expect it."""
+
+    id: str
+    status: int
+    code: str | int | None = None
+    message: str = ""
+
+
+def rules(name: str | Path) -> dict[str, Rule]:
+    """The cross-field rules a schema declares under its top-level ``x-rules``, in order."""
+    return {rule_id: Rule(rule_id, **fact) for rule_id, fact in (load(name).get("x-rules") or {}).items()}
+
+
+def dotted(path: Iterable[Any]) -> str:
+    """``("input", 1, "url")`` -> ``input[1].url``: the field names providers report."""
+    out = ""
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out

@@ -40,6 +40,7 @@ for _form in FORMS.values():
                        f"{_form}.left_audio": _AUDIO, f"{_form}.right_audio": _AUDIO,
                        f"{_form}.mask_image": _MASK})
 SCHEMA = SchemaStrategies(schemas.load("lipsyncstudio"), overrides=_overrides)
+FACTS = schemas.rules("lipsyncstudio")  # each cross-field rule's error, as the schema declares it
 
 
 def form_states(endpoint: str = "lipsync-video") -> st.SearchStrategy[dict[str, Any]]:
@@ -113,8 +114,9 @@ def _webhook_https(draw: st.DrawFn) -> Invalid:
     """The docs ask for an HTTPS webhook [seed]; the emulator refuses plain http to a public host."""
     request = draw(create_requests())
     request["webhook"] = draw(st.sampled_from(("http://hooks.example.com/lipsync", "http://app.example.org/cb")))
-    return Invalid("webhook_https", request, ExpectedError(400, None, "webhook must be an HTTPS URL"),
-                   field="webhook", operation=OPERATIONS[request["endpoint"]])
+    fact = FACTS["webhook_https"]
+    return Invalid(fact.id, request, ExpectedError(fact.status, fact.code, fact.message), field="webhook",
+                   operation=OPERATIONS[request["endpoint"]])
 
 
 _BUILDERS = {"webhook_https": _webhook_https}

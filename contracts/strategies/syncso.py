@@ -46,6 +46,7 @@ DEFAULT_VIDEO_SECONDS = 10.0  # what sync.so media probing assumes nothing about
 
 VIDEO_URLS = ("https://cdn.example.com/talk.mp4", "https://cdn.example.com/interview.mov")
 AUDIO_URLS = ("https://cdn.example.com/voice.wav", "https://cdn.example.com/speech.mp3")
+IMAGE_URLS = ("https://cdn.example.com/face.png", "https://cdn.example.com/portrait.jpg")
 
 
 @dataclass(frozen=True)
@@ -217,9 +218,15 @@ def feature_examples() -> list[dict[str, Any]]:
 
 # -- invalid requests --------------------------------------------------------------------------
 
-def _bad(rule: str, request: dict[str, Any], status: int, code: str, message: str,
-         field: str | None = None) -> Invalid:
-    return Invalid(rule, request, ExpectedError(status, code, message), field=field, operation=OPERATION)
+# Each rule's status and code (and documented wording) as the schema declares them (x-rules).
+FACTS = schemas.rules("syncso")
+
+
+def _bad(rule: str, request: dict[str, Any], field: str, mention: str | None = None) -> Invalid:
+    """The message must carry the rule's documented wording, else ``mention`` (default: the field)."""
+    fact = FACTS[rule]
+    return Invalid(rule, request, ExpectedError(fact.status, fact.code, fact.message or mention or field),
+                   field=field, operation=OPERATION)
 
 
 def _voices(body: dict[str, Any]) -> list[int]:
@@ -234,8 +241,7 @@ def _video(body: dict[str, Any]) -> int:
 def _video_missing(draw: st.DrawFn, duration: float | None, cfg: Config) -> Invalid:
     body = draw(create_requests(duration))
     del body["input"][_video(body)]
-    return _bad("video_missing", body, 400, "generation_video_missing", "No video file was provided in the request.",
-                "input")
+    return _bad("video_missing", body, "input")
 
 
 @st.composite
@@ -245,8 +251,33 @@ def _too_many_visual(draw: st.DrawFn, duration: float | None, cfg: Config) -> In
     at = draw(st.integers(0, len(body["input"])))
     body["input"].insert(at, extra)
     second = [i for i, item in enumerate(body["input"]) if item.get("type") == "video"][1]
-    return _bad("too_many_visual", body, 400, "generation_input_too_many_visual", f"input[{second}]",
-                f"input[{second}]")
+    return _bad("too_many_visual", body, f"input[{second}]")
+
+
+def _as_image(body: dict[str, Any], url: str) -> str:
+    """Swap the video input for a still image at ``url``; return the image's path."""
+    at = _video(body)
+    body["input"][at] = {"type": "image", "url": url}
+    return f"input[{at}]"
+
+
+@st.composite
+def _image_model(draw: st.DrawFn, duration: float | None, cfg: Config) -> Invalid:
+    """Only sync-3 takes a still image as the visual input [doc: updates S6]."""
+    body = draw(create_requests(duration))
+    body["model"] = draw(models().filter(lambda model: model != "sync-3"))
+    _as_image(body, draw(st.sampled_from(IMAGE_URLS)))
+    return _bad("image_model", body, "model")
+
+
+@st.composite
+def _image_format(draw: st.DrawFn, duration: float | None, cfg: Config) -> Invalid:
+    """An image input must be JPEG, PNG or WebP [doc: updates S6]."""
+    body = draw(create_requests(duration))
+    body["model"] = "sync-3"
+    where = _as_image(body, draw(st.sampled_from(("https://cdn.example.com/face.gif",
+                                                  "https://cdn.example.com/face.bmp"))))
+    return _bad("image_format", body, f"{where}.url")
 
 
 @st.composite
@@ -254,8 +285,7 @@ def _audio_missing(draw: st.DrawFn, duration: float | None, cfg: Config) -> Inva
     body = draw(create_requests(duration))
     body["input"] = [item for item in body["input"] if item.get("type") == "video"]
     body.pop("segments", None)
-    return _bad("audio_missing", body, 400, "generation_audio_missing", "No audio file was provided in the request.",
-                "input")
+    return _bad("audio_missing", body, "input")
 
 
 @st.composite
@@ -268,15 +298,14 @@ def _duplicate_ref_id(draw: st.DrawFn, duration: float | None, cfg: Config) -> I
     for seg in body["segments"]:  # keep every segment pointing at an existing refId: one rule broken
         if seg["audioInput"]["refId"] == old:
             seg["audioInput"]["refId"] = first["refId"]
-    return _bad("duplicate_ref_id", body, 400, INVALID, f"input[{voices[1]}].refId", f"input[{voices[1]}].refId")
+    return _bad("duplicate_ref_id", body, f"input[{voices[1]}].refId")
 
 
 @st.composite
 def _multiple_voices_without_segments(draw: st.DrawFn, duration: float | None, cfg: Config) -> Invalid:
     body = draw(create_requests(duration, segmented=True, min_voices=2))
     del body["segments"]
-    return _bad("multiple_voices_without_segments", body, 400, INVALID, "Provide a top-level segments array",
-                "segments")
+    return _bad("multiple_voices_without_segments", body, "segments")
 
 
 @st.composite
@@ -287,7 +316,7 @@ def _segments_without_ref_ids(draw: st.DrawFn, duration: float | None, cfg: Conf
             body["input"][i].pop("refId")
         else:
             body["input"][i]["refId"] = ""
-    return _bad("segments_without_ref_ids", body, 400, SEGMENTS, "refId", "input")
+    return _bad("segments_without_ref_ids", body, "input", "refId")
 
 
 def _segment(draw: st.DrawFn, body: dict[str, Any]) -> int:
@@ -304,7 +333,7 @@ def _segment_ref_id_unknown(draw: st.DrawFn, duration: float | None, cfg: Config
     candidates = [c for c in (ref.upper(), ref + "x", "unknown") if c not in known]
     body["segments"][n]["audioInput"]["refId"] = draw(st.sampled_from(candidates))
     where = f"segments[{n}].audioInput.refId"
-    return _bad("segment_ref_id_unknown", body, 400, SEGMENTS, where, where)
+    return _bad("segment_ref_id_unknown", body, where)
 
 
 @st.composite
@@ -317,7 +346,7 @@ def _crop_pair(draw: st.DrawFn, duration: float | None, cfg: Config) -> Invalid:
     audio.pop("endTime", None)
     audio[given] = _seconds(draw(st.integers(0, 600)))
     missing = "endTime" if given == "startTime" else "startTime"
-    return _bad("crop_pair", body, 400, SEGMENTS, f"segments[{n}].audioInput", f"segments[{n}].audioInput.{missing}")
+    return _bad("crop_pair", body, f"segments[{n}].audioInput.{missing}", f"segments[{n}].audioInput")
 
 
 @st.composite
@@ -328,7 +357,7 @@ def _crop_order(draw: st.DrawFn, duration: float | None, cfg: Config) -> Invalid
     start = draw(st.integers(end, 601))
     body["segments"][n]["audioInput"].update(startTime=_seconds(start), endTime=_seconds(end))
     where = f"segments[{n}].audioInput.startTime"
-    return _bad("crop_order", body, 400, SEGMENTS, where, where)
+    return _bad("crop_order", body, where)
 
 
 @st.composite
@@ -338,7 +367,7 @@ def _segment_order(draw: st.DrawFn, duration: float | None, cfg: Config) -> Inva
     seg = body["segments"][n]
     seg["startTime"], seg["endTime"] = seg["endTime"], seg["startTime"]
     where = f"segments[{n}].startTime"
-    return _bad("segment_order", body, 400, SEGMENTS, where, where)
+    return _bad("segment_order", body, where)
 
 
 @st.composite
@@ -347,7 +376,7 @@ def _zero_length_segment(draw: st.DrawFn, duration: float | None, cfg: Config) -
     n = _segment(draw, body)
     body["segments"][n]["endTime"] = body["segments"][n]["startTime"]
     where = f"segments[{n}].startTime"
-    return _bad("zero_length_segment", body, 400, SEGMENTS, where, where)
+    return _bad("zero_length_segment", body, where)
 
 
 @st.composite
@@ -361,7 +390,7 @@ def _segment_overlap(draw: st.DrawFn, duration: float | None, cfg: Config) -> In
         first, second = segs[0], segs[1]
         second["startTime"] = _seconds((_tenths(first["startTime"]) + _tenths(first["endTime"])) // 2)
     body["segments"] = segs
-    return _bad("segment_overlap", body, 400, SEGMENTS, "segments[1]", "segments[1].startTime")
+    return _bad("segment_overlap", body, "segments[1].startTime", "segments[1]")
 
 
 @st.composite
@@ -372,19 +401,21 @@ def _segment_beyond_video(draw: st.DrawFn, duration: float | None, cfg: Config) 
     segs[-1]["endTime"] = _seconds(_tenths(length) + draw(st.integers(1, 50)))
     body["segments"] = segs
     n = len(segs) - 1
-    return _bad("segment_beyond_video", body, 400, SEGMENTS, f"segments[{n}].endTime", f"segments[{n}].endTime")
+    return _bad("segment_beyond_video", body, f"segments[{n}].endTime")
 
 
 @st.composite
 def _dub_audio_conflict(draw: st.DrawFn, duration: float | None, cfg: Config) -> Invalid:
     body = draw(create_requests(duration))
     body["dubParams"] = {"providerName": "elevenlabs", "targetLang": draw(st.sampled_from(("es", "fr", "de")))}
-    return _bad("dub_audio_conflict", body, 422, "generation_input_dub_audio_conflict", "dubParams", "dubParams")
+    return _bad("dub_audio_conflict", body, "dubParams")
 
 
 _BUILDERS = {
     "video_missing": _video_missing,
     "too_many_visual": _too_many_visual,
+    "image_model": _image_model,
+    "image_format": _image_format,
     "audio_missing": _audio_missing,
     "duplicate_ref_id": _duplicate_ref_id,
     "multiple_voices_without_segments": _multiple_voices_without_segments,

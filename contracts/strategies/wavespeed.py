@@ -30,6 +30,7 @@ FORMATS = {LATENTSYNC: {"video": ("mp4",), "audio": ("mp3", "aac", "wav", "m4a")
            AUDIO_TO_VIDEO: {"video": ("mp4", "mov", "webm"), "audio": ("mp3", "aac", "wav", "m4a", "ogg", "flac")}}
 
 SCHEMA = SchemaStrategies(schemas.load("wavespeed"))
+FACTS = schemas.rules("wavespeed")  # each cross-field rule's error, as the schema declares it
 
 
 def media_urls(kind: str, model: str = LATENTSYNC, duration: float | None = None) -> st.SearchStrategy[str]:
@@ -100,8 +101,9 @@ def _format(draw: st.DrawFn) -> Invalid:
     field = draw(st.sampled_from(("video", "audio")))
     ext = draw(st.sampled_from(("mov", "webm") if field == "video" else ("ogg", "flac")))
     request["input"][field] = f"https://cdn.example.com/{field}.{ext}"
-    return Invalid("format", request, ExpectedError(400, 400, f"{field} must be one of the supported formats"),
-                   field=field, operation=OPERATIONS[LATENTSYNC])
+    fact = FACTS["format"]
+    return Invalid(fact.id, request, ExpectedError(fact.status, fact.code, f"{field} must be one of the supported "
+                                                   "formats"), field=field, operation=OPERATIONS[LATENTSYNC])
 
 
 _BUILDERS = {"format": _format}

@@ -2,18 +2,18 @@
 schema violation becomes under the ``validation`` setting.
 
 Structure (required ``audio``/``video``, string types, the list filters' ranges) is in
-``schemas/wavespeed.yaml``. Each rule has a stable id. Whether WaveSpeed rejects bad inputs at
-submit (HTTP 400) or accepts them and fails the task (``data.code`` 1400/1401/1402) is not
-documented (reference §9, §13.2): ``validation`` = ``reject`` | ``fail_task`` chooses, and an
+``schemas/wavespeed.yaml``, which also declares each rule's id and error (``x-rules``).
+Whether WaveSpeed rejects bad inputs at submit (HTTP 400) or accepts them and fails the task
+(``data.code`` 1400/1401/1402) is not documented (reference §9, §13.2): ``validation`` = ``reject`` | ``fail_task`` chooses, and an
 unreachable URL always fails the task, as documented for code 1402 [doc: D11].
 """
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from typing import Any
 
-from lipsync_emulator.core.errors import BadRequest
 from lipsync_emulator.core.jobs import Outcome
 from lipsync_emulator.core.media import (
     AUDIO_EXT,
@@ -25,8 +25,10 @@ from lipsync_emulator.core.media import (
     split_url,
 )
 from lipsync_emulator.core.openapi import SchemaViolation
+from lipsync_emulator.core.rules import Broken, Rules
 from lipsync_emulator.core.runtime import Runtime
 from lipsync_emulator.providers.wavespeed.models import task_failure
+from lipsync_emulator.schemas import rules
 
 MEDIA_EXT = VIDEO_EXT | AUDIO_EXT | IMAGE_EXT
 FILE_PATH = re.compile(r"/_emulator/files/([^/]+)/")
@@ -40,21 +42,37 @@ def violation_outcome(v: SchemaViolation) -> Outcome:
     return task_failure(1401, f"The parameter value is invalid: {v.describe()}.")
 
 
+@dataclass(frozen=True)
+class Submit:
+    payload: dict[str, Any]
+    model: str
+    cfg: dict[str, Any]
+
+
+RULES = Rules(rules("wavespeed"))
+
+
 def check_formats(payload: dict[str, Any], model: str, cfg: dict[str, Any]) -> Outcome | None:
-    """Rule ``format``: an input whose URL ends in a media extension the model does not take
-    [doc: D1]. URLs without a known media extension pass: a signed URL need not have one."""
-    allowed = cfg["formats"].get(model) or {}
+    """The first broken rule: raised under ``validation: reject``, else the task fails with 1401."""
+    error = RULES.first(Submit(payload, model, cfg))
+    if error is None:
+        return None
+    if cfg["validation"] == "reject":
+        raise error
+    return task_failure(1401, f"The parameter value is invalid: {error.message}.")
+
+
+@RULES("format")
+def media_format(submit: Submit) -> Broken | None:
+    """An input whose URL ends in a media extension the model does not take [doc: D1]. URLs
+    without a known media extension pass: a signed URL need not have one."""
+    allowed = submit.cfg["formats"].get(submit.model) or {}
     for name in ("video", "audio"):
-        url = payload.get(name)
-        if not isinstance(url, str):
-            continue
-        ext = extension(url)
+        url = submit.payload.get(name)
+        ext = extension(url) if isinstance(url, str) else None
         if ext in MEDIA_EXT and ext not in allowed.get(name, ()):
-            message = (f"{name} must be one of the supported formats: {', '.join(allowed.get(name, ()))} "
-                       f"(got {ext})")
-            if cfg["validation"] == "reject":
-                raise BadRequest(message, field=name, rule="format")
-            return task_failure(1401, f"The parameter value is invalid: {message}.")
+            return Broken(f"{name} must be one of the supported formats: {', '.join(allowed.get(name, ()))} "
+                          f"(got {ext})", name)
     return None
 
 
