@@ -149,14 +149,47 @@ def feature_examples() -> list[dict[str, Any]]:
 
 # -- invalid requests ------------------------------------------------------------------------------
 
-def _bad(rule: str, request: dict[str, Any], field: str, operation: str = CREATE, message: str | None = None,
-         code: int = 1201) -> Invalid:
-    return Invalid(f"kling.{rule}", request, ExpectedError(400, code, message or field), field=field,
-                   operation=operation)
+FACTS = schemas.rules("kling")  # each check's error, as the schema declares it
+
+
+def _bad(rule: str, request: dict[str, Any], field: str, operation: str = CREATE, mention: str | None = None) -> Invalid:
+    """The message carries the check's documented wording, else ``mention`` (default: the field)."""
+    fact = FACTS[f"kling.{rule}"]
+    return Invalid(fact.id, request, ExpectedError(fact.status, fact.code, fact.message or mention or field),
+                   field=field, operation=operation)
 
 
 def _where(key: str) -> str:
     return f"face_choose[0].{key}"
+
+
+@st.composite
+def _video_source(draw: st.DrawFn) -> Invalid:
+    """A bare identify-face body naming both a video id and a URL, or neither."""
+    body = {"video_id": "850508686686064678", "video_url": video_url(10)} if draw(st.booleans()) else {}
+    return _bad("C3", body, "video_id", IDENTIFY)
+
+
+@st.composite
+def _unknown_video(draw: st.DrawFn) -> Invalid:
+    """A bare identify-face body naming a video Kling did not generate."""
+    return _bad("C4", {"video_id": draw(st.sampled_from(("850508686686064678", "1")))}, "video_id", IDENTIFY)
+
+
+@st.composite
+def _video_size(draw: st.DrawFn) -> Invalid:
+    body = draw(create_requests(10))
+    body["video_url"] = video_url(10) + f"&size={100 * 1024 * 1024 + draw(st.integers(1, 10**8))}"
+    return _bad("C6", body, "video_url", IDENTIFY)
+
+
+@st.composite
+def _video_edges(draw: st.DrawFn) -> Invalid:
+    body = draw(create_requests(10))
+    edge = draw(st.sampled_from(("width", "height")))
+    body["video_url"] = video_url(10) + f"&{edge}={draw(st.sampled_from((240, 511, 2161, 4096)))}"
+    # the observed wording [3p: S20] names the edge, not the field
+    return _bad("C8", body, "video_url", IDENTIFY, f"The video {edge} should not be less than")
 
 
 @st.composite
@@ -177,7 +210,7 @@ def _video_duration(draw: st.DrawFn) -> Invalid:
 def _no_face(draw: st.DrawFn) -> Invalid:
     body = draw(create_requests(10))
     body["video_url"] = VIDEOS[0] + "?duration=10&faces=0"
-    return _bad("C9", body, "video_url", IDENTIFY, message="The model did not detect a human")
+    return _bad("C9", body, "video_url", IDENTIFY)
 
 
 @st.composite
@@ -217,6 +250,15 @@ def _audio_format(draw: st.DrawFn) -> Invalid:
     body = draw(create_requests())
     body["face_choose"][0]["sound_file"] = f"https://cdn.example.com/voice.{draw(st.sampled_from(('ogg', 'flac')))}"
     return _bad("C18", body, _where("sound_file"))
+
+
+@st.composite
+def _audio_size(draw: st.DrawFn) -> Invalid:
+    body = draw(create_requests(10))
+    choice = body["face_choose"][0]
+    choice["sound_file"] = f"{AUDIOS[0]}?duration=5&size={5 * 1024 * 1024 + draw(st.integers(1, 10**7))}"
+    choice.update(sound_start_time=0, sound_end_time=2000, sound_insert_time=0)
+    return _bad("C19", body, _where("sound_file"))
 
 
 @st.composite
@@ -276,8 +318,9 @@ def _no_overlap(draw: st.DrawFn) -> Invalid:
     return _bad("C27", body, _where("sound_insert_time"))
 
 
-_BUILDERS = {"C5": _video_format, "C7": _video_duration, "C9": _no_face, "C10": _session, "C14": _face,
-             "C15": _audio_source, "C17": _base64, "C18": _audio_format, "C20": _audio_duration,
+_BUILDERS = {"C3": _video_source, "C4": _unknown_video, "C5": _video_format, "C6": _video_size,
+             "C7": _video_duration, "C8": _video_edges, "C9": _no_face, "C10": _session, "C14": _face,
+             "C15": _audio_source, "C17": _base64, "C18": _audio_format, "C19": _audio_size, "C20": _audio_duration,
              "C23": _end_after_audio, "C24": _short_trim, "C25": _start_after_end, "C26": _outside_video,
              "C27": _no_overlap}
 RULES: tuple[str, ...] = tuple(f"kling.{r}" for r in _BUILDERS)
@@ -285,6 +328,12 @@ RULES: tuple[str, ...] = tuple(f"kling.{r}" for r in _BUILDERS)
 
 def rule_ids() -> tuple[str, ...]:
     return RULES
+
+
+def client_rule_ids() -> tuple[str, ...]:
+    """Rules a client's request can break: C3 and C4 are broken by bare identify-face bodies
+    (a video id), not by the client form a client is asked to lip-sync."""
+    return tuple(r for r in RULES if r not in ("kling.C3", "kling.C4"))
 
 
 def schema_error(brk: Break) -> ExpectedError:

@@ -24,13 +24,15 @@ from lipsync_emulator.core.media import probe_url, split_url
 from lipsync_emulator.core.runtime import Runtime
 from lipsync_emulator.core.webhooks import RetryPolicy, Signer, signature_scheme
 from lipsync_emulator.providers.kling.errors import NAME, kling_error
+from lipsync_emulator.schemas import rules
 
 KIND = "advanced-lip-sync"
 # [doc: S1, S2, S5] the legacy spelling "succeed" (never "succeeded").
 LIFECYCLE = Lifecycle(states=("submitted", "processing", "succeed"), terminal=frozenset({"succeed", "failed"}))
 ACTIVE = frozenset({"submitted", "processing"})
 
-NO_HUMAN = "The model did not detect a human"  # [3p: S20]
+# [3p: S20]; identify-face's C9 error and a failed task's message say the same words
+NO_HUMAN = rules("kling")["kling.C9"].message
 RISK_CONTROL = "Failure to pass the risk control system"  # [doc: S25]
 
 
