@@ -197,7 +197,7 @@ def serve(args: argparse.Namespace) -> int:
     server.channel_class = Channel  # type: ignore[attr-defined]
     accesslog.configure("off" if args.quiet else args.log_format)
     try:
-        # inside the try: a client may send SIGINT as soon as the banner says it listens
+        # inside the try: a Ctrl-C as soon as the banner shows stops the server like any other
         print(_banner(settings, url) + "\n  state           " + state, flush=True)
         server.run()
     except KeyboardInterrupt:
