@@ -240,9 +240,8 @@ def check_line(payload: Any) -> tuple[dict[str, Any], Outcome | None]:
 
 
 def find(generation_id: str) -> Job:
-    job = runtime().engine.get(models.NAME, models.KIND, generation_id)
-    if job is None or job.account != g.account:
-        raise NotFound(f"Generation {generation_id} not found", code="generation_not_found", field="id")
+    job = runtime().engine.owned(models.NAME, models.KIND, generation_id, g.account, NotFound(
+        f"Generation {generation_id} not found", code="generation_not_found", field="id"))
     g.job_id = job.id
     return job
 

@@ -186,9 +186,8 @@ def _visible(rt: Runtime, job: Job) -> bool:
 def find(prediction_id: str) -> Job:
     """Unknown, expired or another key's prediction: 404 (status and message inferred, §13.3)."""
     rt = runtime()
-    job = rt.engine.get(models.NAME, models.KIND, prediction_id)
-    if job is None or not _visible(rt, job):
-        raise NotFound("prediction not found", field="id")
+    job = rt.engine.owned(models.NAME, models.KIND, prediction_id, g.account,
+                          NotFound("prediction not found", field="id"), lambda j: _visible(rt, j))
     g.job_id = job.id
     return job
 
