@@ -29,21 +29,21 @@ _CONTROL = "/_emulator/"
 _RESET, _DIM, _RED, _GREEN, _YELLOW, _CYAN = "\033[0m", "\033[2m", "\033[31m", "\033[32m", "\033[33m", "\033[36m"
 
 
-def log_request(req: Any, response: Any, ctx: Any, provider: Any = None) -> None:
-    """Called once per answered request (the app's after-request hook) with the provider
-    that owns its path."""
+def log_request(req: Any, response: Any, call: Any, started: float | None, provider: Any = None) -> None:
+    """Called once per answered request (the app's after-request hook) with its ``Call``
+    (``None`` outside a provider operation), when it started (``time.perf_counter``) and the
+    provider that owns its path."""
     if not LOGGER.isEnabledFor(logging.INFO):
         return
     control = req.path.startswith(_CONTROL)
     if control and req.method in ("GET", "HEAD"):
         return
-    started = ctx.get("started")
     record: dict[str, Any] = {
         "type": "request", "provider": "control" if control else provider.name if provider else "-",
         "method": req.method, "path": req.path, "status": response.status_code,
         "duration_ms": round((time.perf_counter() - started) * 1000, 1) if started else None,
-        "job_id": ctx.get("job_id"), "scenario": [s.name for s in ctx.get("scenarios", [])] or None,
-        "fault": (ctx.get("faults") or {}).get("transport"),
+        "job_id": call and call.job_id, "scenario": call and call.scenario_names or None,
+        "fault": call.faults.get("transport") if call else None,
         "error": _error_line(response) if response.status_code >= 400 else None,
     }
     _emit(record)

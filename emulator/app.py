@@ -21,7 +21,7 @@ from lipsync_emulator.core.control import bp as control_bp
 from lipsync_emulator.core.control import guard, render_control_error
 from lipsync_emulator.core.errors import EmulatorError, InternalError, error_for_status
 from lipsync_emulator.core.faults import FaultMiddleware
-from lipsync_emulator.core.http import has_body
+from lipsync_emulator.core.http import Call, has_body
 from lipsync_emulator.core.runtime import EXTENSION, Provider, Runtime, runtime
 from lipsync_emulator.core.store import (
     NAMESPACE_HEADER,
@@ -130,30 +130,31 @@ def create_app(config: dict[str, Any] | Settings | None = None, *, store: Store 
 
     @app.after_request
     def _journal(response: Response) -> Response:
-        req, ctx = request, g
+        req = request
+        environ = req.environ
+        call, started = Call.of(environ), g.get("started")
         provider = rt.provider_for(req.path)
-        log_request(req, response, ctx, provider)
+        log_request(req, response, call, started, provider)
         if req.path.startswith("/_emulator/"):
             return response
-        environ = req.environ
         # Raw pieces now, the readable entry when the journal is read (_expand_entry): the
         # work of making it readable is paid only by whoever reads it.
         rt.journal.record({
             "_at": rt.clock.now(),
             "provider": provider.name if provider else None,
-            "operation": ctx.get("operation"),
+            "operation": call and call.operation,
             "method": req.method,
             "path": req.path,
             "query": req.query_string.decode("latin-1"),
             "status": response.status_code,
-            "scenario": [s.name for s in ctx.get("scenarios", [])],
+            "scenario": call.scenario_names if call else [],
             # how each was chosen (header, magic, rule, chaos) and the transport fault applied
-            "scenario_source": ctx.get("scenario_sources") or None,
-            "faults": ctx.get("faults") or None,
-            "job_id": ctx.get("job_id"),
-            "account": ctx.get("account") or None,
+            "scenario_source": call and call.scenario_sources or None,
+            "faults": call and call.faults or None,
+            "job_id": call and call.job_id,
+            "account": call and call.account or None,
             "namespace": current_tenant() or current_namespace(),
-            "duration_ms": round((time.perf_counter() - ctx.get("started", time.perf_counter())) * 1000, 3),
+            "duration_ms": round((time.perf_counter() - (started or time.perf_counter())) * 1000, 3),
             "_headers": [(k, v) for k, v in environ.items() if k.startswith("HTTP_") or k in _CONTENT_KEYS],
             "_request_body": _raw_snippet(req),
             "_response_body": _raw_response(response),

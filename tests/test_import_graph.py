@@ -120,3 +120,24 @@ def test_providers_never_read_the_namespace_header():
     for file in (ROOT / "emulator" / "providers").rglob("*.py"):
         text = file.read_text(encoding="utf-8")
         assert "X-Emulator-Namespace" not in text and "NAMESPACE_HEADER" not in text, file
+
+
+def _reads_flask_g(tree: ast.AST) -> list[int]:
+    """Lines that import Flask's ``g`` or read ``flask.g``."""
+    lines = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] == "flask":
+            lines += [node.lineno for alias in node.names if alias.name == "g"]
+        elif (isinstance(node, ast.Attribute) and node.attr == "g" and isinstance(node.value, ast.Name)
+              and node.value.id == "flask"):
+            lines.append(node.lineno)
+    return lines
+
+
+def test_providers_never_read_flask_g():
+    """A view is handed its request's ``Call`` (account, scenarios, body...) as an argument, and
+    passes it to the helpers that need it: nothing travels through Flask's ``g``."""
+    assert _reads_flask_g(ast.parse("from flask import Response, g\nimport flask\nflask.g.x = 1\n")) == [1, 3]
+    for root in (ROOT / "emulator" / "providers", ROOT / "tests" / "fifth_provider"):
+        for file in root.rglob("*.py"):
+            assert _reads_flask_g(ast.parse(file.read_text(encoding="utf-8"))) == [], file

@@ -3,11 +3,12 @@
     auth -> scenario selection -> JSON parsing -> schema validation -> the view
 
 ``Operations`` is a blueprint whose endpoints are named after operationIds, so a test can
-check that the set of views equals the set of operations in the provider's schema.
+check that the set of views equals the set of operations in the provider's schema. What the
+pipeline resolves is one ``Call``, handed to the view as its first argument:
 
     >>> ops = Operations("demo", __name__)
     >>> @ops.route("/v1/things/<thing_id>", "getThing")
-    ... def get_thing(thing_id): ...
+    ... def get_thing(call: Call, thing_id: str): ...
     >>> sorted(ops.operation_ids)
     ['getThing']
 """
@@ -17,19 +18,85 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from functools import wraps
 from typing import Any
 
 import orjson
-from flask import Blueprint, Response, g, request
+from flask import Blueprint, Response, request
 from lipsync_emulator.core.errors import BadRequest
 from lipsync_emulator.core.faults import BAD_GATEWAY_HTML, request_plan, sleep
+from lipsync_emulator.core.jobs import Outcome
 from lipsync_emulator.core.openapi import MISSING
 from lipsync_emulator.core.runtime import Runtime, runtime
 from lipsync_emulator.core.scenarios import HEADER, Scenario, UnknownScenario
-from lipsync_emulator.core.store import NAMESPACE_HEADER, set_tenant
+from lipsync_emulator.core.store import current_namespace, set_tenant
+from werkzeug.wrappers import Request
 
 Normalizer = Callable[[Any], Any]
+
+# Where a request's ``Call`` lives once built: its WSGI environ, which the app's after-request
+# hooks and error renderers already hold (``Call.of(request.environ)``).
+CALL_KEY = "lipsync_emulator.call"
+
+
+@dataclass(eq=False, slots=True)
+class Call:
+    """One request to a provider operation, as the pipeline resolved it, once: the view's first
+    argument, passed on to the helpers that need it.
+
+    ``account`` is the authenticated API key (``""`` for an operation without auth);
+    ``namespace`` the ``X-Emulator-Namespace`` the request runs in (``None``: none);
+    ``scenarios`` what the emulator does to this request, ``scenario_sources`` how each was
+    chosen (header, magic, rule, chaos, session) and ``faults`` the transport plan applied to the
+    answer; ``body`` the parsed, normalized JSON body (``MISSING`` when the body is not JSON);
+    ``request`` the raw HTTP request, for headers, query and files. The view sets ``job_id`` to
+    the job it created or read, for the journal and the access log.
+
+        >>> call = Call(request=None, provider="demo", operation="getThing", namespace=None)
+        >>> call.account, call.scenario_names, call.outcome, call.job_id
+        ('', [], None, None)
+    """
+
+    request: Request
+    provider: str
+    operation: str
+    namespace: str | None
+    account: str = ""
+    scenarios: list[Scenario] = field(default_factory=list)
+    scenario_sources: dict[str, str] = field(default_factory=dict)
+    body: Any = MISSING
+    faults: dict[str, Any] = field(default_factory=dict)
+    job_id: str | None = None
+
+    @staticmethod
+    def of(environ: dict[str, Any]) -> Call | None:
+        """The ``Call`` of the request with this WSGI environ (``None``: the request reached
+        no provider operation — the control plane, an unknown path)."""
+        return environ.get(CALL_KEY)
+
+    @property
+    def scenario_names(self) -> list[str]:
+        return [s.name for s in self.scenarios]
+
+    @property
+    def outcome(self) -> Outcome | None:
+        """The job outcome chosen by this request's scenarios (the last outcome scenario wins)."""
+        outcome = None
+        for scenario in self.scenarios:
+            if scenario.outcome is not None:
+                outcome = scenario.outcome
+        return outcome
+
+    @property
+    def base_url(self) -> str:
+        """Where URLs handed out by this request should point (``public_url`` wins)."""
+        configured = runtime().settings.public_url
+        if configured:
+            return configured.rstrip("/")
+        req = self.request
+        # what ``host_url`` gives, without its IRI round trip (a tenth of a create's time)
+        return f"{req.scheme}://{req.host}"
 
 
 class Operations:
@@ -40,36 +107,39 @@ class Operations:
 
     def route(self, rule: str, operation_id: str, methods: tuple[str, ...] = ("GET",), *, auth: bool = True,
               validate: bool = True, normalize: Normalizer | None = None) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-        """Register ``view`` for ``operation_id``. ``normalize`` rewrites the parsed JSON body
-        before validation (a provider's documented leniency, e.g. ``null`` meaning absent)."""
+        """Register ``view`` for ``operation_id``; it is called as ``view(call, **path_args)``.
+        ``normalize`` rewrites the parsed JSON body before validation (a provider's documented
+        leniency, e.g. ``null`` meaning absent)."""
 
         def decorator(view: Callable[..., Any]) -> Callable[..., Any]:
             @wraps(view)
             def wrapper(**kwargs: Any) -> Any:
-                rt, req, ctx = runtime(), request, g
+                rt, req = runtime(), request
                 provider = rt.providers[self.provider]
-                ctx.operation = operation_id
+                # the namespace was resolved from its header before routing (create_app)
+                call = Call(req, self.provider, operation_id, current_namespace())
+                req.environ[CALL_KEY] = call
                 # Cache the raw body first: form parsing then reads the cache, so validation,
                 # magic-token scanning and the view can all see the same bytes.
                 if has_body(req.environ):
                     req.get_data(cache=True)
-                ctx.account = provider.authenticate(rt, req) if auth else ""
-                if ctx.account and not req.headers.get(NAMESPACE_HEADER):
-                    set_tenant(ctx.account)  # what this request writes is this key's (reset per key)
-                ctx.scenarios = select_scenarios(self.provider, operation_id, kwargs, rt, req, ctx)
-                if ctx.scenarios and (answer := apply_request_effects(ctx.scenarios, rt, req, ctx)) is not None:
+                if auth:
+                    call.account = provider.authenticate(rt, req)
+                if call.account and call.namespace is None:
+                    set_tenant(call.account)  # what this request writes is this key's (reset per key)
+                select_scenarios(call, kwargs, rt)
+                if call.scenarios and (answer := apply_request_effects(call, rt)) is not None:
                     return answer
-                parsed: Any = MISSING
                 if is_json(req):
-                    ctx.body = parse_json_body(req)
+                    call.body = parse_json_body(req)
                     if normalize is not None:
-                        ctx.body = normalize(ctx.body)
-                    parsed = ctx.body  # validated as json.dumps(g.body) would be, without the dump
+                        call.body = normalize(call.body)
                 if validate and provider.schema:
-                    violations = rt.specs[self.provider].violations(req, operation_id, parsed=parsed)
+                    # the body is validated as json.dumps(call.body) would be, without the dump
+                    violations = rt.specs[self.provider].violations(req, operation_id, parsed=call.body)
                     if violations:
                         raise provider.on_violation(violations[0], operation_id)
-                return view(**kwargs)
+                return view(call, **kwargs)
 
             self.blueprint.add_url_rule(rule, endpoint=operation_id, view_func=wrapper, methods=list(methods))
             self.operation_ids.add(operation_id)
@@ -179,29 +249,27 @@ def request_texts(path_args: dict[str, Any], req: Any) -> list[str]:
     return texts
 
 
-def select_scenarios(provider: str, operation_id: str, path_args: dict[str, Any], rt: Runtime, req: Any,
-                     ctx: Any) -> list[Scenario]:
-    """This request's scenarios (header, magic values, control-plane rules, chaos); how each
-    was chosen goes to ``g.scenario_sources`` for the journal."""
+def select_scenarios(call: Call, path_args: dict[str, Any], rt: Runtime) -> None:
+    """This request's scenarios (header, magic values, control-plane rules, chaos), and how
+    each was chosen, for the journal."""
+    req = call.request
     try:
         selection = rt.scenarios.choose(
-            provider, operation_id, header=req.headers.get(HEADER), texts=request_texts(path_args, req),
+            call.provider, call.operation, header=req.headers.get(HEADER), texts=request_texts(path_args, req),
             job_id=next((str(v) for k, v in path_args.items() if "id" in k.lower()), None),
-            api_key=ctx.get("account") or None)
+            api_key=call.account or None)
     except UnknownScenario as exc:
         raise BadRequest(str(exc), field=HEADER) from None
-    ctx.scenario_sources = selection.sources
-    return selection.scenarios
+    call.scenarios, call.scenario_sources = selection.scenarios, selection.sources
 
 
-def apply_request_effects(scenarios: list[Scenario], rt: Runtime, req: Any, ctx: Any) -> Response | None:
+def apply_request_effects(call: Call, rt: Runtime) -> Response | None:
     """Effects that happen before the view: added latency, the transport fault to apply to
     the answer (``emulator.core.faults``), a proxy's HTML answer instead of the provider's
     (returned), an error answer (raised)."""
-    plan = request_plan(req.environ)
-    ctx.faults = plan
+    plan = call.faults = request_plan(call.request.environ)
     html_status = None
-    for scenario in scenarios:
+    for scenario in call.scenarios:
         if latency := scenario.effects.get("latency"):
             seconds = rt.faults.latency.seconds(latency)
             plan["latency_ms"] = round(plan.get("latency_ms", 0) + seconds * 1000, 1)
@@ -212,29 +280,10 @@ def apply_request_effects(scenarios: list[Scenario], rt: Runtime, req: Any, ctx:
     if html_status:
         plan["html_status"] = html_status
         return Response(BAD_GATEWAY_HTML, status=int(html_status), mimetype="text/html")
-    for scenario in scenarios:
+    for scenario in call.scenarios:
         if scenario.error is not None:
             raise scenario.error()
     return None
-
-
-def chosen_outcome() -> Any:
-    """The job outcome chosen by this request's scenarios (the last outcome scenario wins)."""
-    outcome = None
-    for scenario in g.get("scenarios", []):
-        if scenario.outcome is not None:
-            outcome = scenario.outcome
-    return outcome
-
-
-def base_url() -> str:
-    """Where URLs handed out by this request should point (``public_url`` wins)."""
-    configured = runtime().settings.public_url
-    if configured:
-        return configured.rstrip("/")
-    req = request
-    # what ``host_url`` gives, without its IRI round trip (a tenth of a create's time)
-    return f"{req.scheme}://{req.host}"
 
 
 def json_response(payload: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:

@@ -10,11 +10,11 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from flask import Response, g, request
+from flask import Response, request
 from lipsync_emulator import schemas
 from lipsync_emulator.core.clock import RealClock
 from lipsync_emulator.core.errors import EmulatorError, NotFound
-from lipsync_emulator.core.http import Operations, base_url, chosen_outcome, json_response
+from lipsync_emulator.core.http import Call, Operations, json_response
 from lipsync_emulator.core.jobs import Job
 from lipsync_emulator.core.media import sample_mp4
 from lipsync_emulator.core.openapi import SchemaViolation
@@ -109,46 +109,46 @@ def ok(data: Any) -> Response:
 
 # -- views -------------------------------------------------------------------------------------
 
-def identify_face(surface: models.Surface) -> Response:
+def identify_face(call: Call, surface: models.Surface) -> Response:
     rt = runtime()
     cfg = rt.cfg(NAME)
-    if g.operation == "identifyFaceLegacyPath" and not cfg["legacy_identify_path"]:
-        raise kling_error(1202, f"Cannot {request.method} {request.path}")
-    video = rules.identify_video(rt, cfg, g.account, g.body)
-    face_data = models.faces(rt, video, base_url())
+    if call.operation == "identifyFaceLegacyPath" and not cfg["legacy_identify_path"]:
+        raise kling_error(1202, f"Cannot {call.request.method} {call.request.path}")
+    video = rules.identify_video(rt, cfg, call.account, call.body)
+    face_data = models.faces(rt, video, call.base_url)
     rules.check_faces(cfg, face_data)
-    session = models.open_session(rt, g.account, video, face_data)
+    session = models.open_session(rt, call.account, video, face_data)
     charge = cfg["identify_face_deduction"]
     return ok({"session_id": session["session_id"], "final_unit_deduction": str(charge["units"]),
                "final_balance_deduction": {"quota": str(charge["quota"]), "list_price": str(charge["list_price"])},
                "face_data": face_data})
 
 
-def create_task(surface: models.Surface) -> Response:
+def create_task(call: Call, surface: models.Surface) -> Response:
     rt = runtime()
     cfg = rt.cfg(NAME)
-    body = g.body
-    plan = rules.check_create(rt, cfg, surface, g.account, body)
-    rules.check_concurrency(rt, cfg, g.account)
+    body = call.body
+    plan = rules.check_create(rt, cfg, surface, call.account, body)
+    rules.check_concurrency(rt, cfg, call.account)
     video: models.Video = plan.session["video"]
-    inherited = session_scenarios(rt, video.url, g.operation, g.scenarios)
+    inherited = session_scenarios(rt, video.url, call.operation, call.scenarios)
     if inherited:
-        g.scenarios = inherited + g.scenarios
-        g.scenario_sources = {**(g.get("scenario_sources") or {}), **{s.name: "session" for s in inherited}}
+        call.scenarios = inherited + call.scenarios
+        call.scenario_sources = {**call.scenario_sources, **{s.name: "session" for s in inherited}}
     stored = dict(body)
     if plan.audio.source == "base64":  # keep the record small: the bytes are not needed again
         stored["face_choose"] = [{**plan.choice, "sound_file": f"<base64: {plan.audio.size} bytes>"}]
     external = body.get("external_task_id") or ""
     job = rt.engine.create(
-        NAME, models.KIND, rt.ids.digits(18), durations=cfg["durations"], outcome=chosen_outcome(),
-        request=stored, account=g.account,
-        webhook_url=body.get("callback_url") or None, base_url=base_url(), scenarios=[s.name for s in g.scenarios],
+        NAME, models.KIND, rt.ids.digits(18), durations=cfg["durations"], outcome=call.outcome,
+        request=stored, account=call.account,
+        webhook_url=body.get("callback_url") or None, base_url=call.base_url, scenarios=call.scenario_names,
         data={"surface": surface.name, "session_id": plan.session["session_id"], "external_task_id": external,
               "parent_video": {"id": video.id, "url": video.url, "duration": models.seconds_text(video.duration_ms / 1000)},
               "duration_ms": video.duration_ms, "hints_url": video.hints_url, "face_id": plan.face["face_id"],
               "watermark_info": {"enabled": bool((body.get("watermark_info") or {}).get("enabled", False))},
               "videos": [], "units": "0", "task_status_msg": ""})
-    g.job_id = job.id
+    call.job_id = job.id
     return ok(models.created(job))
 
 
@@ -165,11 +165,11 @@ def session_scenarios(rt: Runtime, video_url: str, operation: str, chosen: list[
     return out
 
 
-def get_task(surface: models.Surface, id: str) -> Response:  # noqa: A002 - the path parameter's name
+def get_task(call: Call, surface: models.Surface, id: str) -> Response:  # noqa: A002 - the path parameter's name
     rt = runtime()
     cfg = rt.cfg(NAME)
-    job = rules.find_task(rt, cfg, g.account, id)
-    g.job_id = job.id
+    job = rules.find_task(rt, cfg, call.account, id)
+    call.job_id = job.id
     if surface is models.RELAY and cfg["relay_query_wrapper"] == "new-api":
         envelope = {"code": 0, "message": cfg["success_message"], "request_id": rt.ids.uuid(),
                     "data": models.task(job)}
@@ -177,14 +177,14 @@ def get_task(surface: models.Surface, id: str) -> Response:  # noqa: A002 - the 
     return ok(models.task(job))
 
 
-def list_tasks(surface: models.Surface) -> Response:
+def list_tasks(call: Call, surface: models.Surface) -> Response:
     rt = runtime()
-    query = rt.specs[NAME].query(request, g.operation)
+    query = rt.specs[NAME].query(call.request, call.operation)
     page = query.get("pageNum", default=1, type=int)
     size = query.get("pageSize", default=30, type=int)
     skip = (page - 1) * size
     rows: list[dict[str, Any]] = []
-    for n, job in enumerate(rt.engine.jobs(NAME, models.KIND, lambda j: j.account == g.account)):
+    for n, job in enumerate(rt.engine.jobs(NAME, models.KIND, lambda j: j.account == call.account)):
         if n >= skip + size:
             break
         if n >= skip:
@@ -193,8 +193,8 @@ def list_tasks(surface: models.Surface) -> Response:
 
 
 def _bind(view: Callable[..., Response], surface: models.Surface) -> Callable[..., Response]:
-    def bound(**kwargs: Any) -> Response:
-        return view(surface, **kwargs)
+    def bound(call: Call, **kwargs: Any) -> Response:
+        return view(call, surface, **kwargs)
     bound.__name__ = f"{view.__name__}_{surface.name}"
     return bound
 
@@ -211,20 +211,20 @@ ops.route("/v1/videos/Identify-face", "identifyFaceLegacyPath", ("POST",), norma
 
 
 @ops.route("/account/costs", "getAccountCosts")
-def account_costs() -> Response:
+def account_costs(call: Call) -> Response:
     """The account's resource packs [doc: updates K1], filtered to those valid at some time in
     ``[start_time, end_time]`` and by ``resource_pack_name`` (inferred); more than
     ``account_costs_qps`` calls a second of the emulator's clock is a 1302."""
     rt = runtime()
     cfg = rt.cfg(NAME)
     now = rt.clock.now()
-    calls = [t for t in (rt.store.get("kling:costs_calls", g.account) or []) if t > now - 1]
+    calls = [t for t in (rt.store.get("kling:costs_calls", call.account) or []) if t > now - 1]
     if cfg["account_costs_qps"] is not None and len(calls) >= int(cfg["account_costs_qps"]):
         raise kling_error(1302)
-    rt.store.put("kling:costs_calls", g.account, [*calls, now])
-    query = request.args
+    rt.store.put("kling:costs_calls", call.account, [*calls, now])
+    query = call.request.args
     start, end, name = int(query["start_time"]), int(query["end_time"]), query.get("resource_pack_name")
-    packs = [p for p in models.resource_packs(rt, cfg, g.account, now)
+    packs = [p for p in models.resource_packs(rt, cfg, call.account, now)
              if p["effective_time"] <= end and p["invalid_time"] >= start
              and name in (None, p["resource_pack_name"])]
     return ok({"code": 0, "msg": "success", "resource_pack_subscribe_infos": packs})

@@ -7,10 +7,10 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from flask import Response, g, request
+from flask import Response, request
 from lipsync_emulator.core.auth import bearer_token, key_allowed, redact
 from lipsync_emulator.core.errors import BadRequest, EmulatorError, NotFound, Unauthorized
-from lipsync_emulator.core.http import Operations, base_url, chosen_outcome, json_response, parse_json_body
+from lipsync_emulator.core.http import Call, Operations, json_response, parse_json_body
 from lipsync_emulator.core.openapi import SchemaViolation
 from lipsync_emulator.core.runtime import Runtime, runtime
 from lipsync_emulator.providers.lipsyncstudio import errors, models, rules
@@ -60,66 +60,77 @@ def normalize(body: Any) -> Any:
     """``null`` means absent (JS clients send ``webhook: null``), as does an empty ``webhook``
     (an unset environment variable); both inferred. In the permissive mode a resolution listed
     in ``extra_resolutions`` (e.g. "360p", §12.10) is set aside so the documented enum still
-    validates everything else; the view puts it back."""
+    validates everything else; the view puts back what was sent (``sent_resolution``)."""
     if not isinstance(body, dict):
         return body
     body = {k: v for k, v in body.items() if v is not None and not (k == "webhook" and v == "")}
     form = body.get("formState")
     if isinstance(form, dict):
         form = {k: v for k, v in form.items() if v is not None}
-        extra = runtime().cfg(models.NAME)["extra_resolutions"]
-        if isinstance(form.get("resolution"), str) and form["resolution"] in extra:
-            g.permissive_resolution = form.pop("resolution")
+        if permissive(form.get("resolution"), runtime().cfg(models.NAME)):
+            del form["resolution"]
         body["formState"] = form
     return body
 
 
+def permissive(resolution: Any, cfg: dict[str, Any]) -> bool:
+    return isinstance(resolution, str) and resolution in cfg["extra_resolutions"]
+
+
+def sent_resolution(call: Call, cfg: dict[str, Any]) -> str | None:
+    """The permissive resolution ``normalize`` set aside, from the body as sent."""
+    if not cfg["extra_resolutions"] or "resolution" in call.body["formState"]:
+        return None
+    resolution = parse_json_body(call.request)["formState"].get("resolution")
+    return resolution if permissive(resolution, cfg) else None
+
+
 # -- views -------------------------------------------------------------------------------------
 
-def submit(operation_id: str) -> Response:
+def submit(call: Call) -> Response:
     rt = runtime()
     cfg = rt.cfg(models.NAME)
-    body: dict[str, Any] = g.body
-    endpoint = models.ENDPOINTS[operation_id]
+    body: dict[str, Any] = call.body
+    endpoint = models.ENDPOINTS[call.operation]
     form = dict(body["formState"])
-    if g.get("permissive_resolution"):
-        form["resolution"] = g.permissive_resolution
+    if resolution := sent_resolution(call, cfg):
+        form["resolution"] = resolution
     rules.check(body, cfg)
     webhook = body.get("webhook")
     price = models.quote(endpoint, form, cfg)
     job_id = rt.ids.uuid()
-    models.charge(rt, g.account, job_id, price)
+    models.charge(rt, call.account, job_id, price)
     job = rt.engine.create(
-        models.NAME, models.KIND, job_id, durations=cfg["durations"], outcome=chosen_outcome(),
-        request={"endpoint": endpoint, "formState": form, "webhook": webhook}, account=g.account,
+        models.NAME, models.KIND, job_id, durations=cfg["durations"], outcome=call.outcome,
+        request={"endpoint": endpoint, "formState": form, "webhook": webhook}, account=call.account,
         webhook_url=webhook,
-        base_url=base_url(), scenarios=[s.name for s in g.scenarios], data={"billing": price})
-    g.job_id = job.id
+        base_url=call.base_url, scenarios=call.scenario_names, data={"billing": price})
+    call.job_id = job.id
     return json_response(models.submit_answer(job, cfg), int(cfg["submit_status"]))
 
 
 @ops.route("/api/v1/lipsync-video", "createLipsyncVideo", ("POST",), normalize=normalize)
-def create_lipsync_video() -> Response:
-    return submit("createLipsyncVideo")
+def create_lipsync_video(call: Call) -> Response:
+    return submit(call)
 
 
 @ops.route("/api/v1/lipsync-image", "createLipsyncImage", ("POST",), normalize=normalize)
-def create_lipsync_image() -> Response:
-    return submit("createLipsyncImage")
+def create_lipsync_image(call: Call) -> Response:
+    return submit(call)
 
 
 @ops.route("/api/v1/lipsync-image-multi", "createLipsyncImageMulti", ("POST",), normalize=normalize)
-def create_lipsync_image_multi() -> Response:
-    return submit("createLipsyncImageMulti")
+def create_lipsync_image_multi(call: Call) -> Response:
+    return submit(call)
 
 
 @ops.route("/api/v1/jobs/<requestId>", "getJob")
-def get_job(requestId: str) -> Response:  # noqa: N803 - the documented path parameter name
+def get_job(call: Call, requestId: str) -> Response:  # noqa: N803 - the documented path parameter name
     """Another key's job is indistinguishable from an unknown one: 404 (inferred, §12.21-22)."""
     rt = runtime()
-    job = rt.engine.owned(models.NAME, models.KIND, requestId, g.account, NotFound(errors.JOB_NOT_FOUND,
-                                                                                   field="requestId"))
-    g.job_id = job.id
+    job = rt.engine.owned(models.NAME, models.KIND, requestId, call.account, NotFound(errors.JOB_NOT_FOUND,
+                                                                                      field="requestId"))
+    call.job_id = job.id
     return json_response(models.job_object(job, rt.cfg(models.NAME)))
 
 

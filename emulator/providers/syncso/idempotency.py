@@ -12,7 +12,7 @@ checked by the schema (``components.parameters.IdempotencyKey``) and reported as
   concurrently"): the check-and-create runs under one lock.
 
 Scope: the documentation scopes keys to the organisation; the emulator's tenant is the API key
-(``g.account``). A key is remembered for ``idempotency_ttl_seconds`` (inferred) on the
+(``Call.account``). A key is remembered for ``idempotency_ttl_seconds`` (inferred) on the
 emulator's clock, and only once a generation was created: a rejected request does not consume
 it. ``IDEMPOTENCY_OUTCOME_UNKNOWN`` is not emulated (the emulator never loses an outcome).
 """

@@ -7,7 +7,7 @@ import math
 import re
 from typing import Any
 
-from flask import Response, g, request
+from flask import Response
 from lipsync_emulator.core.auth import key_allowed
 from lipsync_emulator.core.clock import parse_iso
 from lipsync_emulator.core.errors import (
@@ -20,7 +20,7 @@ from lipsync_emulator.core.errors import (
     TooManyRequests,
     Unauthorized,
 )
-from lipsync_emulator.core.http import Operations, base_url, chosen_outcome, json_response, loads
+from lipsync_emulator.core.http import Call, Operations, json_response, loads
 from lipsync_emulator.core.jobs import Job, Outcome
 from lipsync_emulator.core.limits import take
 from lipsync_emulator.core.media import probe_url, save_upload
@@ -93,18 +93,19 @@ def normalize_create(body: Any) -> Any:
 
 # -- views -------------------------------------------------------------------------------------
 
-def _payload() -> dict[str, Any]:
-    if request.mimetype == "multipart/form-data":
-        return _multipart_payload()
-    return g.body
+def _payload(call: Call) -> dict[str, Any]:
+    if call.request.mimetype == "multipart/form-data":
+        return _multipart_payload(call)
+    return call.body
 
 
-def _multipart_payload() -> dict[str, Any]:
+def _multipart_payload(call: Call) -> dict[str, Any]:
     """A multipart create becomes the equivalent JSON payload: uploaded files are kept by the
     emulator and referenced by URL; a file takes precedence over a URL input of its kind
     [doc: cwf26]. The payload is then checked against the same JSON schema."""
     rt = runtime()
     cfg = rt.cfg(models.NAME)
+    request = call.request
     form = request.form
     payload: dict[str, Any] = {"model": form.get("model")}
     for key in ("input", "options", "segments"):
@@ -132,7 +133,7 @@ def _multipart_payload() -> dict[str, Any]:
             raise PayloadTooLarge(f"{kind} file is {len(data)} bytes; files must be smaller than "
                                   f"{cfg['max_upload_bytes']} bytes (pass larger media as URLs in input)",
                                   field=kind, code="file_size_exceeds_plan_limit")
-        url = save_upload(rt, data, upload.filename or kind, base_url())
+        url = save_upload(rt, data, upload.filename or kind, call.base_url)
         existing = next((i for i in inputs if isinstance(i, dict) and i.get("type") == kind), None)
         if existing is not None:
             existing.pop("assetId", None)
@@ -201,22 +202,22 @@ def _media_outcome(payload: dict[str, Any], cfg: dict[str, Any]) -> Outcome | No
 
 
 @ops.route("/v2/generate", "createGeneration", ("POST",), normalize=normalize_create)
-def create_generation() -> Response:
+def create_generation(call: Call) -> Response:
     rt = runtime()
     cfg = rt.cfg(models.NAME)
-    payload = _payload()
+    payload = _payload(call)
     _check_rules(payload, cfg)
-    with idempotency.claim(rt, g.account, request, payload) as claim:
+    with idempotency.claim(rt, call.account, call.request, payload) as claim:
         if claim.replay is not None:
-            g.job_id = claim.replay.id
+            call.job_id = claim.replay.id
             return json_response(models.generation(claim.replay), 201)
-        _limits(rt, g.account, payload)
-        outcome = chosen_outcome() or _media_outcome(payload, cfg)
-        job = models.start_generation(rt, payload, account=g.account, outcome=outcome,
-                                      scenarios=[s.name for s in g.scenarios], base_url=base_url(),
-                                      data={"source": request.headers.get("x-sync-source") or None})
+        _limits(rt, call.account, payload)
+        outcome = call.outcome or _media_outcome(payload, cfg)
+        job = models.start_generation(rt, payload, account=call.account, outcome=outcome,
+                                      scenarios=call.scenario_names, base_url=call.base_url,
+                                      data={"source": call.request.headers.get("x-sync-source") or None})
         claim.remember(job)
-    g.job_id = job.id
+    call.job_id = job.id
     return json_response(models.generation(job), 201)
 
 
@@ -239,17 +240,18 @@ def check_line(payload: Any) -> tuple[dict[str, Any], Outcome | None]:
     return payload, _media_outcome(payload, cfg)
 
 
-def find(generation_id: str) -> Job:
-    job = runtime().engine.owned(models.NAME, models.KIND, generation_id, g.account, NotFound(
+def find(call: Call, generation_id: str) -> Job:
+    job = runtime().engine.owned(models.NAME, models.KIND, generation_id, call.account, NotFound(
         f"Generation {generation_id} not found", code="generation_not_found", field="id"))
-    g.job_id = job.id
+    call.job_id = job.id
     return job
 
 
 @ops.route("/v2/generate/<id>", "getGeneration")
-def get_generation(id: str) -> Response:  # noqa: A002 - the path parameter's documented name
+def get_generation(call: Call, id: str) -> Response:  # noqa: A002 - the path parameter's documented name
+    request = call.request
     include = {p.strip() for p in request.args.get("include", "").split(",") if p.strip()}
-    job = find(id)
+    job = find(call, id)
     if request.args.get("wait", "").lower() == "true":
         if "progress" in include:
             # "cannot be combined" [doc: get26]; the 400 is inferred
@@ -269,11 +271,11 @@ def get_generation(id: str) -> Response:  # noqa: A002 - the path parameter's do
 
 
 @ops.route("/v2/generate/<id>/cancel", "cancelGeneration", ("POST",))
-def cancel_generation(id: str) -> Response:  # noqa: A002
+def cancel_generation(call: Call, id: str) -> Response:  # noqa: A002
     """Legacy [doc: openapi25]: "You can cancel a generation that is still pending at no cost";
     otherwise 400 "Invalid job ID or job not cancelable". No webhook for CANCELED (inferred)."""
     rt = runtime()
-    job = find(id)
+    job = find(call, id)
     if job.status not in rt.cfg(models.NAME)["cancelable_states"]:
         raise BadRequest(f"Invalid job ID or job not cancelable: generation {id} is {job.status}", field="id")
     rt.engine.finish_now(job, Outcome(status="CANCELED", after=job.status))
@@ -281,20 +283,20 @@ def cancel_generation(id: str) -> Response:  # noqa: A002
 
 
 @ops.route("/v2/generate/<id>", "deleteGeneration", ("DELETE",))
-def delete_generation(id: str) -> Response:  # noqa: A002
-    return _delete(id)
+def delete_generation(call: Call, id: str) -> Response:  # noqa: A002
+    return _delete(call, id)
 
 
 @ops.route("/v2/generations/<id>", "deleteGenerationById", ("DELETE",))
-def delete_generation_by_id(id: str) -> Response:  # noqa: A002
-    return _delete(id)
+def delete_generation_by_id(call: Call, id: str) -> Response:  # noqa: A002
+    return _delete(call, id)
 
 
-def _delete(generation_id: str) -> Response:
+def _delete(call: Call, generation_id: str) -> Response:
     """Only terminal generations can be deleted; one still processing -> 409 [sdk: mcp], code
     [3p]. The 200 with the deleted generation is inferred."""
     rt = runtime()
-    job = find(generation_id)
+    job = find(call, generation_id)
     if not rt.engine.is_terminal(job):
         raise Conflict(f"Generation {generation_id} is {job.status} and cannot be deleted while processing; "
                        "only COMPLETED, FAILED or REJECTED generations can be deleted",
@@ -304,19 +306,19 @@ def _delete(generation_id: str) -> Response:
     return json_response(body)
 
 
-def _filter(operation_id: str) -> tuple[Any, Any]:
+def _filter(call: Call) -> tuple[Any, Any]:
     """The query as validated, and the test of a generation against its filters: ``status``,
     ``ids``, ``projectId`` (a project of no generation of this key lists nothing [doc: list26]),
     ``source`` and ``generationSource`` (the ``x-sync-source`` header it was created with,
     inferred), ``type`` (every emulated generation is an ``api`` one; the Studio's playground is
     not emulated)."""
-    query = runtime().specs[models.NAME].query(request, operation_id)
+    query = runtime().specs[models.NAME].query(call.request, call.operation)
     statuses, ids = set(query.getlist("status")), set(query.getlist("ids"))
     project, kind = query.get("projectId"), query.get("type")
     sources = {query[name] for name in ("source", "generationSource") if name in query}
 
     def wanted(job: Job) -> bool:
-        return (job.account == g.account and (not statuses or job.status in statuses)
+        return (job.account == call.account and (not statuses or job.status in statuses)
                 and (not ids or job.id in ids) and (project is None or job.request.get("projectId") == project)
                 and all(job.data.get("source") == source for source in sources) and kind in (None, "api"))
 
@@ -324,9 +326,9 @@ def _filter(operation_id: str) -> tuple[Any, Any]:
 
 
 @ops.route("/v2/generations", "listGenerations")
-def list_generations() -> Response:
+def list_generations(call: Call) -> Response:
     rt = runtime()
-    query, wanted = _filter("listGenerations")
+    query, wanted = _filter(call)
     limit = query.get("limit", type=int)
     cursor = query.get("cursor")
     if cursor and limit is None:
@@ -345,18 +347,18 @@ def list_generations() -> Response:
 
 
 @ops.route("/v2/generations/count", "countGenerations")
-def count_generations() -> Response:
+def count_generations(call: Call) -> Response:
     """``{"count": n}`` with the list's filters [doc: updates S5]; ``currentUserOnly`` changes
     nothing for an API key, whose generations are all its own (inferred)."""
-    _, wanted = _filter("countGenerations")
+    _, wanted = _filter(call)
     return json_response({"count": sum(1 for _ in runtime().engine.jobs(models.NAME, models.KIND, wanted))})
 
 
 @ops.route("/v2/generations/<id>/download", "downloadGeneration")
-def download_generation(id: str) -> Response:  # noqa: A002
+def download_generation(call: Call, id: str) -> Response:  # noqa: A002
     """The output's URL as ``text/plain``, unquoted [doc: updates S1]; a generation without an
     output is a 400 "Generation not completed" (the legacy result endpoint's answer, inferred)."""
-    job = find(id)
+    job = find(call, id)
     url = job.data.get("outputUrl")
     if job.status != "COMPLETED" or not url:
         raise BadRequest(f"Generation not completed: generation {id} is {job.status}", field="id", code=rules.INVALID)
@@ -364,84 +366,86 @@ def download_generation(id: str) -> Response:  # noqa: A002
 
 
 @ops.route("/v2/healthcheck", "healthcheck", auth=False)
-def healthcheck() -> Response:
+def healthcheck(call: Call) -> Response:
     """No key needed [doc: updates S7]; the body is inferred."""
     return json_response({"status": "ok"})
 
 
 @ops.route("/v2/batch", "createBatch", ("POST",))
-def create_batch() -> Response:
+def create_batch(call: Call) -> Response:
     rt = runtime()
     cfg = rt.cfg(models.NAME)
     batch.check_plan(cfg)
+    request = call.request
     upload = request.files.get("input")
     data = upload.read() if upload is not None else request.form.get("input", "").encode()
     dry_run = batch.is_dry_run(request.form.get("dry_run"))
-    lines = batch.parse(rt, data, cfg, check_line, account=g.account, select=not dry_run)
+    lines = batch.parse(rt, data, cfg, check_line, account=call.account, select=not dry_run)
     if dry_run:
         return json_response({"status": "VALIDATED"})
-    batch.check_concurrency(rt, g.account, cfg)
-    job = batch.create(rt, lines, account=g.account, webhook_url=request.form.get("webhook_url") or None,
-                       base_url=base_url(),
-                       scenarios=[s.name for s in g.scenarios])
-    g.job_id = job.id
+    batch.check_concurrency(rt, call.account, cfg)
+    job = batch.create(rt, lines, account=call.account, webhook_url=request.form.get("webhook_url") or None,
+                       base_url=call.base_url,
+                       scenarios=call.scenario_names)
+    call.job_id = job.id
     return json_response(batch.response(job))
 
 
 @ops.route("/v2/batch", "listBatches")
-def list_batches() -> Response:
+def list_batches(call: Call) -> Response:
+    args = call.request.args
     bounds: dict[str, float | None] = {}
     for name in ("created_after", "created_before"):
-        raw = request.args.get(name)
+        raw = args.get(name)
         try:
             bounds[name] = parse_iso(raw) if raw else None
         except ValueError:
             raise BadRequest(f"{name} must be an ISO 8601 date-time (got {raw!r})", field=name,
                              code=rules.INVALID) from None
-    return json_response(batch.listing(runtime(), g.account, status=request.args.get("status") or None,
+    return json_response(batch.listing(runtime(), call.account, status=args.get("status") or None,
                                        after=bounds["created_after"], before=bounds["created_before"]))
 
 
 @ops.route("/v2/batch/<id>", "getBatch")
-def get_batch(id: str) -> Response:  # noqa: A002
-    job = batch.find(runtime(), g.account, id)
-    g.job_id = job.id
+def get_batch(call: Call, id: str) -> Response:  # noqa: A002
+    job = batch.find(runtime(), call.account, id)
+    call.job_id = job.id
     return json_response(batch.response(job))
 
 
 @ops.route("/v2/batches/<id>/result", "getBatchResult", auth=False)
-def get_batch_result(id: str) -> Response:  # noqa: A002
-    location = batch.result_location(runtime(), id, base_url())
+def get_batch_result(call: Call, id: str) -> Response:  # noqa: A002
+    location = batch.result_location(runtime(), id, call.base_url)
     return Response(status=302, headers={"Location": location})
 
 
 @ops.route("/v2/assets", "listAssets")
-def list_assets() -> Response:
+def list_assets(call: Call) -> Response:
     rt = runtime()
-    query = rt.specs[models.NAME].query(request, "listAssets")
+    query = rt.specs[models.NAME].query(call.request, call.operation)
     return json_response(assets.page(
-        rt, g.account, project_id=query.get("projectId"), limit=query.get("limit", type=int),
+        rt, call.account, project_id=query.get("projectId"), limit=query.get("limit", type=int),
         cursor=query.get("cursor") or None, search=query.get("searchQuery"), sort_by=query.get("sortBy"),
         types=query.getlist("types")))
 
 
 @ops.route("/v2/assets/<id>", "getAsset")
-def get_asset(id: str) -> Response:  # noqa: A002
-    return json_response(assets.get(runtime(), g.account, id))
+def get_asset(call: Call, id: str) -> Response:  # noqa: A002
+    return json_response(assets.get(runtime(), call.account, id))
 
 
 @ops.route("/v2/analyze/cost", "estimateCost", ("POST",), normalize=normalize_create)
-def estimate_cost() -> Response:
-    payload = g.body
+def estimate_cost(call: Call) -> Response:
+    payload = call.body
     rules.check(payload, runtime().cfg(models.NAME))
     return json_response(models.estimate(payload, runtime().cfg(models.NAME)))
 
 
 @ops.route("/v2/models", "listModels")
-def list_models() -> Response:
+def list_models(call: Call) -> Response:
     return json_response([m for m in models.MODELS if not m.get("deprecatedAt")])
 
 
 @ops.route("/v2/errors", "listErrors", auth=False)
-def list_errors() -> Response:
+def list_errors(call: Call) -> Response:
     return json_response(catalog())

@@ -11,7 +11,7 @@ import time
 from typing import Any
 from urllib.parse import quote
 
-from flask import Response, g, request
+from flask import Response, request
 from lipsync_emulator.core.auth import bearer_token, key_allowed
 from lipsync_emulator.core.clock import iso, parse_iso
 from lipsync_emulator.core.errors import (
@@ -25,11 +25,11 @@ from lipsync_emulator.core.errors import (
     TooManyRequests,
     Unauthorized,
 )
-from lipsync_emulator.core.http import Operations, base_url, chosen_outcome, json_response, parse_json_body
+from lipsync_emulator.core.http import Call, Operations, json_response, parse_json_body
 from lipsync_emulator.core.jobs import Job, Outcome
 from lipsync_emulator.core.limits import take
 from lipsync_emulator.core.media import mimetype_for, save_upload
-from lipsync_emulator.core.openapi import SchemaViolation
+from lipsync_emulator.core.openapi import MISSING, SchemaViolation
 from lipsync_emulator.core.runtime import Runtime, runtime
 from lipsync_emulator.providers.wavespeed import models, rules
 from lipsync_emulator.providers.wavespeed.errors import envelope
@@ -62,18 +62,18 @@ def on_violation(v: SchemaViolation, operation_id: str) -> EmulatorError:
     return BadRequest(v.describe(), field=v.field)
 
 
-def _body() -> Any:
+def _body(call: Call) -> Any:
     """The JSON body. A body sent without a JSON Content-Type is still read as JSON (inferred:
     a lenient server, like curl users expect); an empty body is ``None``."""
-    if "body" in g:
-        return g.body
-    if request.mimetype == "multipart/form-data" or not request.get_data(cache=True):
+    if call.body is not MISSING:
+        return call.body
+    if call.request.mimetype == "multipart/form-data" or not call.request.get_data(cache=True):
         return None
-    return parse_json_body()
+    return parse_json_body(call.request)
 
 
-def _json_violations(operation_id: str, body: Any) -> list[SchemaViolation]:
-    return runtime().specs[models.NAME].violations(request, operation_id, json.dumps(body).encode(),
+def _json_violations(call: Call, operation_id: str, body: Any) -> list[SchemaViolation]:
+    return runtime().specs[models.NAME].violations(call.request, operation_id, json.dumps(body).encode(),
                                                    content_type="application/json")
 
 
@@ -92,12 +92,12 @@ def _rate_limit(rt: Runtime, account: str) -> None:
                               "tasks per minute. Please retry later.")
 
 
-def _submit(model: str) -> Response:
+def _submit(call: Call, model: str) -> Response:
     rt = runtime()
     cfg = rt.cfg(models.NAME)
-    body = _body()
+    body = _body(call)
     outcome: Outcome | None = None
-    violations = _json_violations(models.SUBMIT_OPS[model], body)
+    violations = _json_violations(call, models.SUBMIT_OPS[model], body)
     if violations:
         v = violations[0]
         on_field = isinstance(body, dict) and v.location == "body" and v.field in ("audio", "video")
@@ -108,26 +108,26 @@ def _submit(model: str) -> Response:
     outcome = outcome or rules.check_formats(payload, model, cfg)
     # The webhook URL: the ``webhook`` query parameter [doc: D3, D5], or the ``webhook_url`` body
     # field of "How to Submit Task" [doc: D6]; the query wins when both are given.
-    webhook = request.args.get("webhook") or payload.get("webhook_url")
+    webhook = call.request.args.get("webhook") or payload.get("webhook_url")
     sync = payload.get("enable_sync_mode") is True
     inputs = {k: v for k, v in payload.items() if k not in ("enable_sync_mode", "webhook_url")}
     video_seconds = rules.duration(rt, payload.get("video"))
-    account = g.account
+    account = call.account
     _rate_limit(rt, account)
     cost = models.price(cfg, model, video_seconds)
     if models.balance(rt, account) < cost:
         # No documented status for insufficient credits (§10): 402 is inferred.
         raise PaymentRequired("insufficient balance")
-    outcome = outcome or chosen_outcome() or rules.check_reachable(rt, payload)
+    outcome = outcome or call.outcome or rules.check_reachable(rt, payload)
     limit = models.level_of(cfg, account)["concurrency"]
     job = rt.engine.create(
         models.NAME, models.KIND, rt.ids.hex(32), durations=cfg["durations"], outcome=outcome,
         queue=(f"wavespeed:{account}", int(limit)) if limit else None,
         request={"model": model, "input": inputs}, data={"video_seconds": video_seconds},
         account=account,
-        webhook_url=webhook or None, base_url=base_url(), scenarios=[s.name for s in g.scenarios])
-    g.job_id = job.id
-    names = {s.name for s in g.scenarios}
+        webhook_url=webhook or None, base_url=call.base_url, scenarios=call.scenario_names)
+    call.job_id = job.id
+    names = set(call.scenario_names)
     if "gateway_timeout" in names:
         # The gateway gives up, the task carries on [doc: D10].
         raise GatewayTimeout("Gateway Timeout")
@@ -166,40 +166,40 @@ def _await_sync(rt: Runtime, job: Job, *, force_timeout: bool = False) -> dict[s
 
 
 @ops.route("/api/v3/bytedance/latentsync", "submitLatentsync", ("POST",), validate=False)
-def submit_latentsync() -> Response:
-    return _submit(models.LATENTSYNC)
+def submit_latentsync(call: Call) -> Response:
+    return _submit(call, models.LATENTSYNC)
 
 
 @ops.route("/api/v3/bytedance/lipsync/audio-to-video", "submitLipsyncAudioToVideo", ("POST",), validate=False)
-def submit_lipsync_audio_to_video() -> Response:
-    return _submit(models.AUDIO_TO_VIDEO)
+def submit_lipsync_audio_to_video(call: Call) -> Response:
+    return _submit(call, models.AUDIO_TO_VIDEO)
 
 
 # -- predictions -------------------------------------------------------------------------------
 
-def _visible(rt: Runtime, job: Job) -> bool:
+def _visible(rt: Runtime, call: Call, job: Job) -> bool:
     """Predictions are kept 7 days [doc: D8, D9] (the 404 after that is inferred)."""
     days = float(rt.cfg(models.NAME)["retention_days"])
-    return job.account == g.account and job.created_at > rt.clock.now() - days * 86400
+    return job.account == call.account and job.created_at > rt.clock.now() - days * 86400
 
 
-def find(prediction_id: str) -> Job:
+def find(call: Call, prediction_id: str) -> Job:
     """Unknown, expired or another key's prediction: 404 (status and message inferred, §13.3)."""
     rt = runtime()
-    job = rt.engine.owned(models.NAME, models.KIND, prediction_id, g.account,
-                          NotFound("prediction not found", field="id"), lambda j: _visible(rt, j))
-    g.job_id = job.id
+    job = rt.engine.owned(models.NAME, models.KIND, prediction_id, call.account,
+                          NotFound("prediction not found", field="id"), lambda j: _visible(rt, call, j))
+    call.job_id = job.id
     return job
 
 
 @ops.route("/api/v3/predictions/<id>/result", "getPredictionResult")
-def get_prediction_result(id: str) -> Response:  # noqa: A002 - the documented parameter name
-    return json_response(envelope(models.prediction(find(id), runtime().cfg(models.NAME))))
+def get_prediction_result(call: Call, id: str) -> Response:  # noqa: A002 - the documented parameter name
+    return json_response(envelope(models.prediction(find(call, id), runtime().cfg(models.NAME))))
 
 
 @ops.route("/api/v3/predictions/<id>", "getPrediction")
-def get_prediction(id: str) -> Response:  # noqa: A002 - the documented parameter name
-    return json_response(envelope(models.prediction(find(id), runtime().cfg(models.NAME))))
+def get_prediction(call: Call, id: str) -> Response:  # noqa: A002 - the documented parameter name
+    return json_response(envelope(models.prediction(find(call, id), runtime().cfg(models.NAME))))
 
 
 def _time_filter(body: dict[str, Any], name: str) -> float | None:
@@ -213,27 +213,27 @@ def _time_filter(body: dict[str, Any], name: str) -> float | None:
 
 
 @ops.route("/api/v3/predictions", "listPredictions", ("POST",), validate=False)
-def list_predictions() -> Response:
+def list_predictions(call: Call) -> Response:
     """History [doc: D9], filters in a JSON body."""
-    body = _body()
-    body = {} if body is None and not request.get_data(cache=True) else body
-    violations = _json_violations("listPredictions", body)
+    body = _body(call)
+    body = {} if body is None and not call.request.get_data(cache=True) else body
+    violations = _json_violations(call, "listPredictions", body)
     if violations:
         raise on_violation(violations[0], "listPredictions")
-    return _listing(body)
+    return _listing(call, body)
 
 
 @ops.route("/api/v3/predictions", "listPredictionsQuery")
-def list_predictions_query() -> Response:
+def list_predictions_query(call: Call) -> Response:
     """The same history as a plain GET, filters in the query [doc: updates W1]."""
-    query = request.args
+    query = call.request.args
     filters: dict[str, Any] = {name: query[name] for name in ("model", "status", "created_after", "created_before")
                                if name in query}
     filters.update({name: int(query[name]) for name in ("page", "page_size") if name in query})
-    return _listing(filters)
+    return _listing(call, filters)
 
 
-def _listing(filters: dict[str, Any]) -> Response:
+def _listing(call: Call, filters: dict[str, Any]) -> Response:
     """The key's predictions of the retention window, newest first, filtered by model, status
     and creation time (``created_after`` inclusive [doc: updates W2]), paged by ``page`` /
     ``page_size``."""
@@ -244,7 +244,7 @@ def _listing(filters: dict[str, Any]) -> Response:
 
     def wanted(job: Job) -> bool:
         status = models.status_of(job)
-        return (_visible(rt, job) and status != "deleted"
+        return (_visible(rt, call, job) and status != "deleted"
                 and filters.get("model") in (None, job.request["model"])
                 and filters.get("status") in (None, status)
                 and (after is None or job.created_at >= after)
@@ -256,13 +256,13 @@ def _listing(filters: dict[str, Any]) -> Response:
 
 
 @ops.route("/api/v3/predictions/delete", "deletePredictions", ("POST",))
-def delete_predictions() -> Response:
+def delete_predictions(call: Call) -> Response:
     """Undocumented [sdk: S4]: the ids become ``deleted`` (terminal for the SDK [sdk: S1]);
     unknown ids are ignored; ``data`` is null (all inferred)."""
     rt = runtime()
-    for prediction_id in g.body["ids"]:
+    for prediction_id in call.body["ids"]:
         job = rt.engine.get(models.NAME, models.KIND, prediction_id)
-        if job is not None and _visible(rt, job):
+        if job is not None and _visible(rt, call, job):
             job.data["deleted"] = True
             rt.store.put(rt.engine.collection(models.NAME, models.KIND), job.id, job)
     return json_response(envelope(None))
@@ -297,11 +297,11 @@ def _check_upload(filename: str, content_type: str | None, size: int) -> str:
 
 
 @ops.route("/api/v3/media/uploads", "createUpload", ("POST",))
-def create_upload() -> Response:
+def create_upload(call: Call) -> Response:
     """Step 1 of the SDK's upload [sdk: S1, S2, S3]: a PUT instruction and the future URL."""
     rt = runtime()
     cfg = rt.cfg(models.NAME)
-    body = g.body
+    body = call.body
     filename = body["filename"]
     content_type = body.get("content_type")
     kind = _check_upload(filename, content_type, int(body["size"]))
@@ -313,56 +313,56 @@ def create_upload() -> Response:
         "mimetype": content_type or mimetype_for(name)})
     headers = {"Content-Type": content_type or "application/octet-stream"}
     return json_response(envelope({
-        "upload": {"method": "PUT", "url": f"{base_url()}/api/v3/media/uploads/{upload_id}?signature={signature}",
+        "upload": {"method": "PUT", "url": f"{call.base_url}/api/v3/media/uploads/{upload_id}?signature={signature}",
                    "headers": headers, "expires_at": iso(expires)},
-        "download_url": f"{base_url()}/_emulator/files/{file_id}/{quote(name)}",
+        "download_url": f"{call.base_url}/_emulator/files/{file_id}/{quote(name)}",
         "type": kind, "filename": name, "size": int(body["size"]),
     }))
 
 
 @ops.route("/api/v3/media/uploads/<upload_id>", "putUploadObject", ("PUT",), auth=False, validate=False)
-def put_upload_object(upload_id: str) -> Response:
+def put_upload_object(call: Call, upload_id: str) -> Response:
     """Step 2: the presigned-URL stand-in. Any 2xx is success for the SDK [sdk: S1]."""
     rt = runtime()
     ticket = rt.store.get("wavespeed:upload", upload_id)
     if ticket is None:
         raise NotFound("upload not found", field="upload_id")
-    if request.args.get("signature") != ticket["signature"]:
+    if call.request.args.get("signature") != ticket["signature"]:
         raise Forbidden("Upload URL signature does not match", field="signature")
     if rt.clock.now() > ticket["expires"]:
         raise Forbidden("Upload URL has expired", field="signature")
-    data = request.get_data(cache=True)
+    data = call.request.get_data(cache=True)
     _check_upload(ticket["name"], ticket["mimetype"], len(data))
     rt.store.put("files", ticket["file_id"], {"data": data, "name": ticket["name"], "mimetype": ticket["mimetype"]})
     return json_response(envelope(None))
 
 
 @ops.route("/api/v3/media/upload/binary", "uploadBinary", ("POST",))
-def upload_binary() -> Response:
+def upload_binary(call: Call) -> Response:
     """One-step multipart upload, field ``file`` [doc: D13]."""
     rt = runtime()
-    upload = request.files["file"]
+    upload = call.request.files["file"]
     data = upload.read()
     filename = (upload.filename or "upload").replace("\\", "/").rsplit("/", 1)[-1] or "upload"
     kind = _check_upload(filename, upload.mimetype, len(data))
-    url = save_upload(rt, data, filename, base_url())
+    url = save_upload(rt, data, filename, call.base_url)
     return json_response(envelope({"type": kind, "download_url": url, "filename": filename, "size": len(data)}))
 
 
 # -- account -----------------------------------------------------------------------------------
 
 @ops.route("/api/v3/balance", "getBalance")
-def get_balance() -> Response:
-    return json_response(envelope({"balance": round(models.balance(runtime(), g.account), 6)}))
+def get_balance(call: Call) -> Response:
+    return json_response(envelope({"balance": round(models.balance(runtime(), call.account), 6)}))
 
 
 @ops.route("/api/v3/webhook/secret", "getWebhookSecret")
-def get_webhook_secret() -> Response:
-    return json_response(envelope({"secret": models.webhook_secret(runtime().cfg(models.NAME), g.account)}))
+def get_webhook_secret(call: Call) -> Response:
+    return json_response(envelope({"secret": models.webhook_secret(runtime().cfg(models.NAME), call.account)}))
 
 
 @ops.route("/api/v3/models", "listModels")
-def list_models() -> Response:
+def list_models(call: Call) -> Response:
     """The two lip-sync models, each with its request schema taken from schemas/wavespeed.yaml."""
     rt = runtime()
     cfg = rt.cfg(models.NAME)
@@ -376,10 +376,10 @@ def list_models() -> Response:
 
 
 @ops.route("/api/v3/model/price", "getModelPrice", ("POST",))
-def get_model_price() -> Response:
+def get_model_price(call: Call) -> Response:
     """Price of one run [sdk: S4]: LatentSync $0.15 per started 5 s of video [doc: D1]."""
     rt = runtime()
-    body = g.body
+    body = call.body
     model_id = body["model_id"]
     if model_id not in models.MODELS:
         raise NotFound("model not found", field="model_id")

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from flask import Response, g
+from flask import Response
 from lipsync_emulator.core.auth import bearer_token, key_allowed
 from lipsync_emulator.core.errors import BadRequest, EmulatorError, NotFound, Unauthorized
-from lipsync_emulator.core.http import Operations, base_url, chosen_outcome, json_response
+from lipsync_emulator.core.http import Call, Operations, json_response
 from lipsync_emulator.core.openapi import SchemaViolation
 from lipsync_emulator.core.runtime import Runtime, runtime
 from werkzeug.wrappers import Request
@@ -28,21 +28,21 @@ def on_violation(v: SchemaViolation, operation_id: str) -> EmulatorError:
 
 
 @ops.route("/tiny/v1/jobs", "createJob", ("POST",))
-def create_job() -> Response:
+def create_job(call: Call) -> Response:
     rt = runtime()
-    rules.check(g.body)
+    rules.check(call.body)
     job = rt.engine.create(NAME, models.KIND, rt.ids.uuid(), durations=rt.cfg(NAME)["durations"],
-                           outcome=chosen_outcome(), request=g.body, account=g.account,
-                           webhook_url=g.body.get("webhook_url"), base_url=base_url(),
-                           scenarios=[s.name for s in g.scenarios])
-    g.job_id = job.id
+                           outcome=call.outcome, request=call.body, account=call.account,
+                           webhook_url=call.body.get("webhook_url"), base_url=call.base_url,
+                           scenarios=call.scenario_names)
+    call.job_id = job.id
     return json_response(models.job_object(job), 201)
 
 
 @ops.route("/tiny/v1/jobs/<job_id>", "getJob")
-def get_job(job_id: str) -> Response:
+def get_job(call: Call, job_id: str) -> Response:
     job = runtime().engine.get(NAME, models.KIND, job_id)
-    if job is None or job.account != g.account:
+    if job is None or job.account != call.account:
         raise NotFound(f"no job {job_id}", field="job_id")
-    g.job_id = job.id
+    call.job_id = job.id
     return json_response(models.job_object(job))
