@@ -196,8 +196,9 @@ def serve(args: argparse.Namespace) -> int:
                            connection_limit=4096, asyncore_use_poll=True, max_request_header_size=65536)
     server.channel_class = Channel  # type: ignore[attr-defined]
     accesslog.configure("off" if args.quiet else args.log_format)
-    print(_banner(settings, url) + "\n  state           " + state, flush=True)
     try:
+        # inside the try: a Ctrl-C as soon as the banner shows stops the server like any other
+        print(_banner(settings, url) + "\n  state           " + state, flush=True)
         server.run()
     except KeyboardInterrupt:
         pass

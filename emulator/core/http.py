@@ -95,7 +95,7 @@ class Call:
         if configured:
             return configured.rstrip("/")
         req = self.request
-        # what ``host_url`` gives, without its IRI round trip (a tenth of a create's time)
+        # what ``host_url`` gives, without its IRI round trip
         return f"{req.scheme}://{req.host}"
 
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from dataclasses import field as dataclass_field
 from fnmatch import fnmatch
@@ -198,12 +198,38 @@ def normalized_query(request: Request, array_params: frozenset[str]) -> Any:
 def _validator(schema: Any, components: Mapping[str, Any]) -> Any:
     """An OAS 3.0 request (write) validator for ``schema``, its references inlined (resolving
     one on every use costs several times the rest of the validation)."""
+    from jsonschema.validators import extend
     from openapi_schema_validator import OAS30WriteValidator
 
     inlined = _inline(schema, components.get("schemas") or {}, ())
     root = dict(inlined) if isinstance(inlined, Mapping) else {}
     root["components"] = components  # what a recursive reference, left as it is, resolves against
-    return OAS30WriteValidator(root, format_checker=OAS30WriteValidator.FORMAT_CHECKER)
+    validator = extend(OAS30WriteValidator, {"oneOf": _typed_one_of(OAS30WriteValidator.VALIDATORS["oneOf"])})
+    return validator(root, format_checker=OAS30WriteValidator.FORMAT_CHECKER)
+
+
+def _typed_one_of(one_of: Callable[..., Iterator[Any]]) -> Callable[..., Iterator[Any]]:
+    """``oneOf`` that first tries the one variant whose ``type`` enum admits the value's
+    ``type`` (sync.so's input items): when every variant lists its ``type`` values, the others
+    reject the value, so if that one accepts it the value is valid without trying the rest.
+    Anything else, invalid values included, is the standard ``oneOf``: errors read the same."""
+
+    def keyword(validator: Any, variants: Any, instance: Any, schema: Any) -> Iterator[Any]:
+        kind = instance.get("type") if isinstance(instance, dict) else None
+        if isinstance(kind, str):
+            enums = [_type_enum(v) for v in variants]
+            admitting = [v for v, enum in zip(variants, enums, strict=True) if kind in enum]
+            if all(enums) and len(admitting) == 1 and validator.evolve(schema=admitting[0]).is_valid(instance):
+                return
+        yield from one_of(validator, variants, instance, schema)
+
+    return keyword
+
+
+def _type_enum(variant: Any) -> tuple[Any, ...]:
+    """The values a variant's ``type`` property is limited to (none: it is not limited)."""
+    prop = (variant.get("properties") or {}).get("type") if isinstance(variant, Mapping) else None
+    return tuple(prop.get("enum") or ()) if isinstance(prop, Mapping) else ()
 
 
 def _inline(node: Any, schemas: Mapping[str, Any], seen: tuple[str, ...]) -> Any:
