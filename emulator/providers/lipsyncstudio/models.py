@@ -9,7 +9,6 @@ refunds, the extend case, the starting balance) is configurable and labelled inf
 
 from __future__ import annotations
 
-import json
 import math
 import threading
 from collections.abc import Callable, Iterator
@@ -28,7 +27,6 @@ from lipsync_emulator.core.jobs import Job, Lifecycle, Outcome
 from lipsync_emulator.core.media import probe_url
 from lipsync_emulator.core.runtime import Runtime
 from lipsync_emulator.core.scenarios import ANY, Expect, Probe, ProbeContext, Scenario
-from lipsync_emulator.core.webhooks import RetryPolicy
 from lipsync_emulator.providers.lipsyncstudio import errors
 
 NAME = "lipsyncstudio"
@@ -304,6 +302,4 @@ def send_webhook(rt: Runtime, job: Job) -> None:
     signature or auth header is documented (inferred, §12.32). ``job=``: the dispatcher applies
     the job's webhook scenarios (drop, delay, duplicate...)."""
     cfg = rt.cfg(NAME)
-    body = json.dumps(job_object(job, cfg), separators=(",", ":")).encode()
-    rt.webhooks.send(provider=NAME, url=job.webhook_url or "", body=body, event=f"job.{job.status}",
-                     policy=RetryPolicy.from_dict(cfg["webhook_retry"]), job=job)
+    rt.webhooks.send_json(NAME, job, job_object(job, cfg), event=f"job.{job.status}", retry=cfg["webhook_retry"])

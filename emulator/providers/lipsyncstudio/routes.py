@@ -128,9 +128,8 @@ def create_lipsync_image_multi(call: Call) -> Response:
 def get_job(call: Call, requestId: str) -> Response:  # noqa: N803 - the documented path parameter name
     """Another key's job is indistinguishable from an unknown one: 404 (inferred, §12.21-22)."""
     rt = runtime()
-    job = rt.engine.get(models.NAME, models.KIND, requestId)
-    if job is None or job.account != call.account:
-        raise NotFound(errors.JOB_NOT_FOUND, field="requestId")
+    job = rt.engine.owned(models.NAME, models.KIND, requestId, call.account, NotFound(errors.JOB_NOT_FOUND,
+                                                                                      field="requestId"))
     call.job_id = job.id
     return json_response(models.job_object(job, rt.cfg(models.NAME)))
 
