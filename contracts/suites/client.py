@@ -41,10 +41,9 @@ from __future__ import annotations
 import base64
 import copy
 import json
-import linecache
-import sys
 import threading
 import time
+import traceback
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -420,6 +419,7 @@ class _Run:
         self.namespace = self.own.namespace
         self._rules: list[str] = []
         self.webhook_url = self.receiver.url
+        _WALL_SLEEPS.acquire()  # before the first adapter is built: it may keep time.sleep
 
     # -- setup ------------------------------------------------------------------------------
 
@@ -485,6 +485,7 @@ class _Run:
     def close(self) -> None:
         for env in self.envs:
             env.dead = True
+        _WALL_SLEEPS.release()
         if self.suite.has_control:
             self._drop_rules()
 
@@ -499,10 +500,13 @@ class _Run:
         slept = sum(e.slept for e in self.envs)
 
         def target() -> None:
+            _WALL_SLEEPS.clients.add(threading.get_ident())
             try:
                 out.value = fn(*args)
             except BaseException as exc:  # the client's failure is evidence, not a crash
                 out.error = exc
+            finally:
+                _WALL_SLEEPS.clients.discard(threading.get_ident())
 
         thread = threading.Thread(target=target, name="contract-client", daemon=True)
         since_sleep = seen = (self._sent(), self._sleeps())  # (requests, sleeps) at the last pause seen
@@ -522,7 +526,7 @@ class _Run:
                 break
             if now != seen:
                 seen, idle = now, time.monotonic()
-            elif time.monotonic() - idle > IDLE_SECONDS and (where := _wall_sleep(thread)):
+            elif time.monotonic() - idle > IDLE_SECONDS and (where := _WALL_SLEEPS.sleeping.get(thread.ident or -1)):
                 out.wall_sleep = where
                 self._stop_client(thread, wait=False)
                 break
@@ -606,17 +610,47 @@ def _fits(supports: Callable[[Any], bool], request: Any) -> bool:
         return False
 
 
-def _wall_sleep(thread: threading.Thread) -> str | None:
-    """``file:line`` when ``thread`` is blocked in a sleep called from the client's own code
-    (not the suite's ``env.sleep``): its innermost Python frame is outside this package and
-    its line calls something named sleep."""
-    frame = sys._current_frames().get(thread.ident or -1)
-    if frame is None or frame.f_code.co_filename.startswith(_HERE):
-        return None
-    line = linecache.getline(frame.f_code.co_filename, frame.f_lineno)
-    if "sleep" not in line:
-        return None
-    return f"{Path(frame.f_code.co_filename).name}:{frame.f_lineno}"
+class _WallSleeps:
+    """``time.sleep`` wrapped while scenarios run, to name a client that waits on the wall
+    clock: a call made on a client's thread from outside this package records where it was
+    made for as long as it sleeps; every other thread's call passes straight through. The
+    first scenario running in the process installs the wrapper and the last one removes it
+    (suites may run in several threads at once). A client that bound ``time.sleep`` before its
+    scenario began calls the original, and is reported as not returning in time instead."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.users = 0
+        self.real: Callable[[float], None] = time.sleep
+        self.clients: set[int] = set()  # the threads adapter calls run in
+        self.sleeping: dict[int, str] = {}  # client thread -> "file:line" of the time.sleep it sits in
+        self.wrapper = self.sleep  # one object, so the wrapper is recognised when removed
+
+    def acquire(self) -> None:
+        with self.lock:
+            if self.users == 0:
+                self.real, time.sleep = time.sleep, self.wrapper
+            self.users += 1
+
+    def release(self) -> None:
+        with self.lock:
+            self.users -= 1
+            if self.users == 0 and time.sleep is self.wrapper:  # else someone wrapped it after us: leave theirs
+                time.sleep = self.real
+
+    def sleep(self, seconds: float) -> None:
+        me = threading.get_ident()
+        if me in self.clients:
+            caller = traceback.extract_stack(limit=2)[0]
+            if not caller.filename.startswith(_HERE):  # env.sleep on the real clock is no wall-clock wait
+                self.sleeping[me] = f"{Path(caller.filename).name}:{caller.lineno}"
+        try:
+            self.real(seconds)
+        finally:
+            self.sleeping.pop(me, None)
+
+
+_WALL_SLEEPS = _WallSleeps()
 
 
 def _request_header(row: dict[str, Any], name: str) -> str | None:
@@ -1396,18 +1430,17 @@ def _token_expiry(run: _Run) -> None:
     before = int(last[-1]["seq"]) if last else 0  # the journal's sequence goes on across resets
     run.scenario_rule("stuck", run.profile.op_for(request))
     submitted = run.call(adapter.submit, request)
-    if submitted.no_job:
-        run.violation("submit() returns the job id", submitted.describe(), request)
-        return
     started = env.now()
-    run.control.advance(TOKEN_LIFE + 60)  # the job runs longer than the token lives...
-    run.control.finish(run.provider, str(submitted.value))  # ...then succeeds
-    waited = run.call(adapter.wait, submitted.value)
+    waited = submitted
+    if not submitted.no_job:
+        run.control.advance(TOKEN_LIFE + 60)  # the job runs longer than the token lives...
+        run.control.finish(run.provider, str(submitted.value))  # ...then succeeds
+        waited = run.call(adapter.wait, submitted.value)
     # a refused token files its request under no account: find the client's by the token's issuer
     rows = run.control.requests(provider=run.provider)
     tokens = [(r, claims) for r in rows if int(r.get("seq") or 0) > before
               and (claims := _jwt_claims(r)) is not None and claims.get("iss") == env.access_key]
-    if not tokens:
+    if not tokens and not submitted.no_job:
         raise ScenarioSkipped("the client authenticates with a static API key, not with env.access_key / "
                               "env.secret_key")
     # made on the wall clock: signed long before this scenario began on the emulator's clock,
@@ -1417,6 +1450,8 @@ def _token_expiry(run: _Run) -> None:
     if wall:
         run.violation("the client signs its tokens on the clock it is given (env.now)",
                       "this client makes its tokens on the wall clock; pass env.now", request)
+    elif submitted.no_job:
+        run.violation("submit() returns the job id", submitted.describe(), request)
     elif waited.failed:
         expired = [(r, c) for r, c in tokens if isinstance(c.get("exp"), int | float)
                    and parse_time(r["at"]) >= c["exp"]]

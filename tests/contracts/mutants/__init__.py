@@ -4,8 +4,9 @@ an HTTP helper that parses every answer as JSON first, urllib3 retrying a POST o
 connection, a webhook handler that forgot the timestamp check... The contract suite must
 fail every one of them and pass the clients they derive from.
 
-``MUTANTS[provider][name] = (description, mutate)``; ``mutant(provider, name)`` is an adapter
-factory: the correct adapter, then ``mutate(adapter)``.
+``MUTANTS[provider][name] = mutate`` (its docstring says the bug); ``mutant(provider, name)`` is
+an adapter factory: the correct adapter, then ``mutate(adapter)``. ``CAUGHT_BY[name]`` is the
+scenario meant to catch the bug and words its section of the report must contain.
 """
 
 from __future__ import annotations
@@ -324,6 +325,34 @@ MUTANTS: dict[str, dict[str, Mutate]] = {
               "token_on_wall_clock": token_on_wall_clock, "any_callback_is_outcome": any_callback_is_outcome,
               "times_in_seconds": times_in_seconds,
               "failed_not_terminal": _for("kling", not_terminal("failed"))},
+}
+
+
+CAUGHT_BY: dict[str, tuple[str, str]] = {
+    "json_before_status": ("bad_gateway_submit", "raised JSONDecodeError"),
+    "gives_up_on_502": ("bad_gateway_poll", "HTML 502 while polling does not end the wait"),
+    "no_timeout": ("timeout", "never stopped waiting"),
+    "swallows_errors": ("bad_gateway_submit", "submit() returned None"),
+    "ignores_retry_after": ("rate_limited_submit", "the retry waits Retry-After"),
+    "no_pause_after_429": ("rate_limited_poll", "429 without Retry-After is retried after a backoff"),
+    "skips_timestamp_check": ("webhook_replayed", "(a replay) is rejected"),
+    "trusts_unsigned": ("webhook_missing_signature", "without its signature header is rejected"),
+    "records_duplicates": ("webhook_duplicate", "is processed once"),
+    "no_idempotency_key": ("lost_answer_submit", "2 jobs were created"),
+    "new_key_per_attempt": ("lost_answer_submit", "2 jobs were created"),
+    "retries_post_on_reset": ("lost_answer_submit", "2 jobs were created"),
+    "rejected_not_terminal": ("job_rejected", "after it had ended REJECTED"),
+    "failed_not_terminal": ("job_failed", "stops at the terminal status"),
+    "drops_provider_message": ("validation_errors", "does not carry the provider's message"),
+    "only_failed_is_terminal": ("job_other_failures", "after it had ended cancelled"),
+    "base64_secret": ("webhook_valid", "a genuine webhook is accepted"),
+    "trusts_webhook_body": ("webhook_forged", "confirm the outcome with the API"),
+    "resubmits_without_webhook": ("webhook_http", "not sent again without it"),
+    "reads_request_id": ("success", "submit() returns the provider's job id"),
+    "never_refreshes_token": ("token_expiry", "signs a new JWT before exp"),
+    "token_on_wall_clock": ("token_expiry", "makes its tokens on the wall clock"),
+    "any_callback_is_outcome": ("webhook_out_of_order", "a job ends in its own status"),
+    "times_in_seconds": ("valid_requests", "the trimmed audio must not be shorter than 2 seconds"),
 }
 
 
