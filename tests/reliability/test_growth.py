@@ -1,7 +1,7 @@
 """State that grows with use, against ``serve`` (SQLite in its data directory): what a create
 writes must not grow with the number of jobs a key already has, and the control plane answers
-a page, however many jobs there are. The measure is the database's own: the pages (write-ahead
-log frames) a run of creates writes, counted by SQLite; bench/bench_growth.py times the same
+a page, however many jobs there are. The measure is the database's own, not a clock: the
+pages (write-ahead log frames) a run of creates writes; bench/bench_growth.py times the same
 at 100,000 jobs."""
 
 from __future__ import annotations
