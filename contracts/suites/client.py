@@ -29,8 +29,8 @@ them finishes hour-long timelines in milliseconds; one that never stops waiting 
 did — the requests it sent (the emulator's journal), the pauses it took (``env.sleep``), the
 webhooks it acted on — never from how long it took, so it does not depend on machine speed.
 
-Each suite works in its own namespace: its own API key where the provider accepts any key,
-its scenario rules bound to that key, and resets of that namespace only, so several suites
+Each suite works in its own namespace: its own API key where the provider accepts any key
+(where keys are a fixed list, Kling's, an access key it adds), its scenario rules bound to that key, and resets of that namespace only, so several suites
 (several CI jobs) can share one ``lipsync-emulator serve --clock virtual``. Scenarios use the
 emulator's scenario controls (``POST /_emulator/scenarios``); with no control plane (a real
 provider) only the request scenarios run.
@@ -41,6 +41,7 @@ from __future__ import annotations
 import base64
 import copy
 import json
+import secrets
 import threading
 import time
 import traceback
@@ -288,6 +289,7 @@ class _Setup:
     config: Mapping[str, Any] | None
     secret: str | None = None
     secret_read: bool = False
+    access: tuple[str, str] | None = None  # (access_key, secret_key) of the suite's own account
 
 
 class ClientContract:
@@ -364,8 +366,11 @@ class ClientContract:
         listed = section.get("api_keys") if isinstance(section, dict) else None
         if isinstance(listed, list):  # shown masked: recognise the profile's own default key
             listed = [recognise(k, profile.api_key) for k in listed]
+        access = None
         if self.api_key:
             key = self.api_key
+        elif self.has_control and (own := self._own_account(profile)):
+            key, access = own[0], own[1:]
         elif listed or not self.has_control:
             key = profile.api_key if not listed or profile.api_key in listed else str(listed[0])
         else:
@@ -380,8 +385,28 @@ class ClientContract:
             filed = rows[-1].get("namespace") if rows else None
             # an API key is shown masked: the suite knows its own key
             namespace = key if not filed or is_masked(filed) else str(filed)
-        self._setups[provider] = _Setup(key, namespace, catalog, config)
+        self._setups[provider] = _Setup(key, namespace, catalog, config, access=access)
         return self._setups[provider]
+
+    def _own_account(self, profile: Profile) -> tuple[str, str, str] | None:
+        """(token, access_key, secret_key) of an account of the suite's own where the provider's
+        keys are a fixed list (Kling): an access key added to the emulator's settings, so two
+        suites on one emulator never share jobs, scenario rules or resets. The token, handed to
+        clients as their API key, is good on the wall clock and the emulator's, however far
+        suites move the latter. None when the emulator takes no such key."""
+        if profile.account_setting is None or profile.token is None:
+            return None
+        access_key, secret_key = f"contract_{self._tag}", secrets.token_urlsafe(32)
+        now = (time.time(), self.control.now())
+        token = profile.token(access_key, secret_key, int(min(now)) - 60, int(max(now)) + 10 * 365 * 86400)
+        try:
+            self.control.configure({profile.name: {profile.account_setting: {access_key: secret_key}}})
+        except ControlError:
+            return None
+        # a lifetime limit (jwt_max_lifetime_seconds) refuses the token: the suite keeps the shared key
+        probe = profile.poll(self.target, f"contract-probe-{self._tag}", {**profile.headers(token),
+                                                                          "User-Agent": SUITE_AGENT})
+        return (token, access_key, secret_key) if probe.status != 401 else None
 
     def _run_one(self, provider: str, make_adapter: AdapterFactory, scenario: Scenario) -> ScenarioResult:
         result = ScenarioResult(scenario.name, scenario.title)
@@ -438,6 +463,8 @@ class _Run:
     def env(self) -> ContractEnv:
         credentials = self.profile.credentials(self.own.config) \
             if self.profile.credentials is not None and self.own.config else None
+        if credentials and self.own.access:  # tokens judged on env.now: the client signs its own
+            credentials = self.own.access
         return ContractEnv(self.provider, self.suite.target.base_url, self.own.key, self.webhook_url, self.secret(),
                            self.suite.timeout, self.control if self.suite.has_control else None,
                            virtual=self._virtual(), budget=self.suite.timeout * 2 + 600,
