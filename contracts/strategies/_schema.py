@@ -33,20 +33,13 @@ from dataclasses import field as dc_field
 from typing import Any
 
 from hypothesis import strategies as st
+from lipsync_emulator.schemas import dotted
 from openapi_schema_validator import OAS30Validator
 
 JSON = Any
 Path = tuple[str | int, ...]
 TEXT_ALPHABET = string.ascii_letters + string.digits + "_-"
 _MISSING = object()
-
-
-def dotted(path: Path) -> str:
-    """``("input", 1, "url")`` -> ``input[1].url`` (the field names providers report)."""
-    out = ""
-    for part in path:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out
 
 
 def rule_path(path: Path) -> str:

@@ -20,14 +20,14 @@ import json
 from collections.abc import Callable, Iterator
 from dataclasses import asdict
 from typing import Any
-from urllib.parse import parse_qs, urlencode
+from urllib.parse import parse_qs
 
 from flask import Blueprint, Response, current_app, request
 from lipsync_emulator import schemas
 from lipsync_emulator.core.auth import redact
 from lipsync_emulator.core.clock import iso
 from lipsync_emulator.core.errors import BadRequest, EmulatorError, NotFound
-from lipsync_emulator.core.http import json_response, parse_json_body
+from lipsync_emulator.core.http import json_response, page_args, paged, parse_json_body
 from lipsync_emulator.core.jobs import Job, Outcome
 from lipsync_emulator.core.media import loopback_host, sample_mp4
 from lipsync_emulator.core.runtime import runtime
@@ -147,8 +147,6 @@ def _redact_account(row: dict[str, Any], identifiers: set[str]) -> dict[str, Any
     return row
 
 
-PAGE_SIZE = 100  # a listing's default page: a long history never comes back in one answer
-PAGE_MAX = 1000
 RECENT = 5000  # the overview counts error answers among this many latest requests
 
 
@@ -166,25 +164,6 @@ def _body() -> dict[str, Any]:
     if not isinstance(body, dict):
         raise BadRequest("the body must be a JSON object", field="body")
     return body
-
-
-def _page_args() -> tuple[int, int]:
-    """A listing's ``offset`` and ``limit`` (newest first)."""
-    limit, offset = request.args.get("limit", str(PAGE_SIZE)), request.args.get("offset", "0")
-    if not limit.isdigit() or not 1 <= int(limit) <= PAGE_MAX:
-        raise BadRequest(f"'limit' must be a whole number from 1 to {PAGE_MAX}", field="limit")
-    if not offset.isdigit():
-        raise BadRequest("'offset' must be a whole number, 0 or more", field="offset")
-    return int(offset), int(limit)
-
-
-def _paged(rows: list[dict[str, Any]], total: int, offset: int, limit: int) -> Response:
-    """One page: ``X-Total-Count`` says how many match, ``Link`` (rel="next") where the rest is."""
-    headers = {"X-Total-Count": str(total)}
-    if offset + len(rows) < total:
-        query = {**request.args.to_dict(), "offset": str(offset + len(rows)), "limit": str(limit)}
-        headers["Link"] = f'<{request.path}?{urlencode(query)}>; rel="next"'
-    return json_response(rows, headers=headers)
 
 
 def _namespace() -> str | None:
@@ -255,22 +234,22 @@ def advance() -> Response:
 @bp.get("/requests")
 def requests_journal() -> Response:
     args = request.args
-    offset, limit = _page_args()
+    offset, limit = page_args()
     rows, total = runtime().journal.page(offset, limit, provider=args.get("provider"),
                                          operation=args.get("operation"), job_id=args.get("job_id"),
                                          status=args.get("status"), scenario=args.get("scenario"),
                                          method=args.get("method"), seq=args.get("seq"), namespace=_namespace())
-    return _paged(journal_view(rows), total, offset, limit)
+    return paged(journal_view(rows), total, offset, limit)
 
 
 @bp.get("/webhooks")
 def webhooks() -> Response:
     args = request.args
-    offset, limit = _page_args()
+    offset, limit = page_args()
     rows = runtime().webhooks.deliveries(provider=args.get("provider"), job_id=args.get("job_id"), id=args.get("id"),
                                          status=args.get("status"), event=args.get("event"), namespace=_namespace())
     rows.reverse()
-    return _paged([d.to_dict() for d in rows[offset:offset + limit]], len(rows), offset, limit)
+    return paged([d.to_dict() for d in rows[offset:offset + limit]], len(rows), offset, limit)
 
 
 @bp.post("/webhooks/<delivery_id>/redeliver")
@@ -292,7 +271,7 @@ def _all_jobs(provider: str | None = None, status: str | None = None) -> Iterato
 
 @bp.get("/jobs")
 def jobs() -> Response:
-    offset, limit = _page_args()
+    offset, limit = page_args()
     rt = runtime()
     provider, status = request.args.get("provider"), request.args.get("status")
     rows, total = [], 0
@@ -307,7 +286,7 @@ def jobs() -> Response:
             for total, job in enumerate(found, 1):
                 if offset < total <= offset + limit:
                     rows.append(job_view(job, identifiers))
-    return _paged(rows, total, offset, limit)
+    return paged(rows, total, offset, limit)
 
 
 def _find_job(provider: str, job_id: str) -> Job:

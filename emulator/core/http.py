@@ -21,6 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import wraps
 from typing import Any
+from urllib.parse import urlencode
 
 import orjson
 from flask import Blueprint, Response, request
@@ -292,3 +293,28 @@ def json_response(payload: Any, status: int = 200, headers: dict[str, str] | Non
     except TypeError:  # an integer beyond 64 bits, a non-string key: json can write those
         body = json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()
     return Response(body, status=status, headers=headers, mimetype="application/json")
+
+
+# -- listings: a page at a time ------------------------------------------------------------
+
+PAGE_SIZE = 100  # a listing's default page: a long history never comes back in one answer
+PAGE_MAX = 1000
+
+
+def page_args() -> tuple[int, int]:
+    """A listing's ``offset`` and ``limit`` (newest first)."""
+    limit, offset = request.args.get("limit", str(PAGE_SIZE)), request.args.get("offset", "0")
+    if not limit.isdigit() or not 1 <= int(limit) <= PAGE_MAX:
+        raise BadRequest(f"'limit' must be a whole number from 1 to {PAGE_MAX}", field="limit")
+    if not offset.isdigit():
+        raise BadRequest("'offset' must be a whole number, 0 or more", field="offset")
+    return int(offset), int(limit)
+
+
+def paged(rows: list[dict[str, Any]], total: int, offset: int, limit: int) -> Response:
+    """One page: ``X-Total-Count`` says how many match, ``Link`` (rel="next") where the rest is."""
+    headers = {"X-Total-Count": str(total)}
+    if offset + len(rows) < total:
+        query = {**request.args.to_dict(), "offset": str(offset + len(rows)), "limit": str(limit)}
+        headers["Link"] = f'<{request.path}?{urlencode(query)}>; rel="next"'
+    return json_response(rows, headers=headers)

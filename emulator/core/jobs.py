@@ -214,6 +214,15 @@ class JobEngine:
         job = self.store.get(self.collection(provider, kind), job_id)
         return job if isinstance(job, Job) else None
 
+    def owned(self, provider: str, kind: str, job_id: str, account: str | None, missing: Exception,
+              visible: Callable[[Job], bool] | None = None) -> Job:
+        """The job ``job_id`` of ``account`` (that ``visible`` keeps), else ``missing`` raised:
+        another account's job answers exactly as an unknown one does."""
+        job = self.get(provider, kind, job_id)
+        if job is None or job.account != account or (visible is not None and not visible(job)):
+            raise missing
+        return job
+
     def jobs(self, provider: str, kind: str, where: Callable[[Job], bool] | None = None) -> Iterator[Job]:
         """Jobs newest first."""
         return self.store.newest(self.collection(provider, kind), where)

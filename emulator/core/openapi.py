@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from lipsync_emulator import schemas
+from lipsync_emulator.schemas import dotted
 from werkzeug.datastructures import ImmutableMultiDict
 from werkzeug.wrappers import Request
 
@@ -79,20 +80,9 @@ class SchemaViolation:
         return text or f"{self.field}: {self.message}"
 
 
-def _param_type(cause: BaseException | None) -> str:
-    return str(getattr(cause, "type", "") or "a valid value")
-
-
 def _short(value: Any) -> str:
     text = repr(value)
     return text if len(text) <= 60 else text[:57] + "..."
-
-
-def dotted(path: Iterable[Any]) -> str:
-    out = ""
-    for part in path:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out
 
 
 def _from_schema_error(err: SchemaError, location: str, prefix: str = "") -> SchemaViolation:

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import http.client
 import ipaddress
+import json
 import socket
 import ssl
 import threading
@@ -234,6 +235,18 @@ class WebhookDispatcher:
         return self._send(provider=provider, url=url, body=body, event=event, policy=policy, signer=signer,
                           job_id=job_id, namespace=namespace, headers=headers, faults=merged,
                           names=[s.name for s in chosen], message_id=None)
+
+    def send_json(self, provider: str, job: Job, payload: Any, *, event: str, retry: dict[str, Any],
+                  signer: Signer | None = None, headers: dict[str, str] | None = None, ensure_ascii: bool = True,
+                  job_faults: bool = True) -> Delivery:
+        """Queue ``payload`` as compact JSON to ``job``'s webhook URL under the retry settings
+        ``retry``: what every provider's job webhook shares, so a provider states only its
+        payload, event, signer and headers. The job's webhook scenarios (drop, delay,
+        duplicate...) and the account's send-time rules apply, unless ``job_faults=False``."""
+        body = json.dumps(payload, separators=(",", ":"), ensure_ascii=ensure_ascii).encode()
+        where: dict[str, Any] = {"job": job} if job_faults else {"job_id": job.id, "namespace": job.namespace}
+        return self.send(provider=provider, url=job.webhook_url or "", body=body, event=event,
+                         policy=RetryPolicy.from_dict(retry), signer=signer, headers=headers, **where)
 
     def _send(self, *, provider: str, url: str, body: bytes, event: str, policy: RetryPolicy,
               signer: Signer | None, job_id: str | None, namespace: str, headers: dict[str, str] | None,

@@ -19,6 +19,7 @@ SCHEMA_FILE = Path(__file__).resolve().parent / "tiny.yaml"
 _URL = st.sampled_from(("https://cdn.example.com/a.mp4", "https://cdn.example.com/b.mp3"))
 SCHEMA = SchemaStrategies(schemas.load(SCHEMA_FILE), overrides={"CreateJob.video_url": _URL,
                                                                  "CreateJob.audio_url": _URL})
+FACTS = schemas.rules(SCHEMA_FILE)  # each cross-field rule's error, as the schema declares it
 
 # -- strategies ------------------------------------------------------------------------------------
 
@@ -52,11 +53,12 @@ def _trim_order(draw: st.DrawFn) -> Invalid:
     request = draw(create_requests())
     start = draw(st.integers(1, 100))
     request.update(trim_start=start, trim_end=start - draw(st.integers(0, start)))
-    return Invalid("trim_order", request, ExpectedError(422, "trim_order", "trim_end"), field="trim_end")
+    fact = FACTS["trim_order"]
+    return Invalid(fact.id, request, ExpectedError(fact.status, fact.code, "trim_end"), field="trim_end")
 
 
 def rule_ids() -> tuple[str, ...]:
-    return ("trim_order",)
+    return tuple(FACTS)
 
 
 def invalid_requests(rule: str | None = None) -> st.SearchStrategy[Invalid]:

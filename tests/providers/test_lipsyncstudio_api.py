@@ -199,10 +199,12 @@ def test_control_plane_rule_and_finish_drive_outcomes(emulator, webhook_receiver
 
 def test_credit_accounts_can_be_read_set_and_topped_up(emulator):
     account = control(emulator, "GET", f"/credits/{KEY}").json()
-    assert account == {"api_key": redact(KEY), "initial": 10000, "balance": 10000, "spent": 0, "refunded": 0, "charges": []}
+    assert account == {"api_key": redact(KEY), "initial": 10000, "balance": 10000, "spent": 0, "refunded": 0}
     job_id = submit(emulator)  # 10 s (default duration) at 480p = 20 credits
     account = control(emulator, "GET", f"/credits/{KEY}").json()
-    assert (account["balance"], account["spent"], [c["job_id"] for c in account["charges"]]) == (9980, 20, [job_id])
+    charges = control(emulator, "GET", "/charges", params={"api_key": KEY})
+    assert (account["balance"], account["spent"], [c["job_id"] for c in charges.json()]) == (9980, 20, [job_id])
+    assert charges.headers["X-Total-Count"] == "1"
     assert control(emulator, "POST", f"/credits/{KEY}", json={"balance": 5}).json()["balance"] == 5
     assert control(emulator, "POST", f"/credits/{KEY}", json={"add": 15}).json()["balance"] == 20
     bad = control(emulator, "POST", f"/credits/{KEY}", json={"balance": "lots"})

@@ -22,6 +22,7 @@ class Receiver:
         self.requests: list[tuple[dict[str, str], bytes]] = []
         self.connections = 0
         self.sent = 0  # body bytes an answer managed to send
+        self.cut = False  # the emulator closed the connection before the answer ended
         self.got = threading.Event()  # a request was read
         self.answered = threading.Event()  # an answer ended: sent whole, or cut by the emulator
         self.release = threading.Event()  # lets a holding answer go
@@ -88,10 +89,15 @@ def status(code: int, extra: str = "") -> Answer:
 
 
 def drip(receiver: Receiver, conn: socket.socket) -> None:
-    """A 200 whose head never ends: a byte every 0.2 s for up to a minute."""
+    """A 200 whose head never ends: a byte every 0.2 s for up to a minute (each byte well
+    within any per-read timeout)."""
     conn.sendall(b"HTTP/1.1 200 OK\r\n")
     for _ in range(300):
-        conn.sendall(b"X")
+        try:
+            conn.sendall(b"X")
+        except OSError:
+            receiver.cut = True
+            return
         if receiver.release.wait(0.2):
             return
 

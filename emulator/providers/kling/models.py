@@ -11,7 +11,6 @@ import base64
 import binascii
 import hashlib
 import hmac
-import json
 import math
 import struct
 import zlib
@@ -22,7 +21,7 @@ from urllib.parse import parse_qs
 from lipsync_emulator.core.jobs import Job, Lifecycle
 from lipsync_emulator.core.media import probe_url, split_url
 from lipsync_emulator.core.runtime import Runtime
-from lipsync_emulator.core.webhooks import RetryPolicy, Signer, signature_scheme
+from lipsync_emulator.core.webhooks import Signer, signature_scheme
 from lipsync_emulator.providers.kling.errors import NAME, kling_error
 from lipsync_emulator.schemas import rules
 
@@ -341,11 +340,9 @@ def _signature(signer: Signer, body: bytes, timestamp: float, delivery_id: str) 
 
 
 def send_callback(rt: Runtime, job: Job, cfg: dict[str, Any], sign_with: Signer | None) -> None:
-    """job=: the dispatcher applies the task's webhook scenarios (webhook_drop, ...) itself."""
-    body = json.dumps(callback(job, cfg), separators=(",", ":"), ensure_ascii=False).encode()
-    rt.webhooks.send(provider=NAME, url=job.webhook_url or "", body=body, event=f"task.{job.status}",
-                     policy=RetryPolicy.from_dict(cfg["webhook_retry"]), signer=sign_with, job=job,
-                     headers={"Content-Type": "application/json; charset=utf-8"})
+    rt.webhooks.send_json(NAME, job, callback(job, cfg), event=f"task.{job.status}", retry=cfg["webhook_retry"],
+                          signer=sign_with, headers={"Content-Type": "application/json; charset=utf-8"},
+                          ensure_ascii=False)
 
 
 # -- setup -------------------------------------------------------------------------------------

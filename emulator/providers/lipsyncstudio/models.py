@@ -9,10 +9,9 @@ refunds, the extend case, the starting balance) is configurable and labelled inf
 
 from __future__ import annotations
 
-import json
 import math
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from lipsync_emulator.core.clock import iso
@@ -28,7 +27,6 @@ from lipsync_emulator.core.jobs import Job, Lifecycle, Outcome
 from lipsync_emulator.core.media import probe_url
 from lipsync_emulator.core.runtime import Runtime
 from lipsync_emulator.core.scenarios import ANY, Expect, Probe, ProbeContext, Scenario
-from lipsync_emulator.core.webhooks import RetryPolicy
 from lipsync_emulator.providers.lipsyncstudio import errors
 
 NAME = "lipsyncstudio"
@@ -229,10 +227,13 @@ def accounts(rt: Runtime) -> list[dict[str, Any]]:
     return list(reversed(list(rt.store.newest(CREDITS))))
 
 
-def charges(rt: Runtime, api_key: str | None = None) -> list[dict[str, Any]]:
-    """Charges oldest first (of one key, if given): for the control plane, not on a create's path."""
-    rows = rt.store.newest(CHARGES, None if api_key is None else lambda c: c["api_key"] == api_key)
-    return list(reversed(list(rows)))
+def charges(rt: Runtime, api_key: str | None = None, job_id: str | None = None) -> Iterator[dict[str, Any]]:
+    """Charges newest first (of one key, or one job, if given): for the control plane, not on
+    a create's path."""
+    if job_id is not None:
+        entry = rt.store.get(CHARGES, job_id)
+        return iter([entry] if entry is not None and api_key in (None, entry["api_key"]) else [])
+    return rt.store.newest(CHARGES, None if api_key is None else lambda c: c["api_key"] == api_key)
 
 
 def charge(rt: Runtime, api_key: str, job_id: str, price: dict[str, Any]) -> dict[str, Any]:
@@ -301,6 +302,4 @@ def send_webhook(rt: Runtime, job: Job) -> None:
     signature or auth header is documented (inferred, §12.32). ``job=``: the dispatcher applies
     the job's webhook scenarios (drop, delay, duplicate...)."""
     cfg = rt.cfg(NAME)
-    body = json.dumps(job_object(job, cfg), separators=(",", ":")).encode()
-    rt.webhooks.send(provider=NAME, url=job.webhook_url or "", body=body, event=f"job.{job.status}",
-                     policy=RetryPolicy.from_dict(cfg["webhook_retry"]), job=job)
+    rt.webhooks.send_json(NAME, job, job_object(job, cfg), event=f"job.{job.status}", retry=cfg["webhook_retry"])

@@ -10,7 +10,7 @@ from typing import Any
 from flask import Response, request
 from lipsync_emulator.core.auth import bearer_token, key_allowed, redact
 from lipsync_emulator.core.errors import BadRequest, EmulatorError, NotFound, Unauthorized
-from lipsync_emulator.core.http import Call, Operations, json_response, parse_json_body
+from lipsync_emulator.core.http import Call, Operations, json_response, page_args, paged, parse_json_body
 from lipsync_emulator.core.openapi import SchemaViolation
 from lipsync_emulator.core.runtime import Runtime, runtime
 from lipsync_emulator.providers.lipsyncstudio import errors, models, rules
@@ -128,9 +128,8 @@ def create_lipsync_image_multi(call: Call) -> Response:
 def get_job(call: Call, requestId: str) -> Response:  # noqa: N803 - the documented path parameter name
     """Another key's job is indistinguishable from an unknown one: 404 (inferred, §12.21-22)."""
     rt = runtime()
-    job = rt.engine.get(models.NAME, models.KIND, requestId)
-    if job is None or job.account != call.account:
-        raise NotFound(errors.JOB_NOT_FOUND, field="requestId")
+    job = rt.engine.owned(models.NAME, models.KIND, requestId, call.account, NotFound(errors.JOB_NOT_FOUND,
+                                                                                      field="requestId"))
     call.job_id = job.id
     return json_response(models.job_object(job, rt.cfg(models.NAME)))
 
@@ -141,10 +140,9 @@ CONTROL = f"/_emulator/{models.NAME}"
 
 
 def _account_view(record: dict[str, Any]) -> dict[str, Any]:
-    """An account with its charges; its API key masked, as the control plane shows every credential."""
-    charges = [{k: v for k, v in c.items() if k != "api_key"} for c in models.charges(runtime(), record["api_key"])]
-    return {**{k: record[k] for k in ("initial", "balance", "spent", "refunded")},
-            "api_key": redact(record["api_key"]), "charges": charges}
+    """An account's totals, its API key masked as the control plane shows every credential;
+    its charges are a listing of their own (``charges?api_key=``): they grow with every job."""
+    return {**{k: record[k] for k in ("initial", "balance", "spent", "refunded")}, "api_key": redact(record["api_key"])}
 
 
 def credits_index() -> Response:
@@ -153,7 +151,7 @@ def credits_index() -> Response:
 
 
 def credits_account(api_key: str) -> Response:
-    """GET: one key's balance and charges. POST ``{"balance": n}`` sets it, ``{"add": n}`` tops it up."""
+    """GET: one key's balance. POST ``{"balance": n}`` sets it, ``{"add": n}`` tops it up."""
     rt = runtime()
     if request.method == "POST":
         body = parse_json_body() if request.content_length else None
@@ -169,11 +167,15 @@ def credits_account(api_key: str) -> Response:
 
 
 def charges() -> Response:
-    """Every charge, optionally filtered by ``?job_id=`` and ``?api_key=``."""
-    job_id, api_key = request.args.get("job_id"), request.args.get("api_key")
-    rows = [{**c, "api_key": redact(c["api_key"])} for c in models.charges(runtime(), api_key)
-            if job_id in (None, c["job_id"])]
-    return json_response(rows)
+    """Charges newest first, a page at a time as the control plane's listings, optionally
+    filtered by ``?job_id=`` and ``?api_key=``."""
+    offset, limit = page_args()
+    rt, job_id, api_key = runtime(), request.args.get("job_id"), request.args.get("api_key")
+    rows, total = [], 0
+    for total, charge in enumerate(models.charges(rt, api_key, job_id), 1):
+        if offset < total <= offset + limit:
+            rows.append({**charge, "api_key": redact(charge["api_key"])})
+    return paged(rows, total, offset, limit)
 
 
 ops.blueprint.add_url_rule(f"{CONTROL}/credits", "control_credits", credits_index, methods=["GET"])

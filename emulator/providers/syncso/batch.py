@@ -32,7 +32,7 @@ from lipsync_emulator.core.jobs import Job, Lifecycle, Outcome
 from lipsync_emulator.core.media import probe_url
 from lipsync_emulator.core.runtime import Runtime
 from lipsync_emulator.core.scenarios import UnknownScenario
-from lipsync_emulator.core.webhooks import RetryPolicy, Signer
+from lipsync_emulator.core.webhooks import Signer
 from lipsync_emulator.providers.syncso import models
 
 KIND = "batch"
@@ -191,10 +191,8 @@ def create(rt: Runtime, lines: list[dict[str, Any]], *, account: str, webhook_ur
 
 
 def find(rt: Runtime, account: str, batch_id: str) -> Job:
-    job = rt.engine.get(models.NAME, KIND, batch_id)
-    if job is None or job.account != account:
-        raise NotFound(f"Batch {batch_id} not found", code="batch_not_found", field="id")
-    return job
+    return rt.engine.owned(models.NAME, KIND, batch_id, account,
+                           NotFound(f"Batch {batch_id} not found", code="batch_not_found", field="id"))
 
 
 def listing(rt: Runtime, account: str, *, status: str | None, after: float | None,
@@ -311,8 +309,6 @@ def send_webhook(rt: Runtime, job: Job) -> None:
     cfg = rt.cfg(models.NAME)
     secret = cfg.get("webhook_secret") or ""
     header = cfg.get("batch_webhook_signature_header") or "Sync-Signature"
-    body = json.dumps(notification(job, cfg.get("batch_webhook_keys", "snake")), separators=(",", ":")).encode()
-    rt.webhooks.send(
-        provider=models.NAME, url=job.webhook_url or "", body=body, event=f"batch.{job.status.lower()}",
-        policy=RetryPolicy.from_dict(cfg["webhook_retry"]), job_id=job.id, namespace=job.namespace,
-        signer=Signer(models.NAME, secret, header=header) if secret else None)
+    rt.webhooks.send_json(models.NAME, job, notification(job, cfg.get("batch_webhook_keys", "snake")),
+                          event=f"batch.{job.status.lower()}", retry=cfg["webhook_retry"],
+                          signer=Signer(models.NAME, secret, header=header) if secret else None, job_faults=False)

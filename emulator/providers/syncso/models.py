@@ -6,14 +6,13 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 from typing import Any
 
 from lipsync_emulator.core.clock import iso
 from lipsync_emulator.core.jobs import Job, Lifecycle, Outcome
 from lipsync_emulator.core.media import probe_url
 from lipsync_emulator.core.runtime import Runtime
-from lipsync_emulator.core.webhooks import RetryPolicy, Signer, signature_scheme
+from lipsync_emulator.core.webhooks import Signer, signature_scheme
 from lipsync_emulator.providers.syncso.errors import message_for
 
 NAME = "syncso"
@@ -169,9 +168,5 @@ def setup(rt: Runtime) -> None:
 def send_webhook(rt: Runtime, job: Job) -> None:
     cfg = rt.cfg(NAME)
     secret = cfg.get("webhook_secret") or ""
-    body = json.dumps(notification(job), separators=(",", ":")).encode()
-    # job=: the dispatcher applies the job's webhook scenarios (drop, delay, duplicate...).
-    rt.webhooks.send(
-        provider=NAME, url=job.webhook_url or "", body=body, event=f"generation.{job.status.lower()}",
-        policy=RetryPolicy.from_dict(cfg["webhook_retry"]), job=job,
-        signer=Signer(NAME, secret) if secret else None)
+    rt.webhooks.send_json(NAME, job, notification(job), event=f"generation.{job.status.lower()}",
+                          retry=cfg["webhook_retry"], signer=Signer(NAME, secret) if secret else None)

@@ -241,9 +241,8 @@ def check_line(payload: Any) -> tuple[dict[str, Any], Outcome | None]:
 
 
 def find(call: Call, generation_id: str) -> Job:
-    job = runtime().engine.get(models.NAME, models.KIND, generation_id)
-    if job is None or job.account != call.account:
-        raise NotFound(f"Generation {generation_id} not found", code="generation_not_found", field="id")
+    job = runtime().engine.owned(models.NAME, models.KIND, generation_id, call.account, NotFound(
+        f"Generation {generation_id} not found", code="generation_not_found", field="id"))
     call.job_id = job.id
     return job
 

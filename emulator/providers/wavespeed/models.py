@@ -9,14 +9,13 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import json
 import math
 from datetime import UTC, datetime
 from typing import Any
 
 from lipsync_emulator.core.jobs import Job, Lifecycle, Outcome
 from lipsync_emulator.core.runtime import Runtime
-from lipsync_emulator.core.webhooks import RetryPolicy, Signer, signature_scheme
+from lipsync_emulator.core.webhooks import Signer, signature_scheme
 from lipsync_emulator.providers.wavespeed.errors import TASK_ERRORS
 
 NAME = "wavespeed"
@@ -182,11 +181,8 @@ def send_webhook(rt: Runtime, job: Job) -> None:
     payload = prediction(job, cfg, include_input=cfg["webhook_include_input"])
     if payload["status"] != "completed":
         del payload["outputs"]
-    body = json.dumps(payload, separators=(",", ":")).encode()
-
-    # job=: the dispatcher applies the job's webhook scenarios (drop, delay, duplicate...).
-    rt.webhooks.send(provider=NAME, url=job.webhook_url or "", body=body, event=f"prediction.{job.status}",
-                     policy=RetryPolicy.from_dict(cfg["webhook_retry"]), signer=Signer(NAME, secret), job=job)
+    rt.webhooks.send_json(NAME, job, payload, event=f"prediction.{job.status}", retry=cfg["webhook_retry"],
+                          signer=Signer(NAME, secret))
 
 
 # -- task failures -----------------------------------------------------------------------------

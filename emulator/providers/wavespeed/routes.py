@@ -186,9 +186,8 @@ def _visible(rt: Runtime, call: Call, job: Job) -> bool:
 def find(call: Call, prediction_id: str) -> Job:
     """Unknown, expired or another key's prediction: 404 (status and message inferred, §13.3)."""
     rt = runtime()
-    job = rt.engine.get(models.NAME, models.KIND, prediction_id)
-    if job is None or not _visible(rt, call, job):
-        raise NotFound("prediction not found", field="id")
+    job = rt.engine.owned(models.NAME, models.KIND, prediction_id, call.account,
+                          NotFound("prediction not found", field="id"), lambda j: _visible(rt, call, j))
     call.job_id = job.id
     return job
 
