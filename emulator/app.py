@@ -130,10 +130,9 @@ def create_app(config: dict[str, Any] | Settings | None = None, *, store: Store 
 
     @app.after_request
     def _journal(response: Response) -> Response:
-        req = request
-        environ = req.environ
-        call, started = Call.of(environ), g.get("started")
-        provider = rt.provider_for(req.path)
+        environ = request.environ
+        req, call, started = environ["werkzeug.request"], Call.of(environ), g.get("started")
+        provider = rt.providers[call.provider] if call else rt.provider_for(req.path)
         log_request(req, response, call, started, provider)
         if req.path.startswith("/_emulator/"):
             return response

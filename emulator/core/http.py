@@ -115,7 +115,9 @@ class Operations:
         def decorator(view: Callable[..., Any]) -> Callable[..., Any]:
             @wraps(view)
             def wrapper(**kwargs: Any) -> Any:
-                rt, req = runtime(), request
+                # the request itself, as Werkzeug files it in its environ: the view and its
+                # helpers read it many times, each read through ``flask.request`` a look-up
+                rt, req = runtime(), request.environ["werkzeug.request"]
                 provider = rt.providers[self.provider]
                 # the namespace was resolved from its header before routing (create_app)
                 call = Call(req, self.provider, operation_id, current_namespace())
