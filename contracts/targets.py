@@ -247,6 +247,10 @@ class Control:
     def config(self) -> dict[str, Any]:
         return self._call("GET", "/config")
 
+    def configure(self, sections: dict[str, Any]) -> dict[str, Any]:
+        """Merge ``{provider: {setting: value}}`` into the running emulator's settings."""
+        return self._call("PATCH", "/config", sections)
+
     def catalog(self, provider: str | None = None) -> list[dict[str, Any]]:
         return self._call("GET", "/scenarios", params={"provider": provider} if provider else None)["catalog"]
 

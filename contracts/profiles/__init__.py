@@ -124,6 +124,11 @@ class Profile:
     # Credentials a client signs its own short-lived tokens with (Kling's access key / secret
     # key), from the emulator's settings: (access_key, secret_key) or None.
     credentials: Callable[[Mapping[str, Any]], tuple[str, str] | None] | None = None
+    # Where the emulator's keys are a fixed list (Kling's access keys), a suite makes an account
+    # of its own: the setting it adds {access_key: secret_key} to, and a bearer token of that
+    # account, (access_key, secret_key, nbf, exp) -> token.
+    account_setting: str | None = None
+    token: Callable[[str, str, int, int], str] | None = None
 
     def deliver(self, target: Target, operation: str | None, request: Any, headers: dict[str, str]) -> Response:
         """Send ``request`` to ``operation`` (default: the submit operation)."""

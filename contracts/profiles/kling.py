@@ -156,6 +156,17 @@ def credentials(config: Mapping[str, Any]) -> tuple[str, str] | None:
     return None if is_masked(secret) else (str(section["access_key"]), str(secret))
 
 
+def token(access_key: str, secret_key: str, nbf: int, exp: int) -> str:
+    """A JWT as Kling's sample code makes it: HS256 over ``{"iss", "exp", "nbf"}`` [doc: S1]."""
+    def b64(raw: bytes) -> str:
+        return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+    head = b64(json.dumps({"alg": "HS256", "typ": "JWT"}).encode())
+    claims = b64(json.dumps({"iss": access_key, "exp": exp, "nbf": nbf}).encode())
+    mac = hmac.new(secret_key.encode(), f"{head}.{claims}".encode(), hashlib.sha256).digest()
+    return f"{head}.{claims}.{b64(mac)}"
+
+
 def parse_webhook(body: bytes) -> tuple[str, str]:
     payload = json.loads(body)  # flat, no envelope (§7)
     return str(payload["task_id"]), str(payload["task_status"])
@@ -186,6 +197,8 @@ PROFILE = Profile(
     job_error=lambda body: (None, str(_data(body).get("task_status_msg") or "")),
     send=send,
     credentials=credentials,
+    account_setting="credentials",
+    token=token,
     wire=lambda request: (CREATE, create_body(request, None)),
     submit_operation="createAdvancedLipSync",
     poll_operation="getAdvancedLipSync",

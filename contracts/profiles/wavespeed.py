@@ -148,6 +148,7 @@ PROFILE = Profile(
         "listPredictions": lambda t, h: t.request("POST", "/api/v3/predictions", headers=h,
                                                   json={"page": 1, "page_size": 10}),
     },
-    scenarios={"failed": "failed", "rejected": "failed_content_moderation", "stuck": "stuck",
+    scenarios={"failed": "failed", "rejected": "failed_content_moderation",
+               "timeout_after_commit": "gateway_timeout", "stuck": "stuck",
                "rate_limited": "rate_limited", "server_error": "internal_error", "unavailable": "service_unavailable"},
 )

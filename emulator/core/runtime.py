@@ -103,6 +103,7 @@ class Runtime:
         self.config: dict[str, dict[str, Any]] = configure(settings, providers)
         self.specs: dict[str, SpecValidator] = {p.name: SpecValidator(p.schema) for p in providers if p.schema}
         self._advance_lock = threading.Lock()
+        self._reconfigure = threading.Lock()
         # Notified whenever a job changes state, the virtual clock moves or state is reset, so
         # a request may wait (bounded) for the emulated world to move, e.g. a long poll.
         self.changed = threading.Condition()
@@ -143,20 +144,22 @@ class Runtime:
         if unknown:
             raise SettingsError(f"unknown provider {unknown[0]!r} (providers: {', '.join(self.providers)}); "
                                 "the emulator's own settings are fixed at start-up", unknown[0])
-        changed = {}
-        for name, section in sections.items():
-            provider = self.providers[name]
-            if not isinstance(section, dict):
-                raise SettingsError(f"{name} must be an object of settings", name)
-            changed[name] = configure_settings(provider.settings or NoSettings,
-                                               deep_merge(self.config[name], section), name)
-        for name, values in changed.items():
-            cfg = self.config[name]  # the same dict: hooks holding it see the new values
-            cfg.clear()
-            cfg.update(values)
-            provider = self.providers[name]
-            if provider.scenarios is not None:
-                self.catalog.register(provider.scenarios(cfg), ())
+        with self._reconfigure:  # two changes at once: the second merges over the first's result
+            changed = {}
+            for name, section in sections.items():
+                provider = self.providers[name]
+                if not isinstance(section, dict):
+                    raise SettingsError(f"{name} must be an object of settings", name)
+                changed[name] = configure_settings(provider.settings or NoSettings,
+                                                   deep_merge(self.config[name], section), name)
+            for name, values in changed.items():
+                cfg = self.config[name]  # the same dict: hooks holding it see the new values
+                cfg.update(values)  # never emptied in between: requests read it meanwhile
+                for gone in set(cfg) - set(values):
+                    del cfg[gone]
+                provider = self.providers[name]
+                if provider.scenarios is not None:
+                    self.catalog.register(provider.scenarios(cfg), ())
 
     def cfg(self, provider: str) -> dict[str, Any]:
         return self.config[provider]

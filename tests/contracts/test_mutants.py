@@ -30,6 +30,7 @@ NAMED = [
     ("syncso", "no_idempotency_key", "lost_answer_submit", "does not create a second job"),
     ("syncso", "new_key_per_attempt", "lost_answer_submit", "2 jobs were created"),
     ("wavespeed", "retries_post_on_reset", "lost_answer_submit", "2 jobs were created"),
+    ("wavespeed", "retries_post_on_504", "lost_answer_submit", "(gateway timeout, 504) does not create a second job"),
     ("kling", "retries_post_on_reset", "lost_answer_submit", "2 jobs were created"),
     ("lipsyncstudio", "retries_post_on_reset", "lost_answer_submit", "2 jobs were created"),
     ("syncso", "skips_timestamp_check", "webhook_replayed", "check the timestamp, not only the signature"),

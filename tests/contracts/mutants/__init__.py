@@ -97,6 +97,15 @@ def ignores_retry_after(adapter: Any) -> None:
     adapter.client.sleep = fixed
 
 
+def retries_post_on_504(adapter: Any) -> None:
+    """A POST answered 504 (the gateway gave up waiting) is sent again, as urllib3's
+    Retry(status_forcelist=(502, 503, 504), allowed_methods=None) does."""
+    def wrap(send: Callable[..., Any], method: str, url: str, kw: dict[str, Any]) -> Any:
+        resp = send(method, url, **kw)
+        return send(method, url, **kw) if method == "POST" and resp.status_code == 504 else resp
+    _wrap_http(adapter, wrap)
+
+
 def gives_up_on_502(adapter: Any) -> None:
     """A 502 while polling is raised at once (only 503/504 are retried)."""
     def wrap(send: Callable[..., Any], method: str, url: str, kw: dict[str, Any]) -> Any:
@@ -314,7 +323,7 @@ MUTANTS: dict[str, dict[str, Mutate]] = {
                "failed_not_terminal": _for("syncso", not_terminal("FAILED")),
                "drops_provider_message": drops_provider_message},
     "wavespeed": {**COMMON, **SIGNED, **NO_RETRY_AFTER, "records_duplicates": _for("wavespeed", records_duplicates),
-                  "retries_post_on_reset": retries_post_on_reset,
+                  "retries_post_on_reset": retries_post_on_reset, "retries_post_on_504": retries_post_on_504,
                   "only_failed_is_terminal": _for("wavespeed", not_terminal("cancelled", "timeout")),
                   "base64_secret": base64_secret},
     "lipsyncstudio": {**COMMON, **RETRY_AFTER, "records_duplicates": _for("lipsyncstudio", records_duplicates),
@@ -341,6 +350,7 @@ CAUGHT_BY: dict[str, tuple[str, str]] = {
     "no_idempotency_key": ("lost_answer_submit", "2 jobs were created"),
     "new_key_per_attempt": ("lost_answer_submit", "2 jobs were created"),
     "retries_post_on_reset": ("lost_answer_submit", "2 jobs were created"),
+    "retries_post_on_504": ("lost_answer_submit", "(gateway timeout, 504) does not create a second job"),
     "rejected_not_terminal": ("job_rejected", "after it had ended REJECTED"),
     "failed_not_terminal": ("job_failed", "stops at the terminal status"),
     "drops_provider_message": ("validation_errors", "does not carry the provider's message"),
