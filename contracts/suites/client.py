@@ -30,8 +30,9 @@ did — the requests it sent (the emulator's journal), the pauses it took (``env
 webhooks it acted on — never from how long it took, so it does not depend on machine speed.
 
 Each suite works in its own namespace: its own API key where the provider accepts any key
-(where keys are a fixed list, Kling's, an access key it adds), its scenario rules bound to that key, and resets of that namespace only, so several suites
-(several CI jobs) can share one ``lipsync-emulator serve --clock virtual``. Scenarios use the
+(where keys are a fixed list, Kling's, an access key it adds), its scenario rules bound to
+that key, and resets of that namespace only, so several suites (several CI jobs) can share
+one ``lipsync-emulator serve --clock virtual``. Scenarios use the
 emulator's scenario controls (``POST /_emulator/scenarios``); with no control plane (a real
 provider) only the request scenarios run.
 """
