@@ -104,7 +104,6 @@ def _credentials(provider: str, cfg: dict[str, Any]) -> list[str]:
 DATA_DIR_ENV = "LIPSYNC_EMULATOR_DATA_DIR"
 REQUEST_SECONDS = 30.0  # a request's head and body must arrive within this (slow clients are cut)
 IDLE_SECONDS = 60  # a connection that sends nothing for this long is closed
-SWITCH_INTERVAL = 0.0005  # seconds (Python's default: 0.005); see serve()
 SCALE_OUT = ("serve is one process (threads); to serve more, run one emulator per CI job, give each tenant "
              "its own X-Emulator-Namespace, or put several instances behind a load balancer that routes by "
              "API key or namespace (docs/serving.md)")
@@ -161,8 +160,6 @@ def serve(args: argparse.Namespace) -> int:
         settings.control_token = secrets.token_urlsafe(24)
     level = logging.CRITICAL + 1 if args.log_level == "off" else getattr(logging, args.log_level.upper())
     logging.basicConfig(format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    # no line names a thread or process: the access log's records need not look them up
-    logging.logThreads = logging.logProcesses = logging.logMultiprocessing = False
     for name in ("waitress", "emulator"):
         logging.getLogger(name).setLevel(level)
     sock = listen(settings.host, settings.port)
@@ -198,10 +195,6 @@ def serve(args: argparse.Namespace) -> int:
                            clear_untrusted_proxy_headers=False, channel_timeout=IDLE_SECONDS,
                            connection_limit=4096, asyncore_use_poll=True, max_request_header_size=65536)
     server.channel_class = Channel  # type: ignore[attr-defined]
-    # waitress's one I/O thread reads and writes for every connection; with Python's default
-    # interval it waits for a request thread's slice to end before it can hand on the next
-    # request or send a finished answer, so connections idle while the request threads compute
-    sys.setswitchinterval(SWITCH_INTERVAL)
     accesslog.configure("off" if args.quiet else args.log_format)
     try:
         # inside the try: a Ctrl-C as soon as the banner shows stops the server like any other
