@@ -19,7 +19,7 @@ import json
 import os
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from lipsync_emulator.accesslog import short_error
@@ -140,20 +140,24 @@ def _table(rows: list[list[str]], header: list[str]) -> str:
                      for row in [header, *rows])
 
 
+def _listing(remote: Remote, args: argparse.Namespace, path: str, filters: dict[str, Any], empty: str,
+             header: list[str], row: Callable[[dict[str, Any]], list[str]]) -> None:
+    """A control-plane listing's first page, oldest first, as a table (or as JSON)."""
+    rows = remote.call("GET", path, params={"limit": PAGE, **{k: v for k, v in filters.items() if v}})
+    if args.json:
+        print(json.dumps(rows, indent=2))
+    elif not rows:
+        print(empty)
+    else:
+        print(_table([row(r) for r in sorted(rows, key=lambda r: r["created_at"])], header))
+
+
 def jobs(args: argparse.Namespace) -> int:
     def go(remote: Remote, args: argparse.Namespace) -> None:
-        params = {"limit": PAGE, **{k: v for k, v in (("provider", args.provider), ("status", args.status)) if v}}
-        rows = remote.call("GET", "/jobs", params=params)
-        if args.json:
-            print(json.dumps(rows, indent=2))
-            return
-        if not rows:
-            print("no jobs")
-            return
-        rows = sorted(rows, key=lambda j: j["created_at"])
-        print(_table([[j["provider"], j["kind"], j["id"], j["status"], j["created_at"],
-                       " ".join(f"{n['status']}@{n['at']}" for n in j["next"][:1]) or "-"] for j in rows],
-                     ["PROVIDER", "KIND", "ID", "STATUS", "CREATED", "NEXT"]))
+        _listing(remote, args, "/jobs", {"provider": args.provider, "status": args.status}, "no jobs",
+                 ["PROVIDER", "KIND", "ID", "STATUS", "CREATED", "NEXT"],
+                 lambda j: [j["provider"], j["kind"], j["id"], j["status"], j["created_at"],
+                            " ".join(f"{n['status']}@{n['at']}" for n in j["next"][:1]) or "-"])
 
     return _run(go, args)
 
@@ -166,20 +170,11 @@ def _outcome(attempt: dict[str, Any]) -> str:
 
 def webhooks(args: argparse.Namespace) -> int:
     def go(remote: Remote, args: argparse.Namespace) -> None:
-        params = {"limit": PAGE, **{k: v for k, v in (("provider", args.provider), ("job_id", args.job_id),
-                                                      ("status", args.status)) if v}}
-        rows = remote.call("GET", "/webhooks", params=params)
-        if args.json:
-            print(json.dumps(rows, indent=2))
-            return
-        if not rows:
-            print("no webhook deliveries")
-            return
-        rows = sorted(rows, key=lambda d: d["created_at"])
-        print(_table([[d["provider"], d["event"], d["job_id"] or "-", d["url"], d["status"],
-                       f"{len(d['attempts'])}/{d['max_attempts']}",
-                       _outcome(d["attempts"][-1]) if d["attempts"] else d.get("note") or "-"] for d in rows],
-                     ["PROVIDER", "EVENT", "JOB", "URL", "STATUS", "ATTEMPTS", "LAST"]))
+        _listing(remote, args, "/webhooks", {"provider": args.provider, "job_id": args.job_id, "status": args.status},
+                 "no webhook deliveries", ["PROVIDER", "EVENT", "JOB", "URL", "STATUS", "ATTEMPTS", "LAST"],
+                 lambda d: [d["provider"], d["event"], d["job_id"] or "-", d["url"], d["status"],
+                            f"{len(d['attempts'])}/{d['max_attempts']}",
+                            _outcome(d["attempts"][-1]) if d["attempts"] else d.get("note") or "-"])
 
     return _run(go, args)
 

@@ -9,22 +9,30 @@ import time
 from typing import Any
 
 import requests
-from lipsync_emulator.contracts.suites.client import WALL_CLOCK, ClientContract
+from lipsync_emulator.contracts.suites.client import BUSY_REQUESTS, WALL_CLOCK, ClientContract
 from lipsync_emulator.examples import syncso_client, syncso_naive
 from lipsync_emulator.testing import EmulatorServer
 
 
 class SlowAdapter(syncso_client.Adapter):
-    """A correct client whose every call also writes to its database for 0.3 s (wall clock)."""
+    """A correct client whose every call also does slow work of its own: meanwhile, another
+    application sends more requests than a busy client may to the same emulator, under its own
+    key, so real time passes and the emulator's journal grows during the call."""
 
     def submit(self, request: Any) -> str:
         job_id = super().submit(request)
-        time.sleep(0.3)
+        self.other_work()
         return job_id
 
     def wait(self, job_id: str) -> Any:
-        time.sleep(0.3)
+        self.other_work()
         return super().wait(job_id)
+
+    def other_work(self) -> None:
+        with requests.Session() as session:
+            for n in range(BUSY_REQUESTS + 10):
+                session.get(f"{self.client.base_url}/v2/generate/other-{n}", headers={"x-api-key": "sk_other_app"},
+                            timeout=5)
 
 
 class WallClockAdapter(syncso_client.Adapter):

@@ -1,62 +1,25 @@
-"""Both TypeScript SDKs against a ``lipsync-emulator serve`` process (the granian server, SQLite
-state, virtual clock), as a user's CI would run them: sync.so create (JSON and with files, one
+"""Both TypeScript SDKs against a ``lipsync-emulator serve`` process (SQLite state, virtual
+clock), as a user's CI would run them: sync.so create (JSON and with files, one
 ``input`` part per item), list with JSON-encoded filters, get after the clock moves, count;
 WaveSpeed run (polling and sync mode) and upload."""
 
 from __future__ import annotations
 
-import os
-import signal
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
 
-
-class Serve:
-    def __init__(self, data_dir: Path) -> None:
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            port = sock.getsockname()[1]
-        self.url = f"http://127.0.0.1:{port}"
-        # tasks that finish at the first poll: the WaveSpeed SDK polls on the wall clock
-        cmd = [sys.executable, "-m", "lipsync_emulator", "serve", "--port", str(port), "--data-dir", str(data_dir),
-               "--clock", "virtual", "--log-level", "off", "--set", "wavespeed.durations.created=0",
-               "--set", "wavespeed.durations.processing=0"]
-        self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                if requests.get(f"{self.url}/_emulator/health", timeout=1).status_code == 200:
-                    return
-            except requests.RequestException:
-                time.sleep(0.05)
-        self.stop()
-        raise RuntimeError("serve did not answer within 30 s")
-
-    def advance(self, seconds: float) -> None:
-        requests.post(f"{self.url}/_emulator/clock/advance", json={"seconds": seconds}, timeout=30).raise_for_status()
-
-    def stop(self) -> None:
-        os.killpg(self.proc.pid, signal.SIGINT)
-        try:
-            self.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-            self.proc.wait(timeout=10)
+from tests.reliability.serving import Served
 
 
 @pytest.fixture(scope="module")
-def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Serve]:
-    server = Serve(tmp_path_factory.mktemp("serve-js"))
-    yield server
-    server.stop()
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+    # tasks that finish at the first poll: the WaveSpeed SDK polls on the wall clock
+    with Served(str(tmp_path_factory.mktemp("serve-js")), "--set", "wavespeed.durations.created=0",
+                "--set", "wavespeed.durations.processing=0") as server:
+        yield server
 
 
 def ok(result: dict[str, Any]) -> Any:
