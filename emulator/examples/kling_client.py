@@ -10,7 +10,8 @@ intermediate statuses and acts on each task's outcome once, by task id.
 
 It authenticates with a static API key, or with an access key and secret key: then it signs
 its own 30-minute JWTs (HS256, as Kling's sample code does) on its clock and signs a new one
-a minute before the old one expires, so a long job never meets an expired token.
+a minute before the old one expires, so a long job never meets an expired token; should the
+server still find one expired (its clock ahead of the client's), it signs a new one and retries.
 
 ``make_adapter(env)`` plugs it into the contract suite (see contracts.suites.client).
 """
@@ -89,6 +90,11 @@ class KlingClient:
                 data = {"code": None, "message": resp.text}
             if resp.status_code == 200 and data.get("code") == 0:
                 return data["data"]
+            if (resp.status_code == 401 and data.get("code") == 1004 and self.secret_key
+                    and attempt < self.max_retries):
+                # expired on the server's clock, which may run ahead of ours: sign a new one now
+                self.token_expires = 0.0
+                continue
             if resp.status_code in retryable and attempt < self.max_retries:
                 after = resp.headers.get("Retry-After", "")
                 self.sleep(float(after) if after.isdigit() else min(60.0, 2.0 * 2**attempt))

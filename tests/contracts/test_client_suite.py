@@ -143,3 +143,19 @@ def test_a_violation_names_scenario_expectation_and_minimal_example(fast_contrac
     assert "audioInput.endTime" in text and "minimal example: {'model': 'lipsync-2'" in text
     example = text.split("minimal example: ", 1)[1]
     assert example.count("'startTime'") <= 3, "the example is shrunk to one cropped segment"
+
+
+def test_the_kling_client_signs_a_new_token_when_the_server_finds_its_token_expired(make_emulator: Any) -> None:
+    """Another party moves the emulator's clock past the token between the client's look at
+    the clock and its request (two suites on one serve): the 401 1004 makes it sign a new
+    token on the clock as it now reads, and retry."""
+    server = make_emulator({"clock": "virtual", "kling": {"jwt_clock": "emulator"}})
+    cfg = server.app.extensions["lipsync_emulator"].cfg("kling")
+    before = server.control.now()
+    looks = [before, before]  # signing the first token, then the look just before the request
+    client = kling_client.KlingClient(server.url, "", access_key=cfg["access_key"], secret_key=cfg["secret_key"],
+                                      clock=lambda: looks.pop(0) if looks else server.control.now(), sleep=lambda s: None)
+    first = client.bearer()
+    server.advance(1900)  # past the 30-minute token's exp
+    assert client.identify_face("https://cdn.example.com/talk.mp4?duration=12")["session_id"]
+    assert client.token != first
