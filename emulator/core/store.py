@@ -101,6 +101,12 @@ def record_namespace(record: Any) -> str | None:
     return value if isinstance(value, str) and value else None
 
 
+def record_account(record: Any) -> str | None:
+    """Whose the record is (a job's API key, its ``account``), for ``newest(account=...)``."""
+    value = getattr(record, "account", None)
+    return value if isinstance(value, str) and value else None
+
+
 class Store(Protocol):
     kind: str
     degraded: bool
@@ -108,30 +114,33 @@ class Store(Protocol):
     def put(self, collection: str, key: str, record: Any) -> None: ...
     def get(self, collection: str, key: str) -> Any | None: ...
     def delete(self, collection: str, key: str) -> bool: ...
-    def newest(self, collection: str, where: Callable[[Any], bool] | None = None) -> Iterator[Any]: ...
+    def newest(self, collection: str, where: Callable[[Any], bool] | None = None,
+               account: str | None = None) -> Iterator[Any]: ...
     def count(self, collection: str) -> int: ...
     def clear(self, prefix: str = "", namespace: str | None = None) -> None: ...
     def transaction(self) -> contextlib.AbstractContextManager[None]: ...
     def unit(self) -> contextlib.AbstractContextManager[None]: ...
     def commit(self) -> None: ...
-    def namespace_of(self, collection: str, key: str) -> str | None: ...
     def meta(self, name: str) -> str | None: ...
     def set_meta(self, name: str, value: str) -> None: ...
 
 
 class MemoryStore:
     """Rows keep insertion order, so listing a collection backwards is newest first and a
-    page costs O(page), however many rows there are; ``get`` is a dict lookup. The stored
-    object *is* the object: a caller may change a record in place."""
+    page costs O(page), however many rows there are; ``get`` is a dict lookup. The same order
+    is kept per account (``record_account``), so one API key's listing reads that key's rows
+    only. The stored object *is* the object: a caller may change a record in place."""
 
     kind = "memory"
     degraded = False  # whether some change could not be made durable (never, in memory)
 
     def __init__(self) -> None:
-        # collection -> namespace -> key -> [seq, record, tag, position in the order list]
+        # collection -> namespace -> key -> [seq, record, tag, key, account]
         self._data: dict[str, dict[str, dict[str, list[Any]]]] = {}
-        # collection -> namespace -> keys in insertion order (a deleted key stays, skipped)
-        self._order: dict[str, dict[str, list[str]]] = {}
+        # collection -> namespace -> rows in insertion order, and the same per account; a row
+        # deleted or replaced stays (skipped) until a reset per namespace compacts the lists
+        self._order: dict[str, dict[str, list[list[Any]]]] = {}
+        self._by_account: dict[str, dict[str, dict[str, list[list[Any]]]]] = {}
         self._owner: dict[str, dict[str, str]] = {}
         self._seq = itertools.count()
         self._lock = threading.RLock()
@@ -163,6 +172,7 @@ class MemoryStore:
     def put(self, collection: str, key: str, record: Any) -> None:
         with self._lock:
             ns = self._ns_for_write(collection, key, record)
+            account = record_account(record)
             spaces = self._data.setdefault(collection, {})
             owner = self._owner.setdefault(collection, {})
             previous = owner.get(key)
@@ -170,13 +180,17 @@ class MemoryStore:
                 spaces.get(previous, {}).pop(key, None)
             rows = spaces.setdefault(ns, {})
             row = rows.get(key)
-            if row is not None:
+            if row is not None and row[4] == account:
                 row[1] = record
                 row[2] = _tenant.get() or row[2]
             else:
-                order = self._order.setdefault(collection, {}).setdefault(ns, [])
-                rows[key] = [next(self._seq), record, _tenant.get() or ns, len(order)]
-                order.append(key)
+                # new here, or now another account's: the newest row, as a move between namespaces
+                tag = _tenant.get() or (ns if row is None else row[2])
+                row = rows[key] = [next(self._seq), record, tag, key, account]
+                self._order.setdefault(collection, {}).setdefault(ns, []).append(row)
+                if account is not None:
+                    by = self._by_account.setdefault(collection, {}).setdefault(ns, {})
+                    by.setdefault(account, []).append(row)
             owner[key] = ns
 
     def get(self, collection: str, key: str) -> Any | None:
@@ -185,9 +199,6 @@ class MemoryStore:
             return None
         row = self._data.get(collection, {}).get(ns, {}).get(key)
         return None if row is None else row[1]
-
-    def namespace_of(self, collection: str, key: str) -> str | None:
-        return self._owner.get(collection, {}).get(key)
 
     def delete(self, collection: str, key: str) -> bool:
         with self._lock:
@@ -199,24 +210,32 @@ class MemoryStore:
                 del self._owner[collection][key]
             return found
 
-    def _rows_newest(self, collection: str, ns: str) -> Iterator[list[Any]]:
-        """A namespace's rows newest first, lazily: a page costs O(page)."""
-        rows = self._data.get(collection, {}).get(ns, {})
-        order = self._order.get(collection, {}).get(ns, [])
-        i = len(order) - 1
-        while i >= 0:
-            row = rows.get(order[i])
-            if row is not None and row[3] == i:  # not deleted, nor re-added further on
+    @staticmethod
+    def _live_newest(rows: dict[str, list[Any]], order: list[list[Any]]) -> Iterator[list[Any]]:
+        """The rows of ``order`` still current in ``rows``, newest first, lazily: a page costs
+        O(page)."""
+        for i in range(len(order) - 1, -1, -1):
+            row = order[i]
+            if rows.get(row[3]) is row:
                 yield row
-            i -= 1
 
-    def newest(self, collection: str, where: Callable[[Any], bool] | None = None) -> Iterator[Any]:
+    def _orders(self, collection: str, account: str | None) -> dict[str, list[list[Any]]]:
+        """Namespace -> its rows in insertion order (``account``'s only, if given)."""
+        if account is None:
+            return self._order.get(collection, {})
+        return {ns: by[account] for ns, by in list(self._by_account.get(collection, {}).items()) if account in by}
+
+    def newest(self, collection: str, where: Callable[[Any], bool] | None = None,
+               account: str | None = None) -> Iterator[Any]:
+        """Records newest first (only ``account``'s, reading no other's: see ``record_account``)."""
         ns = _scope.get()
+        spaces = self._data.get(collection, {})
+        orders = self._orders(collection, account)
         if ns is not None:
-            rows: Iterator[list[Any]] = self._rows_newest(collection, ns)
+            rows: Iterator[list[Any]] = self._live_newest(spaces.get(ns, {}), orders.get(ns, []))
         else:
-            spaces = list(self._data.get(collection, {}))
-            rows = heapq.merge(*(self._rows_newest(collection, space) for space in spaces),
+            rows = heapq.merge(*(self._live_newest(spaces.get(space, {}), order)
+                                 for space, order in list(orders.items())),
                                key=lambda row: row[0], reverse=True)
         for row in rows:
             if where is None or where(row[1]):
@@ -237,6 +256,7 @@ class MemoryStore:
                 if namespace is None:
                     del self._data[name]
                     self._order.pop(name, None)
+                    self._by_account.pop(name, None)
                     self._owner.pop(name, None)
                     continue
                 owner = self._owner.get(name, {})
@@ -245,12 +265,21 @@ class MemoryStore:
                         del rows[key]
                         if owner.get(key) == ns:
                             del owner[key]
-                    # compact the order list (positions change)
-                    old = self._order.get(name, {}).get(ns, [])
-                    order = [k for i, k in enumerate(old) if k in rows and rows[k][3] == i]
-                    for pos, key in enumerate(order):
-                        rows[key][3] = pos
-                    self._order.setdefault(name, {})[ns] = order
+                self._compact(name)
+
+    def _compact(self, collection: str) -> None:
+        """Drop the rows no longer current from the collection's order lists, and the lists
+        left empty."""
+        spaces = self._data.get(collection, {})
+
+        def live(ns: str, order: list[list[Any]]) -> list[list[Any]]:
+            rows = spaces.get(ns, {})
+            return [row for row in order if rows.get(row[3]) is row]
+
+        self._order[collection] = {ns: live(ns, order) for ns, order in self._order.get(collection, {}).items()}
+        self._by_account[collection] = {
+            ns: {account: kept for account, order in by.items() if (kept := live(ns, order))}
+            for ns, by in self._by_account.get(collection, {}).items()}
 
     def namespaces(self) -> list[str]:
         with self._lock:
