@@ -161,11 +161,10 @@ def _limits(rt: Runtime, account: str, payload: dict[str, Any]) -> None:
                               headers={"Retry-After": str(max(1, int(wait) + 1))})
     plan = models.PLANS.get(cfg.get("plan") or "unlimited", models.PLANS["unlimited"])
     # batch generations bypass the per-generation concurrency limit [doc: batch26]
-    # (listed only when a plan limit needs them: a scan of every job on every create is
-    # O(jobs))
+    # (listed only when a plan limit needs them: a scan of the key's jobs on every create is
+    # O(its jobs))
     counted = plan["monthly"] is not None or plan["concurrency"] is not None
-    mine = list(rt.engine.jobs(models.NAME, models.KIND,
-                               lambda j: j.account == account and not j.data.get("batch_id"))) if counted else []
+    mine = list(_mine(rt, account, lambda j: not j.data.get("batch_id"))) if counted else []
     if plan["monthly"] is not None:
         month = [j for j in mine if j.created_at > now - 30 * 86400]
         if len(month) >= plan["monthly"]:
