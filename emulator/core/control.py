@@ -406,7 +406,8 @@ def finish_job(provider: str, job_id: str) -> Response:
             raise BadRequest(f"{name!r} is not an outcome scenario of {provider}", field="scenario")
         outcome = scenario.outcome
     rt.engine.finish_now(job, outcome)
-    rt.webhooks.wait_idle()
+    with rt.waiting():
+        rt.webhooks.wait_idle()
     return json_response(job_view(job))
 
 
