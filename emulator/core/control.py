@@ -483,7 +483,8 @@ def trigger_scenario() -> Response:
                             {p: rt.cfg(p) for p in rt.providers}, timeout=10.0)
     receiver = WebhookReceiver()
     try:
-        exchange = play(client, scenario, way, webhook_url=receiver.url)
+        with rt.waiting():  # this emulator answers the requests it makes
+            exchange = play(client, scenario, way, webhook_url=receiver.url)
     except (LookupError, OSError, ValueError) as exc:
         raise BadRequest(f"{provider}/{name} cannot be triggered: {exc}", field="scenario") from None
     finally:
