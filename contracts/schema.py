@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote_plus, urlsplit
 
-import yaml  # type: ignore[import-untyped]
 from lipsync_emulator import schemas
 from lipsync_emulator.contracts.targets import Response
 from openapi_core import OpenAPI
@@ -84,11 +83,6 @@ class ContractSchema:
     def load(cls, name: str | Path) -> ContractSchema:
         """From the installed ``schemas`` package (the source of truth), or an OpenAPI file."""
         return cls(name.stem if isinstance(name, Path) else name, schemas.load(name))
-
-    @classmethod
-    def from_text(cls, name: str, text: str) -> ContractSchema:
-        """From a served copy, e.g. ``Control(target).schema_text("syncso")``."""
-        return cls(name, yaml.safe_load(text))
 
     def operation(self, operation_id: str) -> Operation:
         return self.operations[operation_id]

@@ -268,17 +268,8 @@ class Control:
         if resp.status not in (200, 404):  # 404: used up and gone already
             raise ControlError(f"DELETE /_emulator/scenarios/{rule_id} -> {resp.status}: {resp.text[:300]}")
 
-    def clear_scenarios(self) -> None:
-        self._call("DELETE", "/scenarios")
-
     def finish(self, provider: str, job_id: str, scenario: str | None = None) -> dict[str, Any]:
         return self._call("POST", f"/jobs/{provider}/{job_id}/finish", {"scenario": scenario} if scenario else {})
-
-    def schema_text(self, name: str) -> str:
-        resp = self.target.request("GET", f"/_emulator/schemas/{name}.yaml")
-        if resp.status != 200:
-            raise ControlError(f"no served schema {name!r}: {resp.status}")
-        return resp.text
 
     def schemas(self) -> dict[str, str]:
         return self._call("GET", "/schemas")

@@ -108,10 +108,9 @@ class WebhookReceiver:
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
-            # Connections are kept alive, as by any production receiver: a new one for every
-            # webhook doubled the in-process job cycle (README, Performance). The answer leaves
-            # in two writes (head, then body); with Nagle's algorithm the body would wait for
-            # the client's delayed ACK, ~40 ms a delivery on a kept-alive connection.
+            # Connections are kept alive, as by any production receiver. The answer leaves in
+            # two writes (head, then body); with Nagle's algorithm the body would wait for the
+            # client's delayed ACK on a kept-alive connection.
             protocol_version = "HTTP/1.1"
             disable_nagle_algorithm = True
 

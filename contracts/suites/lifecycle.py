@@ -38,7 +38,7 @@ from lipsync_emulator.contracts.strategies import for_provider
 from lipsync_emulator.contracts.targets import Control, Response, Target, connect
 
 SCENARIO_HEADER = "X-Emulator-Scenario"
-# The emulator's generic webhook faults (issue 7 catalogue) whose effect the machine knows.
+# The emulator's generic webhook faults whose effect the machine knows.
 WEBHOOK_FAULTS = ("webhook_duplicate", "webhook_drop", "webhook_delay", "webhook_out_of_order",
                   "webhook_bad_signature")
 SETTLE_SECONDS = 86_400.0

@@ -25,7 +25,6 @@ from typing import Any
 from urllib.parse import parse_qs, quote, urlsplit
 
 DEFAULT_DURATION = 10.0
-SAMPLE_MP4_DURATION = 2.0
 
 VIDEO_EXT = {"mp4", "mov", "qt", "webm", "avi", "mkv", "m4v"}
 AUDIO_EXT = {"wav", "mp3", "ogg", "flac", "alac", "m4a", "aac", "wma", "m3a", "opus"}
