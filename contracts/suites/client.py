@@ -682,7 +682,7 @@ _WALL_SLEEPS = _WallSleeps()
 
 
 def _request_header(row: dict[str, Any], name: str) -> str | None:
-    return next((v for k, v in (row.get("request_headers") or {}).items() if k.lower() == name.lower()), None)
+    return profiles.header(row.get("request_headers") or {}, name)
 
 
 def _row_json(row: dict[str, Any]) -> Any:
@@ -693,7 +693,7 @@ def _row_json(row: dict[str, Any]) -> Any:
 
 
 def _header(row: dict[str, Any], name: str) -> str | None:
-    return next((v for k, v in (row.get("response_headers") or {}).items() if k.lower() == name.lower()), None)
+    return profiles.header(row.get("response_headers") or {}, name)
 
 
 def _message(profile: Profile, row: dict[str, Any]) -> str:
