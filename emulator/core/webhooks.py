@@ -17,9 +17,10 @@ scheme name and its secrets — so a stored delivery signs its retries after a r
 The sender (``post``) connects to exactly the endpoint the guard approved (``media.endpoint``:
 one parser, so a URL no HTTP library reads alike is refused, never sent somewhere else),
 bounds each attempt in total wall-clock time (``webhook_timeout``) and in the bytes it reads
-of the answer (``RESPONSE_BYTES``), and never follows a redirect. Attempts run on a pool of
-``POOL_THREADS`` threads, at most ``PER_RECEIVER`` at a time to one host and port, so stalled
-receivers cannot hold up the others' deliveries.
+of the answer (``RESPONSE_BYTES``), and never follows a redirect. A connection the whole
+answer left open serves the next attempt to the same receiver soon after (``KeptAlive``).
+Attempts run on a pool of ``POOL_THREADS`` threads, at most ``PER_RECEIVER`` at a time to one
+host and port, so stalled receivers cannot hold up the others' deliveries.
 
 A signature states the wall-clock time the attempt is sent at, whatever the virtual clock
 says: receivers check it against their own clock (Stripe's test clocks do the same). The
@@ -34,6 +35,7 @@ from __future__ import annotations
 import http.client
 import ipaddress
 import json
+import selectors
 import socket
 import ssl
 import threading
@@ -54,6 +56,7 @@ OUTBOX = "_webhooks"
 RESPONSE_BYTES = 65536  # what an attempt reads of a receiver's answer, at most
 POOL_THREADS = 64
 PER_RECEIVER = 4  # attempts in flight to one host and port; more wait their turn, holding no thread
+KEEP_ALIVE = 1.0  # wall-clock seconds an open connection waits for the next attempt to its receiver
 
 if TYPE_CHECKING:
     from lipsync_emulator.core.jobs import Job
@@ -200,6 +203,7 @@ class WebhookDispatcher:
         self._generation = 0  # bumped on reset so stale scheduled attempts do nothing
         self._tokens: dict[str, int] = {}  # delivery id -> its current schedule (older ones are void)
         self._held: dict[str, Delivery] = {}  # out-of-order deliveries waiting for a later one
+        self._kept = KeptAlive()
 
     def _save(self, delivery: Delivery) -> None:
         with scope(delivery.namespace):
@@ -409,7 +413,7 @@ class WebhookDispatcher:
             error: str | None = None
             text = ""
             try:
-                status_code, text = post(endpoint(delivery.url), body, headers, self.timeout)
+                status_code, text = post(endpoint(delivery.url), body, headers, self.timeout, self._kept)
             except (OSError, http.client.HTTPException, ValueError) as exc:
                 error = f"{type(exc).__name__}: {exc}"[:500]
             attempt = Attempt(number=len(delivery.attempts) + 1, at=iso(now), timestamp=now,
@@ -489,9 +493,17 @@ class _DeadlineSSLSocket(_Deadline, ssl.SSLSocket):
 class _Connection(http.client.HTTPConnection):
     """A connection to exactly the endpoint the guard approved (no second URL parser)."""
 
-    def __init__(self, target: Endpoint, deadline: float) -> None:
+    deadline = float("inf")
+
+    def __init__(self, target: Endpoint) -> None:
         super().__init__(target.host, target.port)
-        self.target, self.deadline = target, deadline
+        self.target = target
+
+    def arm(self, deadline: float) -> None:
+        """Bound an attempt on this connection, whether it connects or was kept open."""
+        self.deadline = deadline
+        if self.sock is not None:
+            self.sock.deadline = deadline
 
     def connect(self) -> None:
         target = self.target
@@ -526,14 +538,80 @@ class _Connection(http.client.HTTPConnection):
         self.sock = sock
 
 
-def post(target: Endpoint, body: bytes, headers: dict[str, str], timeout: float) -> tuple[int, str]:
+def post(target: Endpoint, body: bytes, headers: dict[str, str], timeout: float,
+         kept: KeptAlive | None = None) -> tuple[int, str]:
     """POST ``body`` to ``target`` in at most ``timeout`` seconds in all (connecting,
     sending, the answer's head and the first ``RESPONSE_BYTES`` of its body, all that is
-    read of it). Redirects are answers, not followed."""
-    conn = _Connection(target, time.monotonic() + timeout)
+    read of it). Redirects are answers, not followed. With ``kept``, a connection it holds to
+    ``target`` is used, and one the whole answer left open is given back to it."""
+    deadline = time.monotonic() + timeout
+    conn = kept.take(target) if kept is not None else None
+    if conn is not None:
+        try:
+            return _exchange(conn, target, body, headers, deadline, kept)
+        except (ConnectionResetError, ConnectionAbortedError, BrokenPipeError):
+            pass  # closed by the receiver as it was reused: once more on a new one, as xmlrpc.client does
+    return _exchange(_Connection(target), target, body, headers, deadline, kept)
+
+
+def _exchange(conn: _Connection, target: Endpoint, body: bytes, headers: dict[str, str], deadline: float,
+              kept: KeptAlive | None) -> tuple[int, str]:
+    conn.arm(deadline)
     try:
         conn.request("POST", target.target, body=body, headers={"Host": target.netloc, **headers})
         resp = conn.getresponse()
-        return resp.status, resp.read(RESPONSE_BYTES).decode("utf-8", "replace")
-    finally:
+        answer = resp.status, resp.read(RESPONSE_BYTES).decode("utf-8", "replace")
+    except BaseException:
         conn.close()
+        raise
+    if kept is not None and resp.isclosed() and conn.sock is not None:
+        kept.give(target, conn)
+    else:
+        conn.close()
+    return answer
+
+
+class KeptAlive:
+    """Connections a whole answer left open, each reused by the next attempt to the same
+    receiver within ``KEEP_ALIVE`` seconds, as HTTP clients keep them: a new connection per
+    webhook costs every receiver an accept (and a threading server a thread). The window is
+    shorter than servers' idle timeouts, so a receiver does not close a connection as it is
+    reused; one it closed sooner (perhaps with a last answer, such as a 408) reads as ready,
+    and is closed here instead of reused."""
+
+    def __init__(self) -> None:
+        self._idle: dict[tuple[str, str, int], list[tuple[float, _Connection]]] = {}
+        self._lock = threading.Lock()
+
+    def take(self, target: Endpoint) -> _Connection | None:
+        with self._lock:
+            expired = self._expire(time.monotonic() - KEEP_ALIVE)
+            idle = self._idle.get((target.scheme, target.host, target.port))
+            conn = idle.pop()[1] if idle else None
+        for old in expired:
+            old.close()
+        if conn is not None and conn.sock is not None and _ready(conn.sock):
+            conn.close()
+            return None
+        return conn
+
+    def give(self, target: Endpoint, conn: _Connection) -> None:
+        with self._lock:
+            self._idle.setdefault((target.scheme, target.host, target.port), []).append((time.monotonic(), conn))
+
+    def _expire(self, before: float) -> list[_Connection]:
+        expired = []
+        for key, idle in list(self._idle.items()):
+            expired += [conn for at, conn in idle if at <= before]
+            idle[:] = [(at, conn) for at, conn in idle if at > before]
+            if not idle:
+                del self._idle[key]
+        return expired
+
+
+def _ready(sock: socket.socket) -> bool:
+    """Whether an idle connection has something to read: the receiver closed it (or sent what
+    no request asked for)."""
+    with selectors.DefaultSelector() as selector:
+        selector.register(sock, selectors.EVENT_READ)
+        return bool(selector.select(0))

@@ -191,3 +191,47 @@ def test_receiver_reads_chunked_bodies_and_closing_drops_kept_connections():
         kept.request("POST", "/webhook", body=b"{}")
         kept.getresponse()
     assert len(receiver.received) == 2
+
+
+@pytest.mark.parametrize("keep_alive,closes,connections", [
+    (3600.0, False, 1),  # one connection, kept open between deliveries
+    (3600.0, True, 3),  # the receiver closes each one after answering, without saying so
+    (0.0, False, 3),  # past the keep-alive window: a new connection each
+])
+def test_deliveries_reuse_an_open_connection(dispatcher, monkeypatch, keep_alive, closes, connections):
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from lipsync_emulator.core import webhooks
+
+    monkeypatch.setattr(webhooks, "KEEP_ALIVE", keep_alive)
+    peers = []
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_POST(self) -> None:  # noqa: N802
+            self.rfile.read(int(self.headers["Content-Length"]))
+            peers.append(self.client_address)
+            self.send_response(200)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            self.close_connection = closes
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, args=(0.01,), daemon=True).start()
+    try:
+        d, advance = dispatcher
+        for n in range(3):
+            d.send(provider="p", url=f"http://127.0.0.1:{server.server_port}/hook", body=b"%d" % n, event="e",
+                   policy=RetryPolicy())
+            advance(0)
+        assert [(x.status, len(x.attempts)) for x in d.deliveries()] == [("delivered", 1)] * 3
+        assert len(peers) == 3 and len(set(peers)) == connections
+    finally:
+        server.shutdown()
+        server.server_close()
