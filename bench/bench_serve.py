@@ -185,6 +185,10 @@ def runs(args: argparse.Namespace, tmp: Path) -> list[tuple[str, list[str], str,
         before = {"PYTHONPATH": str(package_root(Path(args.before), tmp))}
         out += [("before: serve (default: SQLite, 1 worker)", [*serve, "--data-dir", "{data}/d"], "/v2/models", before),
                 ("before: serve --memory", [*serve, "--memory"], "/v2/models", before)]
+    # the same floor on the server serve uses: what any app on it can reach at most
+    out.append(("empty Flask app, waitress (floor of serve)",
+                [py, "-m", "waitress", "--listen", "127.0.0.1:{port}", "--threads", "4", "bench.flask_floor:app"],
+                "/", None))
     out.append(("empty Flask app, granian (floor)",
                 [py, "-m", "granian", "--interface", "wsgi", "--workers", "1", "--blocking-threads", "1",
                  "--port", "{port}", "--no-ws", "--log-level", "error", "bench.flask_floor:app"], "/", None))

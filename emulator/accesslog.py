@@ -20,6 +20,7 @@ import logging
 import os
 import re
 import sys
+import threading
 import time
 from typing import Any
 
@@ -195,6 +196,40 @@ class Formatter(logging.Formatter):
 _PLAIN = Formatter()
 
 
+class _Batched(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes the lines of up to ``DELAY`` seconds in one go: a write per request would cost
+    about as much as the request itself."""
+
+    DELAY = 0.1
+
+    def __init__(self, stream: Any) -> None:
+        super().__init__(stream)
+        self._access = True
+        self.lines: list[str] = []
+        self.timer: threading.Timer | None = None
+
+    def emit(self, record: logging.LogRecord) -> None:  # called holding the handler's lock
+        try:
+            self.lines.append(self.format(record) + self.terminator)
+        except Exception:  # noqa: BLE001 - logging's own rule: a bad record never breaks the caller
+            self.handleError(record)
+            return
+        if self.timer is None:
+            self.timer = threading.Timer(self.DELAY, self.flush)
+            self.timer.daemon = True
+            self.timer.start()
+
+    def flush(self) -> None:
+        with self.lock:  # type: ignore[union-attr]
+            lines, self.lines, self.timer = self.lines, [], None
+            if lines:
+                try:
+                    self.stream.write("".join(lines))
+                    self.stream.flush()
+                except (OSError, ValueError):  # the reader went away: nobody is left to tell
+                    pass
+
+
 def configure(fmt: str = "text") -> None:
     """Print the access log on stderr in ``fmt`` (``text``, ``json``; ``off`` silences it)."""
     for handler in [h for h in LOGGER.handlers if getattr(h, "_access", False)]:
@@ -202,8 +237,7 @@ def configure(fmt: str = "text") -> None:
     if fmt == "off":
         LOGGER.setLevel(logging.WARNING)
         return
-    handler = logging.StreamHandler(sys.stderr)
-    handler._access = True  # type: ignore[attr-defined]
+    handler = _Batched(sys.stderr)
     handler.setFormatter(Formatter(fmt, colour=sys.stderr.isatty() and "NO_COLOR" not in os.environ))
     LOGGER.addHandler(handler)
     LOGGER.setLevel(logging.INFO)

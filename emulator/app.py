@@ -98,6 +98,7 @@ def create_app(config: dict[str, Any] | Settings | None = None, *, store: Store 
 
     # Transport faults (reset, truncated body...) act on the finished answer, below Flask.
     app.wsgi_app = FaultMiddleware(app.wsgi_app)  # type: ignore[method-assign]
+    app.wsgi_app = _in_turn(app.wsgi_app, rt)  # type: ignore[method-assign]
     app.wsgi_app = _read_body_at_once(app.wsgi_app, settings.max_body_bytes)  # type: ignore[method-assign]
     app.wsgi_app = guard(app.wsgi_app, settings.control_token)  # type: ignore[method-assign]
     app.register_blueprint(control_bp)
@@ -202,6 +203,17 @@ def create_app(config: dict[str, Any] | Settings | None = None, *, store: Store 
 
 
 _SECRET_HEADERS = {"cookie"}
+
+
+def _in_turn(wsgi_app: Any, rt: Runtime) -> Any:
+    """The request's emulator code, answer included, runs in its turn (``Runtime.turn``); its
+    body has been read before, and the server sends the answer after."""
+
+    def app(environ: dict[str, Any], start_response: Any) -> Any:
+        with rt.turn():
+            return wsgi_app(environ, start_response)
+
+    return app
 
 
 def _read_body_at_once(wsgi_app: Any, limit: int) -> Any:

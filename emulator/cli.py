@@ -162,6 +162,9 @@ def serve(args: argparse.Namespace) -> int:
     logging.basicConfig(format="%(asctime)s %(name)s %(levelname)s %(message)s")
     for name in ("waitress", "emulator"):
         logging.getLogger(name).setLevel(level)
+    # waitress warns on every request that waits for a thread: with more connections than
+    # threads that is every request, which buries the log (and costs as much as the request)
+    logging.getLogger("waitress.queue").setLevel(max(level, logging.ERROR))
     sock = listen(settings.host, settings.port)
     try:
         store, state = open_store(args)

@@ -16,6 +16,7 @@ timeline, a webhook retry schedule or a 24 h session expiry in milliseconds.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import heapq
 import itertools
@@ -24,7 +25,7 @@ import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 
 class Clock(Protocol):
@@ -142,10 +143,12 @@ class Scheduler:
         with self._lock:
             self._heap.clear()
 
-    def start_background(self) -> None:
-        """Follow the wall clock: run callbacks as they fall due (real-clock mode only)."""
+    def start_background(self, turn: Callable[[], contextlib.AbstractContextManager[Any]] = contextlib.nullcontext) -> None:
+        """Follow the wall clock: run callbacks as they fall due (real-clock mode only), each
+        batch inside ``turn()``."""
         if self._thread is not None:
             return
+        self._turn = turn
         self._thread = threading.Thread(target=self._loop, name="emulator-scheduler", daemon=True)
         self._thread.start()
 
@@ -156,7 +159,8 @@ class Scheduler:
 
     def _loop(self) -> None:
         while not self._stopped:
-            self.run_due()
+            with self._turn():
+                self.run_due()
             # the next due time is read under the condition's lock that call_at notifies
             # under: an item added meanwhile is either seen here or wakes the wait
             with self._wake:

@@ -276,7 +276,8 @@ def apply_request_effects(call: Call, rt: Runtime) -> Response | None:
         if latency := scenario.effects.get("latency"):
             seconds = rt.faults.latency.seconds(latency)
             plan["latency_ms"] = round(plan.get("latency_ms", 0) + seconds * 1000, 1)
-            sleep(seconds)
+            with rt.waiting():
+                sleep(seconds)
         if transport := scenario.effects.get("transport"):
             plan["transport"] = transport
         html_status = scenario.effects.get("html_status") or html_status

@@ -81,6 +81,42 @@ class Provider:
         return any(path == p or path.startswith(p + "/") for p in self.prefixes)
 
 
+class Turn:
+    """``Runtime.turn``: a plain class, not a generator, as every request enters one."""
+
+    __slots__ = ("lock", "has", "taken")
+
+    def __init__(self, lock: threading.Lock, has: threading.local) -> None:
+        self.lock, self.has, self.taken = lock, has, False
+
+    def __enter__(self) -> None:
+        if not getattr(self.has, "value", False):
+            self.lock.acquire()
+            self.has.value = self.taken = True
+
+    def __exit__(self, *exc: object) -> None:
+        if self.taken:
+            self.has.value = False
+            self.lock.release()
+
+
+class Waiting(Turn):
+    """``Runtime.waiting``: the turn given up for the block, if this thread has it."""
+
+    __slots__ = ()
+
+    def __enter__(self) -> None:
+        if getattr(self.has, "value", False):
+            self.has.value = False
+            self.taken = True
+            self.lock.release()
+
+    def __exit__(self, *exc: object) -> None:
+        if self.taken:
+            self.lock.acquire()
+            self.has.value = True
+
+
 VIRTUAL_NOW = "virtual_now"  # the store's meta key keeping the virtual clock across restarts
 
 
@@ -103,6 +139,11 @@ class Runtime:
         self.config: dict[str, dict[str, Any]] = configure(settings, providers)
         self.specs: dict[str, SpecValidator] = {p.name: SpecValidator(p.schema) for p in providers if p.schema}
         self._advance_lock = threading.Lock()
+        # One request at a time runs the emulator's code (``turn``): threads taking turns on
+        # the GIL, handed over at every SQLite call and socket write, cost more than they
+        # overlap. A request that waits for something else lets the others run (``waiting``).
+        self._turn = threading.Lock()
+        self._has_turn = threading.local()
         self._reconfigure = threading.Lock()
         # Notified whenever a job changes state, the virtual clock moves or state is reset, so
         # a request may wait (bounded) for the emulated world to move, e.g. a long poll.
@@ -120,7 +161,16 @@ class Runtime:
         self.engine.resume()
         self.webhooks.resume()
         if not self.clock.virtual:
-            self.scheduler.start_background()
+            self.scheduler.start_background(self.turn)
+
+    def turn(self) -> Turn:
+        """Run a request's code while no other request runs (a nested request: at once)."""
+        return Turn(self._turn, self._has_turn)
+
+    def waiting(self) -> Waiting:
+        """Let other requests run while this one waits (for time to pass, a job to move, a
+        delivery to end). Enter it holding no other lock: it takes the turn back at the end."""
+        return Waiting(self._turn, self._has_turn)
 
     def _make_clock(self) -> VirtualClock | RealClock:
         if self.settings.clock != "virtual":
@@ -181,7 +231,7 @@ class Runtime:
         the deliveries it caused."""
         if not isinstance(self.clock, VirtualClock):
             raise ValueError("the clock is real; start with --clock virtual to advance it")
-        with self._advance_lock:
+        with self.waiting(), self._advance_lock:  # deliveries may be answered by this emulator
             target = quantize(self.clock.now() + seconds)
             ran = 0
             while True:
@@ -202,13 +252,13 @@ class Runtime:
     def reset(self, namespace: str | None = None) -> None:
         """Forget everything, or only ``namespace``'s jobs, records, deliveries and journal
         (one parallel CI job resetting its own state on a shared emulator)."""
-        if namespace is not None:
+        with self.waiting():  # until deliveries in flight end, which this emulator may answer
             self.webhooks.reset(namespace)
+        if namespace is not None:
             self.store.clear(namespace=namespace)
             self.journal.clear(namespace)
             self.notify_changed()
             return
-        self.webhooks.reset()
         self.scheduler.clear()
         self.store.clear()
         self.journal.clear()

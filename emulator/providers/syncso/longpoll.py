@@ -48,7 +48,7 @@ def wait(rt: Runtime, current: Callable[[], Job | None], timeout: float) -> Job 
     virtual = bool(getattr(rt.clock, "virtual", False))
     wall = cfg.get("long_poll_wall_seconds") if virtual else None
     wall_deadline = time.monotonic() + (timeout if wall is None else min(float(wall), timeout))
-    with rt.changed:
+    with rt.waiting(), rt.changed:
         _waiting[rt] = _waiting.get(rt, 0) + 1
         rt.changed.notify_all()
         try:

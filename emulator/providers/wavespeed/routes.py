@@ -151,9 +151,10 @@ def _await_sync(rt: Runtime, job: Job, *, force_timeout: bool = False) -> dict[s
         return models.sync_timeout(job, cfg)
     if not rt.clock.virtual:
         deadline = time.monotonic() + timeout
-        while not rt.engine.is_terminal(job) and time.monotonic() < deadline:
-            time.sleep(0.02)  # the server waits, not a test: this is the documented behaviour
-            job = rt.engine.get(models.NAME, models.KIND, job.id) or job
+        with rt.waiting():
+            while not rt.engine.is_terminal(job) and time.monotonic() < deadline:
+                time.sleep(0.02)  # the server waits, not a test: this is the documented behaviour
+                job = rt.engine.get(models.NAME, models.KIND, job.id) or job
         return models.prediction(job, cfg) if rt.engine.is_terminal(job) else models.sync_timeout(job, cfg)
     queued = job.started_at is None
     if job.outcome.stuck or queued:
