@@ -166,8 +166,9 @@ def test_a_namespace_shows_only_its_own_jobs(browser, emulator):
                     and Select(d.find_element(By.ID, "namespace")))
     try:
         chooser.select_by_value("team-a")
-        until(browser, lambda d: not d.find_elements(By.CSS_SELECTOR, f'tr[data-job="{theirs}"]'), "team-b's job shown")
-        assert browser.find_elements(By.CSS_SELECTOR, f'tr[data-job="{mine}"]')
+        # the page is rebuilt empty before its listing arrives: wait for both at once
+        until(browser, lambda d: d.find_elements(By.CSS_SELECTOR, f'tr[data-job="{mine}"]')
+              and not d.find_elements(By.CSS_SELECTOR, f'tr[data-job="{theirs}"]'), "team-b's job shown under team-a")
         Select(browser.find_element(By.ID, "namespace")).select_by_value("team-b")
         until(browser, lambda d: d.find_elements(By.CSS_SELECTOR, f'tr[data-job="{theirs}"]')
               and not d.find_elements(By.CSS_SELECTOR, f'tr[data-job="{mine}"]'), "team-a's job shown under team-b")
