@@ -207,9 +207,13 @@ _SECRET_HEADERS = {"cookie"}
 
 def _in_turn(wsgi_app: Any, rt: Runtime) -> Any:
     """The request's emulator code, answer included, runs in its turn (``Runtime.turn``); its
-    body has been read before, and the server sends the answer after."""
+    body has been read before, and the server sends the answer after. The control plane's
+    reads (journal pages, the dashboard, media) change nothing and may take long: they run
+    beside the turns, so an open dashboard never holds up the traffic it shows."""
 
     def app(environ: dict[str, Any], start_response: Any) -> Any:
+        if environ["REQUEST_METHOD"] in ("GET", "HEAD") and environ["PATH_INFO"].startswith("/_emulator/"):
+            return wsgi_app(environ, start_response)
         with rt.turn():
             return wsgi_app(environ, start_response)
 

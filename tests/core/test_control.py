@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 import requests
 import yaml
 from lipsync_emulator import schemas
+from lipsync_emulator.app import create_app
+from lipsync_emulator.core.runtime import EXTENSION
 
 KEY = {"x-api-key": "k"}
 BODY = {"model": "lipsync-2", "input": [{"type": "video", "url": "https://e/v.mp4"},
@@ -134,3 +138,23 @@ def test_output_media_supports_ranges(emulator):
     assert resp.status_code == 206
     assert resp.content[4:8] == b"ftyp"
     assert requests.get(f"{emulator.url}/_emulator/media/x.txt", timeout=5).status_code == 404
+
+
+def test_control_plane_reads_run_beside_a_request_in_its_turn():
+    """One request at a time runs in its turn; the control plane's reads (the dashboard's
+    polling, journal pages) do not wait for it, and a change does."""
+    app = create_app({"clock": "virtual"})
+    rt = app.extensions[EXTENSION]
+    answered: dict[str, int] = {}
+    done = {name: threading.Event() for name in ("read", "change")}
+
+    def send(name: str, method: str, path: str) -> None:
+        answered[name] = app.test_client().open(path, method=method).status_code
+        done[name].set()
+
+    with rt.turn():  # another request's turn, held
+        threading.Thread(target=send, args=("read", "GET", "/_emulator/requests"), daemon=True).start()
+        threading.Thread(target=send, args=("change", "POST", "/_emulator/reset"), daemon=True).start()
+        assert done["read"].wait(30) and answered["read"] == 200
+        assert not done["change"].is_set()
+    assert done["change"].wait(30) and answered["change"] == 200
