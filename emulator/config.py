@@ -68,10 +68,10 @@ class Settings:
     providers: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @classmethod
-    def build(cls, overrides: dict[str, Any] | None = None, env: dict[str, str] | None = None) -> Settings:
+    def build(cls, overrides: dict[str, Any] | None = None) -> Settings:
         """Settings from the environment, then ``overrides`` (a dict shaped like ``Settings``)."""
         data: dict[str, Any] = {"providers": {}}
-        environ = os.environ if env is None else env
+        environ = os.environ
         scalar = {"HOST": "host", "PORT": "port", "CLOCK": "clock", "SEED": "seed", "PUBLIC_URL": "public_url",
                   "CHAOS": "chaos"}
         for suffix, name in scalar.items():

@@ -106,32 +106,33 @@ def add_parsers(sub: Any) -> None:
     p.set_defaults(func=listen)
 
 
-def _run(command: Any, args: argparse.Namespace) -> int:
-    try:
-        command(Remote(args.url), args)
-    except RemoteError as exc:
-        print(f"lipsync-emulator: {exc}", file=sys.stderr)
-        return 1
-    return 0
+def _command(go: Callable[[Remote, argparse.Namespace], int | None]) -> Callable[[argparse.Namespace], int]:
+    """A sub-command on the emulator at ``--url``: its exit status, 1 with one line on stderr
+    when the emulator cannot be reached or refuses."""
+
+    def command(args: argparse.Namespace) -> int:
+        try:
+            return go(Remote(args.url), args) or 0
+        except RemoteError as exc:
+            print(f"lipsync-emulator: {exc}", file=sys.stderr)
+            return 1
+
+    return command
 
 
-def advance(args: argparse.Namespace) -> int:
-    def go(remote: Remote, args: argparse.Namespace) -> None:
-        done = remote.call("POST", "/clock/advance", json={"seconds": args.seconds})
-        print(f"advanced {args.seconds:g} s: now {done['now']}; {done['fired']} transition(s) and webhook "
-              "attempt(s) ran")
-
-    return _run(go, args)
+@_command
+def advance(remote: Remote, args: argparse.Namespace) -> None:
+    done = remote.call("POST", "/clock/advance", json={"seconds": args.seconds})
+    print(f"advanced {args.seconds:g} s: now {done['now']}; {done['fired']} transition(s) and webhook "
+          "attempt(s) ran")
 
 
-def reset(args: argparse.Namespace) -> int:
-    def go(remote: Remote, args: argparse.Namespace) -> None:
-        body = {"namespace": args.namespace} if args.namespace else {}
-        remote.call("POST", "/reset", json=body)
-        what = f"namespace {args.namespace}" if args.namespace else "everything"
-        print(f"reset {what}: jobs, journal, webhook deliveries and scenario rules are gone")
-
-    return _run(go, args)
+@_command
+def reset(remote: Remote, args: argparse.Namespace) -> None:
+    body = {"namespace": args.namespace} if args.namespace else {}
+    remote.call("POST", "/reset", json=body)
+    what = f"namespace {args.namespace}" if args.namespace else "everything"
+    print(f"reset {what}: jobs, journal, webhook deliveries and scenario rules are gone")
 
 
 def _table(rows: list[list[str]], header: list[str]) -> str:
@@ -152,14 +153,12 @@ def _listing(remote: Remote, args: argparse.Namespace, path: str, filters: dict[
         print(_table([row(r) for r in sorted(rows, key=lambda r: r["created_at"])], header))
 
 
-def jobs(args: argparse.Namespace) -> int:
-    def go(remote: Remote, args: argparse.Namespace) -> None:
-        _listing(remote, args, "/jobs", {"provider": args.provider, "status": args.status}, "no jobs",
-                 ["PROVIDER", "KIND", "ID", "STATUS", "CREATED", "NEXT"],
-                 lambda j: [j["provider"], j["kind"], j["id"], j["status"], j["created_at"],
-                            " ".join(f"{n['status']}@{n['at']}" for n in j["next"][:1]) or "-"])
-
-    return _run(go, args)
+@_command
+def jobs(remote: Remote, args: argparse.Namespace) -> None:
+    _listing(remote, args, "/jobs", {"provider": args.provider, "status": args.status}, "no jobs",
+             ["PROVIDER", "KIND", "ID", "STATUS", "CREATED", "NEXT"],
+             lambda j: [j["provider"], j["kind"], j["id"], j["status"], j["created_at"],
+                        " ".join(f"{n['status']}@{n['at']}" for n in j["next"][:1]) or "-"])
 
 
 def _outcome(attempt: dict[str, Any]) -> str:
@@ -168,15 +167,13 @@ def _outcome(attempt: dict[str, Any]) -> str:
     return short_error(attempt.get("error")) or "-"
 
 
-def webhooks(args: argparse.Namespace) -> int:
-    def go(remote: Remote, args: argparse.Namespace) -> None:
-        _listing(remote, args, "/webhooks", {"provider": args.provider, "job_id": args.job_id, "status": args.status},
-                 "no webhook deliveries", ["PROVIDER", "EVENT", "JOB", "URL", "STATUS", "ATTEMPTS", "LAST"],
-                 lambda d: [d["provider"], d["event"], d["job_id"] or "-", d["url"], d["status"],
-                            f"{len(d['attempts'])}/{d['max_attempts']}",
-                            _outcome(d["attempts"][-1]) if d["attempts"] else d.get("note") or "-"])
-
-    return _run(go, args)
+@_command
+def webhooks(remote: Remote, args: argparse.Namespace) -> None:
+    _listing(remote, args, "/webhooks", {"provider": args.provider, "job_id": args.job_id, "status": args.status},
+             "no webhook deliveries", ["PROVIDER", "EVENT", "JOB", "URL", "STATUS", "ATTEMPTS", "LAST"],
+             lambda d: [d["provider"], d["event"], d["job_id"] or "-", d["url"], d["status"],
+                        f"{len(d['attempts'])}/{d['max_attempts']}",
+                        _outcome(d["attempts"][-1]) if d["attempts"] else d.get("note") or "-"])
 
 
 class Follower:
@@ -261,16 +258,14 @@ def follow(remote: Remote, forward_to: str | None, interval: float, stop: thread
         yield from follower.poll()
 
 
-def listen(args: argparse.Namespace) -> int:
+@_command
+def listen(remote: Remote, args: argparse.Namespace) -> int:
     if args.interval <= 0:
         print("lipsync-emulator: --interval must be a positive number of seconds", file=sys.stderr)
         return 2
-
-    def go(remote: Remote, args: argparse.Namespace) -> None:
-        try:
-            for line in follow(remote, args.forward_to, args.interval, threading.Event()):
-                print(line, flush=True)
-        except KeyboardInterrupt:
-            pass
-
-    return _run(go, args)
+    try:
+        for line in follow(remote, args.forward_to, args.interval, threading.Event()):
+            print(line, flush=True)
+    except KeyboardInterrupt:
+        pass
+    return 0

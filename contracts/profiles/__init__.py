@@ -12,6 +12,7 @@ emulator with; against a real provider it is simply what the provider documents.
 
 from __future__ import annotations
 
+import hmac
 import importlib
 import pkgutil
 from collections.abc import Callable, Mapping
@@ -51,33 +52,72 @@ class Webhook:
     payload: Any
 
     def header(self, name: str) -> str | None:
-        for key, value in self.headers.items():
-            if key.lower() == name.lower():
-                return value
-        return None
+        return header(self.headers, name)
+
+
+def header(headers: Mapping[str, str], name: str) -> str | None:
+    """``headers[name]``, whatever its case."""
+    return next((v for k, v in headers.items() if k.lower() == name.lower()), None)
 
 
 @dataclass(frozen=True)
 class WebhookSpec:
     """``states``: statuses that send a webhook (by default); ``verify(secret, headers, body,
     now)`` -> None when the signature is valid, else why not (``None`` verify: unsigned).
-    ``now=None`` checks the signature only, not its age. ``tolerance``: seconds a signature
-    timestamp may lag behind the receiver's clock."""
+    ``now=None`` checks the signature only, not its age (``TOLERANCE``)."""
 
     states: frozenset[str]
     parse: Callable[[bytes], tuple[str, str]]  # body -> (job id, status)
-    verify: Callable[[str, Mapping[str, str], bytes, float | None], str | None] | None = None
+    verify: Verify | None = None
     signature_headers: tuple[str, ...] = ()
-    tolerance: float = 300.0
     secret_setting: str | None = None  # key of the secret in the provider's emulator settings
     intermediate: bool = False  # whether non-terminal states send webhooks too
     # The provider's own API for the secret (WaveSpeed: GET /api/v3/webhook/secret): (target, headers).
     fetch_secret: Callable[[Target, dict[str, str]], str | None] | None = None
     # The headers of a delivery signed at ``timestamp`` (secret, headers, body, timestamp), and the
     # timestamp a delivery states: what a replayed (validly signed, old) delivery is made of.
-    sign: Callable[[str, Mapping[str, str], bytes, int], dict[str, str]] | None = None
-    timestamp: Callable[[Mapping[str, str]], int | None] | None = None
+    sign: Sign | None = None
+    timestamp: Timestamp | None = None
     https_only: bool = False  # the provider refuses a webhook URL over plain http
+
+
+TOLERANCE = 300.0  # seconds a signature's timestamp may be away from now: the providers' ±5 min
+
+Verify = Callable[[str, Mapping[str, str], bytes, float | None], str | None]
+Sign = Callable[[str, Mapping[str, str], bytes, int], dict[str, str]]
+Timestamp = Callable[[Mapping[str, str]], int | None]
+
+
+def standard_webhooks(signature: Callable[[str, str, int, bytes], str], scheme: str) -> tuple[Verify, Sign, Timestamp]:
+    """``verify``, ``sign`` and ``timestamp`` for a provider that signs the Standard Webhooks
+    way: ``webhook-id``, ``webhook-timestamp``, and ``webhook-signature`` holding one or more
+    space-separated signatures, any of which may match. ``signature(secret, id, timestamp,
+    body)`` is the provider's own; ``scheme`` describes it in a verdict."""
+
+    def verify(secret: str, headers: Mapping[str, str], body: bytes, now: float | None) -> str | None:
+        msg_id, stamp = header(headers, "webhook-id"), header(headers, "webhook-timestamp")
+        given = header(headers, "webhook-signature")
+        if not (msg_id and stamp and given):
+            return "missing webhook-id / webhook-timestamp / webhook-signature"
+        if not stamp.isdigit():
+            return f"malformed webhook-timestamp {stamp!r}"
+        expected = signature(secret, msg_id, int(stamp), body)
+        if not any(hmac.compare_digest(expected, part) for part in given.split()):
+            return f"webhook-signature does not match {scheme}"
+        if now is not None and abs(now - int(stamp)) > TOLERANCE:
+            return f"webhook-timestamp {stamp} is {now - int(stamp):.0f} s away from now"
+        return None
+
+    def sign(secret: str, headers: Mapping[str, str], body: bytes, stamp: int) -> dict[str, str]:
+        kept = {k: v for k, v in headers.items() if k.lower() not in ("webhook-timestamp", "webhook-signature")}
+        msg_id = header(headers, "webhook-id") or ""
+        return {**kept, "webhook-timestamp": str(stamp), "webhook-signature": signature(secret, msg_id, stamp, body)}
+
+    def timestamp(headers: Mapping[str, str]) -> int | None:
+        value = header(headers, "webhook-timestamp") or ""
+        return int(value) if value.isdigit() else None
+
+    return verify, sign, timestamp
 
 
 @dataclass(frozen=True)
@@ -87,6 +127,14 @@ class ProviderError:
     status: int
     code: str | int | None
     message: str
+
+
+def envelope_error(response: Response) -> ProviderError:
+    """The error of a provider that answers ``{code, message, ...}`` (Kling, WaveSpeed)."""
+    body = response.json_or_none()
+    if not isinstance(body, dict):
+        return ProviderError(response.status, None, response.text)
+    return ProviderError(response.status, body.get("code"), str(body.get("message") or ""))
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,13 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from lipsync_emulator.contracts.profiles import Lifecycle, Profile, ProviderError, WebhookSpec
+from lipsync_emulator.contracts.profiles import (
+    Lifecycle,
+    Profile,
+    WebhookSpec,
+    envelope_error,
+    standard_webhooks,
+)
 from lipsync_emulator.contracts.targets import Response, Target, is_masked, recognise
 
 LIFECYCLE = Lifecycle(states=("submitted", "processing", "succeed"), terminal=frozenset({"succeed", "failed"}))
@@ -115,33 +121,8 @@ def signature(secret: str, msg_id: str, timestamp: int, body: bytes) -> str:
     return "v1," + base64.b64encode(digest).decode()
 
 
-def verify(secret: str, headers: Mapping[str, str], body: bytes, now: float | None,
-           tolerance: float = 300.0) -> str | None:
-    """Standard Webhooks [doc: S5]: any of the space-separated ``v1,`` signatures matches, and
-    the timestamp is within ±5 min."""
-    h = {k.lower(): v for k, v in headers.items()}
-    msg_id, timestamp, given = h.get("webhook-id"), h.get("webhook-timestamp", ""), h.get("webhook-signature")
-    if not (msg_id and timestamp and given):
-        return "missing webhook-id / webhook-timestamp / webhook-signature"
-    if not timestamp.isdigit():
-        return f"malformed webhook-timestamp {timestamp!r}"
-    expected = signature(secret, msg_id, int(timestamp), body)
-    if not any(hmac.compare_digest(expected, part) for part in given.split()):
-        return "webhook-signature does not match v1,base64(HMAC-SHA256(key, id.timestamp.body))"
-    if now is not None and abs(now - int(timestamp)) > tolerance:
-        return f"webhook-timestamp {timestamp} is {now - int(timestamp):.0f} s away from now"
-    return None
-
-
-def sign(secret: str, headers: Mapping[str, str], body: bytes, timestamp: int) -> dict[str, str]:
-    kept = {k: v for k, v in headers.items() if k.lower() not in ("webhook-timestamp", "webhook-signature")}
-    msg_id = next((v for k, v in headers.items() if k.lower() == "webhook-id"), "")
-    return {**kept, "webhook-timestamp": str(timestamp), "webhook-signature": signature(secret, msg_id, timestamp, body)}
-
-
-def timestamp(headers: Mapping[str, str]) -> int | None:
-    value = next((v for k, v in headers.items() if k.lower() == "webhook-timestamp"), "")
-    return int(value) if value.isdigit() else None
+# Standard Webhooks [doc: S5]
+verify, sign, timestamp = standard_webhooks(signature, "v1,base64(HMAC-SHA256(key, id.timestamp.body))")
 
 
 def credentials(config: Mapping[str, Any]) -> tuple[str, str] | None:
@@ -172,13 +153,6 @@ def parse_webhook(body: bytes) -> tuple[str, str]:
     return str(payload["task_id"]), str(payload["task_status"])
 
 
-def error(response: Response) -> ProviderError:
-    body = response.json_or_none()
-    if not isinstance(body, dict):
-        return ProviderError(response.status, None, response.text)
-    return ProviderError(response.status, body.get("code"), str(body.get("message") or ""))
-
-
 PROFILE = Profile(
     name="kling",
     title="Kling",
@@ -193,7 +167,7 @@ PROFILE = Profile(
     job_id=lambda body: str(_data(body)["task_id"]),
     status=lambda body: str(_data(body)["task_status"]),
     fields=fields,
-    error=error,
+    error=envelope_error,
     job_error=lambda body: (None, str(_data(body).get("task_status_msg") or "")),
     send=send,
     credentials=credentials,

@@ -15,7 +15,8 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from lipsync_emulator.contracts.profiles import Lifecycle, Profile, ProviderError, WebhookSpec
+from lipsync_emulator.contracts.profiles import TOLERANCE, Lifecycle, Profile, ProviderError, WebhookSpec
+from lipsync_emulator.contracts.profiles import header as find_header
 from lipsync_emulator.contracts.targets import Response, Target
 
 # CANCELED: the legacy cancel endpoint's status (reference §12.13)
@@ -65,11 +66,10 @@ def signature(secret: str, body: bytes, timestamp: int) -> str:
     return f"t={timestamp},v1={digest}"
 
 
-def verify(secret: str, headers: Mapping[str, str], body: bytes, now: float | None,
-           tolerance: float = 300.0) -> str | None:
+def verify(secret: str, headers: Mapping[str, str], body: bytes, now: float | None) -> str | None:
     """None when ``Sync-Signature`` is valid for ``body`` (and, given ``now``, no more than
-    ``tolerance`` seconds old), else the reason."""
-    header = next((v for k, v in headers.items() if k.lower() == "sync-signature"), None)
+    ``TOLERANCE`` seconds old), else the reason."""
+    header = find_header(headers, "sync-signature")
     if not header:
         return "no Sync-Signature header"
     parts = dict(p.split("=", 1) for p in header.split(",") if "=" in p)
@@ -80,7 +80,7 @@ def verify(secret: str, headers: Mapping[str, str], body: bytes, now: float | No
     expected = signature(secret, body, timestamp).split("v1=", 1)[1]
     if not hmac.compare_digest(expected, parts.get("v1", "")):
         return "Sync-Signature v1 does not match HMAC-SHA256(secret, t.body)"
-    if now is not None and abs(now - timestamp) > tolerance:
+    if now is not None and abs(now - timestamp) > TOLERANCE:
         return f"Sync-Signature timestamp {timestamp} is {now - timestamp:.0f} s away from now"
     return None
 
@@ -91,7 +91,7 @@ def sign(secret: str, headers: Mapping[str, str], body: bytes, timestamp: int) -
 
 
 def timestamp(headers: Mapping[str, str]) -> int | None:
-    header = next((v for k, v in headers.items() if k.lower() == "sync-signature"), "")
+    header = find_header(headers, "sync-signature") or ""
     value = dict(p.split("=", 1) for p in header.split(",") if "=" in p).get("t", "")
     return int(value) if value.isdigit() else None
 

@@ -18,7 +18,13 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from lipsync_emulator.contracts.profiles import Lifecycle, Profile, ProviderError, WebhookSpec
+from lipsync_emulator.contracts.profiles import (
+    Lifecycle,
+    Profile,
+    WebhookSpec,
+    envelope_error,
+    standard_webhooks,
+)
 from lipsync_emulator.contracts.targets import Response, Target
 
 LIFECYCLE = Lifecycle(states=("created", "processing", "completed"),
@@ -71,45 +77,12 @@ def signature(secret: str, webhook_id: str, timestamp: int, body: bytes) -> str:
     return "v3," + hmac.new(key, f"{webhook_id}.{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
 
 
-def verify(secret: str, headers: Mapping[str, str], body: bytes, now: float | None,
-           tolerance: float = 300.0) -> str | None:
-    def header(name: str) -> str | None:
-        return next((v for k, v in headers.items() if k.lower() == name), None)
-
-    webhook_id, timestamp, given = header("webhook-id"), header("webhook-timestamp"), header("webhook-signature")
-    if not (webhook_id and timestamp and given):
-        return "missing webhook-id / webhook-timestamp / webhook-signature"
-    if not timestamp.isdigit():
-        return f"malformed webhook-timestamp {timestamp!r}"
-    expected = signature(secret, webhook_id, int(timestamp), body)
-    if not any(hmac.compare_digest(expected, part) for part in given.split()):
-        return "webhook-signature does not match v3,HMAC-SHA256(secret, id.timestamp.body)"
-    if now is not None and abs(now - int(timestamp)) > tolerance:
-        return f"webhook-timestamp {timestamp} is {now - int(timestamp):.0f} s away from now"
-    return None
-
-
-def sign(secret: str, headers: Mapping[str, str], body: bytes, timestamp: int) -> dict[str, str]:
-    kept = {k: v for k, v in headers.items() if k.lower() not in ("webhook-timestamp", "webhook-signature")}
-    msg_id = next((v for k, v in headers.items() if k.lower() == "webhook-id"), "")
-    return {**kept, "webhook-timestamp": str(timestamp), "webhook-signature": signature(secret, msg_id, timestamp, body)}
-
-
-def timestamp(headers: Mapping[str, str]) -> int | None:
-    value = next((v for k, v in headers.items() if k.lower() == "webhook-timestamp"), "")
-    return int(value) if value.isdigit() else None
+verify, sign, timestamp = standard_webhooks(signature, "v3,HMAC-SHA256(secret, id.timestamp.body)")
 
 
 def parse_webhook(body: bytes) -> tuple[str, str]:
     payload = json.loads(body)  # the bare prediction, no envelope (§8)
     return str(payload["id"]), str(payload["status"])
-
-
-def error(response: Response) -> ProviderError:
-    body = response.json_or_none()
-    if not isinstance(body, dict):
-        return ProviderError(response.status, None, response.text)
-    return ProviderError(response.status, body.get("code"), str(body.get("message") or ""))
 
 
 def fetch_secret(target: Target, headers: dict[str, str]) -> str | None:
@@ -132,7 +105,7 @@ PROFILE = Profile(
     job_id=lambda body: str(_data(body)["id"]),
     status=lambda body: str(_data(body)["status"]),
     fields=fields,
-    error=error,
+    error=envelope_error,
     job_error=lambda body: (_data(body).get("code"), str(_data(body).get("error") or "")),
     submit_operation="submitLatentsync",
     submit_operations=tuple(SUBMIT_OPS.values()),

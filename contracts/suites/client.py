@@ -324,9 +324,6 @@ class ClientContract:
         if self._own_receiver:
             self.receiver.close()
 
-    def scenario_names(self, provider: str | None = None) -> list[str]:
-        return [s.name for s in SCENARIOS]
-
     def run(self, provider: str, make_adapter: AdapterFactory, scenarios: Sequence[str] | None = None) -> Report:
         """Run the scenarios (all by default) and return the report."""
         report = Report(provider)
@@ -595,17 +592,14 @@ class _Run:
         rows = self.control.requests(provider=self.provider, operation=operation, namespace=self.namespace)
         return [r for r in rows if _request_header(r, "User-Agent") != SUITE_AGENT]
 
-    def requests(self, operation: str) -> list[dict[str, Any]]:
-        return self.client_rows(operation)
-
     def submits(self) -> list[dict[str, Any]]:
         ops = self.profile.submit_ops()
         if len(ops) == 1:
-            return self.requests(ops[0])
+            return self.client_rows(ops[0])
         return [r for r in self.client_rows() if r.get("operation") in ops]
 
     def polls(self) -> list[dict[str, Any]]:
-        return self.requests(self.profile.poll_operation)
+        return self.client_rows(self.profile.poll_operation)
 
     def job(self, job_id: str) -> Any:
         resp = self.profile.poll(self.suite.target, job_id, self.headers())
@@ -682,7 +676,7 @@ _WALL_SLEEPS = _WallSleeps()
 
 
 def _request_header(row: dict[str, Any], name: str) -> str | None:
-    return next((v for k, v in (row.get("request_headers") or {}).items() if k.lower() == name.lower()), None)
+    return profiles.header(row.get("request_headers") or {}, name)
 
 
 def _row_json(row: dict[str, Any]) -> Any:
@@ -693,7 +687,7 @@ def _row_json(row: dict[str, Any]) -> Any:
 
 
 def _header(row: dict[str, Any], name: str) -> str | None:
-    return next((v for k, v in (row.get("response_headers") or {}).items() if k.lower() == name.lower()), None)
+    return profiles.header(row.get("response_headers") or {}, name)
 
 
 def _message(profile: Profile, row: dict[str, Any]) -> str:
@@ -895,7 +889,7 @@ def _surfaced(run: _Run, bad: Invalid) -> str | None:
     adapter, env = run.fresh()
     submitted = run.call(adapter.submit, bad.request)
     # the call the rule is about: the submit, or an earlier one (Kling's identify-face)
-    rows = run.requests(bad.operation) if bad.operation and bad.operation not in run.profile.submit_ops() \
+    rows = run.client_rows(bad.operation) if bad.operation and bad.operation not in run.profile.submit_ops() \
         else run.submits()
     refused = [r for r in rows if r["status"] >= 400]
     if not rows and submitted.raised:
@@ -1055,7 +1049,7 @@ def _retry_after(operation_role: str) -> Callable[[_Run], None]:
                 run.violation("a 429 while polling is retried after Retry-After; wait() still succeeds",
                               waited.describe(), request)
                 return
-        rows = run.requests(operation)
+        rows = run.client_rows(operation)
         limited = next((i for i, r in enumerate(rows) if r["status"] == 429), None)
         if limited is None:
             raise ScenarioSkipped("the 429 was never served")
@@ -1145,20 +1139,34 @@ def _terminal_deliveries(run: _Run, job_id: str, at_least: int = 1, horizon: flo
     return hooks
 
 
+def _job_webhooks(run: _Run, adapter: ClientAdapter, request: Any, rules: Sequence[str] = (),
+                  at_least: int = 1) -> tuple[str, list[Delivery]] | None:
+    """A job submitted (taking the scenario ``rules``) and its terminal webhooks; None when
+    either is missing (a violation says which)."""
+    job_id = _submit_and_finish(run, adapter, request, rules)
+    if job_id is None:
+        return None
+    hooks = _terminal_deliveries(run, job_id, at_least)
+    return (job_id, hooks) if hooks else None
+
+
 def _recorded(run: _Run, adapter: ClientAdapter, job_id: str) -> list[str]:
     got = run.call(adapter.recorded, job_id)
     return list(got.value or []) if got.error is None and not got.hung else []
 
 
+def _not_acted_on(run: _Run, adapter: ClientAdapter, job_id: str, webhook: str, request: Any) -> None:
+    got = _recorded(run, adapter, job_id)
+    if got:
+        run.violation(f"{webhook} is not acted on", f"recorded {got}", request)
+
+
 def _webhook_valid(run: _Run) -> None:
     request = run.suite.minimal_request(run.provider)
     adapter, env = run.fresh()
-    job_id = _submit_and_finish(run, adapter, request)
-    if job_id is None:
+    if (found := _job_webhooks(run, adapter, request)) is None:
         return
-    hooks = _terminal_deliveries(run, job_id)
-    if not hooks:
-        return
+    job_id, hooks = found
     answered = _hand(run, adapter, hooks[0])
     status = run.profile.webhook.parse(hooks[0].body)[1]
     if not _ok(answered):
@@ -1172,12 +1180,10 @@ def _webhook_duplicate(run: _Run) -> None:
     request = run.suite.minimal_request(run.provider)
     adapter, env = run.fresh()
     native = "webhook_duplicate" in run.catalog()
-    job_id = _submit_and_finish(run, adapter, request, ["webhook_duplicate"] if native else [])
-    if job_id is None:
+    found = _job_webhooks(run, adapter, request, ["webhook_duplicate"] if native else [], 2 if native else 1)
+    if found is None:
         return
-    hooks = _terminal_deliveries(run, job_id, 2 if native else 1)
-    if not hooks:
-        return
+    job_id, hooks = found
     copies = hooks if len(hooks) > 1 else [hooks[0], hooks[0]]
     status = run.profile.webhook.parse(copies[0].body)[1]
     answers = [_hand(run, adapter, h) for h in copies]
@@ -1263,12 +1269,9 @@ def _webhook_bad_signature(run: _Run) -> None:
     request = run.suite.minimal_request(run.provider)
     adapter, env = run.fresh()
     native = "webhook_bad_signature" in run.catalog()
-    job_id = _submit_and_finish(run, adapter, request, ["webhook_bad_signature"] if native else [])
-    if job_id is None:
+    if (found := _job_webhooks(run, adapter, request, ["webhook_bad_signature"] if native else [])) is None:
         return
-    hooks = _terminal_deliveries(run, job_id)
-    if not hooks:
-        return
+    job_id, hooks = found
     delivery: Delivery | tuple[dict[str, str], bytes] = hooks[0]
     if not native:
         delivery = (_corrupt(run.profile, hooks[0].headers), hooks[0].body)
@@ -1276,30 +1279,23 @@ def _webhook_bad_signature(run: _Run) -> None:
     if not _refused(answered):
         run.violation("a webhook with a wrong signature is rejected (4xx)", f"the handler {answered.describe()}",
                       request)
-    got = _recorded(run, adapter, job_id)
-    if got:
-        run.violation("a webhook with a wrong signature is not acted on", f"recorded {got}", request)
+    _not_acted_on(run, adapter, job_id, "a webhook with a wrong signature", request)
 
 
 def _webhook_missing_signature(run: _Run) -> None:
     _signed(run)
     request = run.suite.minimal_request(run.provider)
     adapter, env = run.fresh()
-    job_id = _submit_and_finish(run, adapter, request)
-    if job_id is None:
+    if (found := _job_webhooks(run, adapter, request)) is None:
         return
-    hooks = _terminal_deliveries(run, job_id)
-    if not hooks:
-        return
+    job_id, hooks = found
     names = {h.lower() for h in run.profile.webhook.signature_headers}
     stripped = {k: v for k, v in hooks[0].headers.items() if k.lower() not in names}
     answered = _hand(run, adapter, (stripped, hooks[0].body))
     if not _refused(answered):
         run.violation("a webhook without its signature header is rejected (4xx)",
                       f"the handler {answered.describe()}", request)
-    got = _recorded(run, adapter, job_id)
-    if got:
-        run.violation("a webhook without a signature is not acted on", f"recorded {got}", request)
+    _not_acted_on(run, adapter, job_id, "a webhook without a signature", request)
 
 
 def _corrupt(profile: Profile, headers: Mapping[str, str]) -> dict[str, str]:
@@ -1319,13 +1315,11 @@ def _webhook_replayed(run: _Run) -> None:
         raise ScenarioSkipped(f"the contracts cannot sign {run.profile.title} webhooks")
     request = run.suite.minimal_request(run.provider)
     adapter, env = run.fresh()
-    job_id = _submit_and_finish(run, adapter, request)
-    if job_id is None:
+    found = _job_webhooks(run, adapter, request)
+    stamp = spec.timestamp(found[1][0].headers) if found else None
+    if found is None or stamp is None:
         return
-    hooks = _terminal_deliveries(run, job_id)
-    stamp = spec.timestamp(hooks[0].headers) if hooks else None
-    if stamp is None:
-        return
+    job_id, hooks = found
     secret = run.secret() or ""
     replay = spec.sign(secret, hooks[0].headers, hooks[0].body, stamp - REPLAY_AGE)
     answered = _hand(run, adapter, (replay, hooks[0].body))
@@ -1333,9 +1327,7 @@ def _webhook_replayed(run: _Run) -> None:
         run.violation(f"a validly signed webhook whose timestamp is {REPLAY_AGE // 60} min old (a replay) is "
                       "rejected (4xx): check the timestamp, not only the signature",
                       f"the handler {answered.describe()}", request)
-    got = _recorded(run, adapter, job_id)
-    if got:
-        run.violation("a replayed webhook is not acted on", f"recorded {got}", request)
+    _not_acted_on(run, adapter, job_id, "a replayed webhook", request)
 
 
 def _webhook_forged(run: _Run) -> None:

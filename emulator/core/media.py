@@ -126,7 +126,7 @@ def kind_of(url: str) -> str | None:
 
 
 @lru_cache(maxsize=4096)
-def probe_url(url: str, default_duration: float = DEFAULT_DURATION) -> MediaInfo:
+def probe_url(url: str) -> MediaInfo:
     """Facts about a remote medium, from the hints in its URL."""
     query = parse_qs(split_url(url).query)
 
@@ -140,12 +140,12 @@ def probe_url(url: str, default_duration: float = DEFAULT_DURATION) -> MediaInfo
     width, height, size = num("width"), num("height"), num("size")
     ext = extension(url) or None
     if duration is None and kind_of(url) != "image":
-        duration = default_duration
+        duration = DEFAULT_DURATION
     return MediaInfo(duration=duration, width=int(width) if width else None,
                      height=int(height) if height else None, size=int(size) if size else None, format=ext)
 
 
-def probe_bytes(data: bytes, default_duration: float = DEFAULT_DURATION) -> MediaInfo:
+def probe_bytes(data: bytes) -> MediaInfo:
     """Facts about uploaded bytes: WAV and MP4/MOV durations are read from their headers."""
     if data[:4] == b"RIFF" and data[8:12] == b"WAVE":
         try:
@@ -155,7 +155,7 @@ def probe_bytes(data: bytes, default_duration: float = DEFAULT_DURATION) -> Medi
             return MediaInfo(duration=None, size=len(data), format="wav")
     if data[4:8] in (b"ftyp", b"moov", b"mdat", b"free", b"wide"):
         return MediaInfo(duration=_mp4_duration(data), size=len(data), format="mp4")
-    return MediaInfo(duration=default_duration, size=len(data))
+    return MediaInfo(duration=DEFAULT_DURATION, size=len(data))
 
 
 def _mp4_duration(data: bytes) -> float | None:

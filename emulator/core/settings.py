@@ -176,9 +176,7 @@ def _kind(value: Any) -> str:
         return "null"
     if isinstance(value, bool):
         return str(value).lower()
-    if isinstance(value, str):
-        return repr(value)
-    if isinstance(value, int | float):
+    if isinstance(value, str | int | float):
         return repr(value)
     return "a list" if isinstance(value, list | tuple) else "an object" if isinstance(value, Mapping) else \
         type(value).__name__

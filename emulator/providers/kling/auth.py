@@ -72,8 +72,7 @@ def _number(value: Any) -> bool:
 
 
 def verify_jwt(token: str, secrets: dict[str, str], now: float, *, leeway: float = 0.0,
-               required: tuple[str, ...] = ("iss", "exp"), max_lifetime: float | None = None,
-               algorithms: tuple[str, ...] = ("HS256",)) -> str:
+               required: tuple[str, ...] = ("iss", "exp"), max_lifetime: float | None = None) -> str:
     """The access key (``iss``) of a valid token, else ``AuthFailure``. Order: structure,
     algorithm, issuer, signature (all 1002), required claims (1002), ``exp`` (1004), ``nbf``
     (1003). ``leeway`` seconds of clock skew are tolerated on both (default 0: the official
@@ -88,7 +87,7 @@ def verify_jwt(token: str, secrets: dict[str, str], now: float, *, leeway: float
         raise invalid from None
     if not isinstance(header, dict) or not isinstance(claims, dict):
         raise invalid
-    if header.get("alg") not in algorithms:
+    if header.get("alg") != "HS256":
         # Java's JWT.require(Algorithm.HMAC256(sk)) rejects every other algorithm, "none" included.
         raise invalid
     issuer = claims.get("iss")
