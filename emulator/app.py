@@ -110,6 +110,7 @@ def create_app(config: dict[str, Any] | Settings | None = None, *, store: Store 
     @app.before_request
     def _before() -> None:
         g.started = time.perf_counter()
+        g.journal_mark = rt.journal.mark()
         # The request's namespace (a partition) is the header's; its records are tagged with
         # the header, else (set after auth) with its API key.
         header = request.environ.get(NAMESPACE_ENVIRON) or None
@@ -160,7 +161,7 @@ def create_app(config: dict[str, Any] | Settings | None = None, *, store: Store 
             "_response_body": _raw_response(response),
             # Retry-After and friends: what a client was told to do (contract suites read it)
             "_response_headers": list(response.headers.items()),
-        })
+        }, since=g.get("journal_mark"))
         return response
 
     rt.journal.expand = _expand_entry

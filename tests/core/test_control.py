@@ -10,6 +10,7 @@ import yaml
 from lipsync_emulator import schemas
 from lipsync_emulator.app import create_app
 from lipsync_emulator.core.runtime import EXTENSION
+from lipsync_emulator.providers.syncso import longpoll
 
 KEY = {"x-api-key": "k"}
 BODY = {"model": "lipsync-2", "input": [{"type": "video", "url": "https://e/v.mp4"},
@@ -158,3 +159,28 @@ def test_control_plane_reads_run_beside_a_request_in_its_turn():
         assert done["read"].wait(30) and answered["read"] == 200
         assert not done["change"].is_set()
     assert done["change"].wait(30) and answered["change"] == 200
+
+
+def test_a_request_in_flight_during_a_reset_is_not_journaled_after_it():
+    """A long poll waiting when the emulator is reset ends then (its generation is gone); its
+    entry belongs to what was reset, not to the journal the next test reads."""
+    app = create_app({"clock": "virtual", "syncso": {"long_poll_wall_seconds": 30}})
+    rt = app.extensions[EXTENSION]
+    key = {"x-api-key": "sk_test"}
+    body = {"model": "lipsync-2", "input": [{"type": "video", "url": "https://e.x/v.mp4"},
+                                            {"type": "audio", "url": "https://e.x/a.wav"}]}
+    job = app.test_client().post("/v2/generate", json=body, headers=key).get_json()["id"]
+    answered: list[int] = []
+
+    def poll() -> None:
+        answered.append(app.test_client().get(f"/v2/generate/{job}", query_string={"wait": "true", "timeout": "10"},
+                                              headers=key).status_code)
+
+    poller = threading.Thread(target=poll, daemon=True)
+    poller.start()
+    with rt.changed:
+        assert rt.changed.wait_for(lambda: longpoll.waiting(rt) > 0, timeout=30)
+    assert app.test_client().post("/_emulator/reset").status_code == 200
+    poller.join(30)
+    assert answered == [404]
+    assert app.test_client().get("/_emulator/requests").get_json() == []
