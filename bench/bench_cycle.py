@@ -1,6 +1,7 @@
 """Start-up and the full job cycle, in-process and served.
 
     python bench/bench_cycle.py [--cycles 200] [--prism-dir DIR]
+    python bench/bench_cycle.py --before DIR [--rounds 5] [--cycles 300]
 
 * in-process fixture: ``EmulatorServer()`` built, started and first answer (modules already
   imported, as in a test session), and the import itself once;
@@ -11,8 +12,10 @@
   The emulator's modules are byte-compiled first, as Python leaves them after any earlier
   start or ``pip install``.
 
-Run it with ``PYTHONPATH`` naming a folder that holds another ``lipsync_emulator`` (an earlier
-commit's) to measure that one: bench/README.md has both, run one after the other.
+``--before DIR`` compares the cycle with an earlier commit's in one run: DIR is a checkout
+of it, or a folder holding its installed ``lipsync_emulator``. Each round measures the earlier
+package, then this one, each in a fresh process (outside load moves every figure: compare
+inside one run), with the load average and the CPU stolen beside each.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import argparse
 import compileall
 import hashlib
 import hmac
+import json
 import os
 import signal
 import socket
@@ -30,6 +34,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 BODY = {"model": "lipsync-2", "input": [{"type": "video", "url": "https://cdn.example/v.mp4?duration=6"},
@@ -104,17 +109,106 @@ def first_answer(cmd: list[str], port: int, path: str, ok: tuple[int, ...] = (20
         proc.wait(timeout=10)
 
 
+def p90(times: list[float]) -> float:
+    return sorted(times)[int(len(times) * 0.9)]
+
+
+def cycle(cycles: int) -> tuple[list[float], list[float]]:
+    """Seconds per submit -> complete -> signed webhook cycle, ``cycles`` times over loopback
+    HTTP, then as many in-process, on one fixture server and one receiver."""
+    import requests
+    from lipsync_emulator.testing import EmulatorServer, WebhookReceiver
+
+    server, receiver = EmulatorServer().start(), WebhookReceiver()
+    secret = server.runtime.cfg("syncso")["webhook_secret"].encode()
+    headers = {"x-api-key": "sk_bench"}
+
+    def verified(n: int) -> Any:
+        hook = receiver.wait_for(n + 1, timeout=5)[n]
+        stamp, sig = (p.split("=", 1)[1] for p in hook.headers["Sync-Signature"].split(","))
+        expected = hmac.new(secret, f"{stamp}.".encode() + hook.body, hashlib.sha256).hexdigest()
+        assert hmac.compare_digest(sig, expected) and hook.json()["status"] == "COMPLETED"
+        return hook
+
+    http, loopback = requests.Session(), []
+    for n in range(cycles):
+        t = time.perf_counter()
+        resp = http.post(f"{server.url}/v2/generate", json={**BODY, "webhookUrl": receiver.url}, headers=headers)
+        assert resp.status_code == 201, resp.text
+        http.post(f"{server.url}/_emulator/clock/advance", json={"seconds": 60}).raise_for_status()
+        verified(n)
+        loopback.append(time.perf_counter() - t)
+    # the same cycle in-process: the app called through its WSGI test client, the webhook
+    # still a real HTTP POST to the loopback receiver, signed and verified
+    client, base, in_process = server.app.test_client(), len(receiver.received), []
+    for n in range(cycles):
+        t = time.perf_counter()
+        resp = client.post("/v2/generate", json={**BODY, "webhookUrl": receiver.url}, headers=headers)
+        assert resp.status_code == 201
+        client.post("/_emulator/clock/advance", json={"seconds": 60})
+        verified(base + n)
+        in_process.append(time.perf_counter() - t)
+    server.stop()
+    receiver.close()
+    return loopback, in_process
+
+
+def importable(folder: Path, tmp: Path) -> Path:
+    """A folder to put on ``PYTHONPATH`` so ``lipsync_emulator`` is the one in ``folder``: itself
+    when it holds an installed package, else one laid out from a checkout's package folders."""
+    if (folder / "lipsync_emulator").is_dir():
+        return folder
+    from bench_serve import package_root
+
+    return package_root(folder, tmp)
+
+
+def compare(args: argparse.Namespace) -> int:
+    """The cycle of the package in ``args.before`` and of this checkout's, interleaved."""
+    sides: dict[str, list[dict[str, float]]] = {"before": [], "this checkout": []}
+    with tempfile.TemporaryDirectory(prefix="lipsync-cycle-") as tmp:
+        before = str(importable(Path(args.before).resolve(), Path(tmp)))
+        for n in range(args.rounds):
+            for side, rows in sides.items():
+                env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+                if side == "before":
+                    env["PYTHONPATH"] = before
+                steal = StealMeter()
+                out = subprocess.run([sys.executable, __file__, "--cycle-only", "--cycles", str(args.cycles)],
+                                     env=env, cwd=tmp, capture_output=True, text=True, check=True)
+                row = json.loads(out.stdout.splitlines()[-1])
+                row["load"], row["steal"] = os.getloadavg()[0], 100 * (steal.share() or 0.0)
+                rows.append(row)
+                print(f"round {n + 1}, {side}: in-process median {row['in_process']:.2f} ms, loopback median "
+                      f"{row['loopback']:.2f} ms (load {row['load']:.2f}, CPU steal {row['steal']:.0f} %)", flush=True)
+    for side, rows in sides.items():
+        print(f"{side}: median of the rounds' medians, in-process "
+              f"{statistics.median(r['in_process'] for r in rows):.2f} ms, loopback "
+              f"{statistics.median(r['loopback'] for r in rows):.2f} ms over {args.rounds} rounds of {args.cycles} cycles")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cycles", type=int, default=200)
     parser.add_argument("--prism-dir", default=None)
     parser.add_argument("--repeat", type=int, default=5, help="start-up measurements per server (median)")
+    parser.add_argument("--before", default=None, help="an earlier commit's checkout or installed package folder")
+    parser.add_argument("--rounds", type=int, default=5, help="interleaved rounds with --before")
+    parser.add_argument("--cycle-only", action="store_true", help=argparse.SUPPRESS)  # one side of --before
     args = parser.parse_args(argv)
+    if args.cycle_only:
+        loopback, in_process = cycle(args.cycles)
+        print(json.dumps({"loopback": statistics.median(loopback) * 1000,
+                          "in_process": statistics.median(in_process) * 1000}))
+        return 0
+    if args.before:
+        return compare(args)
 
     steal = StealMeter()
     started = time.perf_counter()
     import requests
-    from lipsync_emulator.testing import EmulatorServer, WebhookReceiver
+    from lipsync_emulator.testing import EmulatorServer
     imported = time.perf_counter() - started
 
     fixture = []
@@ -127,43 +221,11 @@ def main(argv: list[str] | None = None) -> int:
     print(f"in-process fixture: import {imported * 1000:.0f} ms once; EmulatorServer() to first answer "
           f"median {statistics.median(fixture) * 1000:.1f} ms")
 
-    server, receiver = EmulatorServer().start(), WebhookReceiver()
-    secret = server.runtime.cfg("syncso")["webhook_secret"].encode()
-    http = requests.Session()
-    headers = {"x-api-key": "sk_bench"}
-    times = []
-    for n in range(args.cycles):
-        t = time.perf_counter()
-        resp = http.post(f"{server.url}/v2/generate", json={**BODY, "webhookUrl": receiver.url}, headers=headers)
-        assert resp.status_code == 201, resp.text
-        http.post(f"{server.url}/_emulator/clock/advance", json={"seconds": 60}).raise_for_status()
-        hook = receiver.wait_for(n + 1, timeout=5)[n]
-        stamp, sig = (p.split("=", 1)[1] for p in hook.headers["Sync-Signature"].split(","))
-        expected = hmac.new(secret, f"{stamp}.".encode() + hook.body, hashlib.sha256).hexdigest()
-        assert hmac.compare_digest(sig, expected) and hook.json()["status"] == "COMPLETED"
-        times.append(time.perf_counter() - t)
-    times.sort()
+    loopback, in_process = cycle(args.cycles)
     print(f"submit -> complete -> signed webhook, over loopback HTTP (the fixture's server): median "
-          f"{statistics.median(times) * 1000:.2f} ms, p90 {times[int(len(times) * 0.9)] * 1000:.2f} ms "
-          f"over {args.cycles} cycles")
-    # the same cycle in-process: the app called through its WSGI test client, the webhook
-    # still a real HTTP POST to the loopback receiver, signed and verified
-    client, base, times = server.app.test_client(), len(receiver.received), []
-    for n in range(args.cycles):
-        t = time.perf_counter()
-        resp = client.post("/v2/generate", json={**BODY, "webhookUrl": receiver.url}, headers=headers)
-        assert resp.status_code == 201
-        client.post("/_emulator/clock/advance", json={"seconds": 60})
-        hook = receiver.wait_for(base + n + 1, timeout=5)[base + n]
-        stamp, sig = (p.split("=", 1)[1] for p in hook.headers["Sync-Signature"].split(","))
-        expected = hmac.new(secret, f"{stamp}.".encode() + hook.body, hashlib.sha256).hexdigest()
-        assert hmac.compare_digest(sig, expected)
-        times.append(time.perf_counter() - t)
-    server.stop()
-    receiver.close()
-    times.sort()
+          f"{statistics.median(loopback) * 1000:.2f} ms, p90 {p90(loopback) * 1000:.2f} ms over {args.cycles} cycles")
     print(f"submit -> complete -> signed webhook, in-process (WSGI test client): median "
-          f"{statistics.median(times) * 1000:.2f} ms, p90 {times[int(len(times) * 0.9)] * 1000:.2f} ms")
+          f"{statistics.median(in_process) * 1000:.2f} ms, p90 {p90(in_process) * 1000:.2f} ms")
 
     py = sys.executable
     compile_packages()
