@@ -50,7 +50,7 @@ def register(profile: Profile, strategies_module: ModuleType) -> None:
 
 def __getattr__(name: str) -> Any:
     # Imported on first use: the pytest plugin imports this package in every pytest session of
-    # the environment, and the suites bring Hypothesis and openapi-core (~1 s of imports).
+    # the environment, and the suites bring Hypothesis and openapi-core, which are slow to import.
     if name == "SelfContract":
         from lipsync_emulator.contracts.suites.conformance import SelfContract
 

@@ -38,12 +38,7 @@ import pytest
 
 if TYPE_CHECKING:
     from lipsync_emulator.contracts.receiver import Receiver
-    from lipsync_emulator.contracts.suites.client import (
-        AdapterFactory,
-        ClientContract,
-        Report,
-        ScenarioResult,
-    )
+    from lipsync_emulator.contracts.suites.client import AdapterFactory, ClientContract, ScenarioResult
     from lipsync_emulator.contracts.suites.conformance import SelfContract
     from lipsync_emulator.contracts.targets import Target
 
@@ -111,10 +106,6 @@ class PytestClientContract:
             return self.suite.check(provider, make_adapter, scenario)
         except ScenarioSkipped as exc:
             pytest.skip(str(exc))
-            raise
-
-    def run(self, provider: str, make_adapter: AdapterFactory, scenarios: list[str] | None = None) -> Report:
-        return self.suite.run(provider, make_adapter, scenarios)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.suite, name)

@@ -19,7 +19,7 @@ the persistent store behaves like the memory store. The pytest option ``--emulat
 
 def __getattr__(name: str) -> Any:
     # Imported on first use: the pytest plugins import this package in every pytest session
-    # of the environment, and Flask and the providers cost ~0.5 s to import.
+    # of the environment, and Flask and the providers are slow to import.
     if name == "create_app":
         from lipsync_emulator.app import create_app
 

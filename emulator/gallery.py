@@ -241,14 +241,17 @@ class ScenarioClient:
         for at in checkpoints:
             self.advance(at - elapsed)
             elapsed = max(elapsed, at)
-            resp = self.poll(exchange.provider, exchange.job_id)
-            try:
-                body: Any = resp.json()
-            except ValueError:
-                body = resp.text
-            exchange.timeline.append(Poll(at, resp.status_code, body))
+            exchange.timeline.append(_polled(at, self.poll(exchange.provider, exchange.job_id)))
         exchange.deliveries = self.deliveries(exchange.provider, exchange.job_id)
         return exchange
+
+
+def _polled(at: float, resp: requests.Response) -> Poll:
+    try:
+        body: Any = resp.json()
+    except ValueError:
+        body = resp.text
+    return Poll(at, resp.status_code, body)
 
 
 def _carries(kwargs: dict[str, Any], name: str) -> bool:
@@ -275,8 +278,6 @@ def _root(exc: BaseException) -> str:
             break
         seen = inner
     return f"{type(seen).__name__}: {seen}" if seen is not exc else str(exc)
-
-
 
 
 # -- the error gallery (``lipsync-emulator demo``) ---------------------------------------------------
@@ -382,11 +383,6 @@ def play(client: ScenarioClient, scenario: Scenario, way: str = "header", webhoo
 
 
 def _poll_now(client: ScenarioClient, ex: Exchange) -> Exchange:
-    resp = client.poll(ex.provider, ex.job_id or "")
-    try:
-        body: Any = resp.json()
-    except ValueError:
-        body = resp.text
-    ex.timeline.append(Poll(0.0, resp.status_code, body))
+    ex.timeline.append(_polled(0.0, client.poll(ex.provider, ex.job_id or "")))
     ex.deliveries = client.deliveries(ex.provider, ex.job_id or "")
     return ex

@@ -226,22 +226,14 @@ def get(name: str) -> Profile:
     """The profile of provider ``name``: a registered one, else ``profiles/<name>.py``'s."""
     if name in _REGISTERED:
         return _REGISTERED[name]
-    module = _module(name)
-    if module is None:
-        raise KeyError(f"no contract profile {name!r} (have: {', '.join(available())})")
-    profile: Profile = module.PROFILE
-    return profile
-
-
-def _module(name: str) -> Any:
-    if not name.isidentifier() or name.startswith("_"):
-        return None
-    try:
-        return importlib.import_module(f"{__name__}.{name}")
-    except ModuleNotFoundError as exc:
-        if exc.name != f"{__name__}.{name}":
-            raise  # the module exists; something it imports does not
-        return None
+    if name.isidentifier() and not name.startswith("_"):
+        try:
+            profile: Profile = importlib.import_module(f"{__name__}.{name}").PROFILE
+            return profile
+        except ModuleNotFoundError as exc:
+            if exc.name != f"{__name__}.{name}":
+                raise  # the module exists; something it imports does not
+    raise KeyError(f"no contract profile {name!r} (have: {', '.join(available())})")
 
 
 def available() -> list[str]:

@@ -39,7 +39,6 @@ from openapi_schema_validator import OAS30Validator
 JSON = Any
 Path = tuple[str | int, ...]
 TEXT_ALPHABET = string.ascii_letters + string.digits + "_-"
-_MISSING = object()
 
 
 def rule_path(path: Path) -> str:

@@ -31,7 +31,7 @@ class IdSource:
             first = self._rng.choice("123456789")
             return first + "".join(self._rng.choice(string.digits) for _ in range(length - 1))
 
-    def token(self, prefix: str = "", length: int = 24) -> str:
+    def token(self, length: int = 24) -> str:
         alphabet = string.ascii_letters + string.digits
         with self._lock:
-            return prefix + "".join(self._rng.choice(alphabet) for _ in range(length))
+            return "".join(self._rng.choice(alphabet) for _ in range(length))

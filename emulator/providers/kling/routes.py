@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable
+from itertools import islice
 from typing import Any
 
 from flask import Response, request
@@ -101,10 +102,13 @@ def normalize(body: Any) -> Any:
 
 # -- envelope --------------------------------------------------------------------------------------
 
-def ok(data: Any) -> Response:
+def _envelope(data: Any) -> dict[str, Any]:
     rt = runtime()
-    return json_response({"code": 0, "message": rt.cfg(NAME)["success_message"], "request_id": rt.ids.uuid(),
-                          "data": data})
+    return {"code": 0, "message": rt.cfg(NAME)["success_message"], "request_id": rt.ids.uuid(), "data": data}
+
+
+def ok(data: Any) -> Response:
+    return json_response(_envelope(data))
 
 
 # -- views -------------------------------------------------------------------------------------
@@ -171,9 +175,7 @@ def get_task(call: Call, surface: models.Surface, id: str) -> Response:  # noqa:
     job = rules.find_task(rt, cfg, call.account, id)
     call.job_id = job.id
     if surface is models.RELAY and cfg["relay_query_wrapper"] == "new-api":
-        envelope = {"code": 0, "message": cfg["success_message"], "request_id": rt.ids.uuid(),
-                    "data": models.task(job)}
-        return json_response(models.new_api_wrap(job, envelope))
+        return json_response(models.new_api_wrap(job, _envelope(models.task(job))))
     return ok(models.task(job))
 
 
@@ -182,14 +184,9 @@ def list_tasks(call: Call, surface: models.Surface) -> Response:
     query = rt.specs[NAME].query(call.request, call.operation)
     page = query.get("pageNum", default=1, type=int)
     size = query.get("pageSize", default=30, type=int)
-    skip = (page - 1) * size
-    rows: list[dict[str, Any]] = []
-    for n, job in enumerate(rt.engine.jobs(NAME, models.KIND, lambda j: j.account == call.account)):
-        if n >= skip + size:
-            break
-        if n >= skip:
-            rows.append(models.task(job))
-    return ok(rows)
+    skip = (page - 1) * size  # the schema keeps pageNum and pageSize at 1 or more
+    jobs = rt.engine.jobs(NAME, models.KIND, lambda j: j.account == call.account)
+    return ok([models.task(job) for job in islice(jobs, skip, skip + size)])
 
 
 def _bind(view: Callable[..., Response], surface: models.Surface) -> Callable[..., Response]:

@@ -109,19 +109,8 @@ def submit(call: Call) -> Response:
     return json_response(models.submit_answer(job, cfg), int(cfg["submit_status"]))
 
 
-@ops.route("/api/v1/lipsync-video", "createLipsyncVideo", ("POST",), normalize=normalize)
-def create_lipsync_video(call: Call) -> Response:
-    return submit(call)
-
-
-@ops.route("/api/v1/lipsync-image", "createLipsyncImage", ("POST",), normalize=normalize)
-def create_lipsync_image(call: Call) -> Response:
-    return submit(call)
-
-
-@ops.route("/api/v1/lipsync-image-multi", "createLipsyncImageMulti", ("POST",), normalize=normalize)
-def create_lipsync_image_multi(call: Call) -> Response:
-    return submit(call)
+for _operation, _endpoint in models.ENDPOINTS.items():
+    ops.route(f"/api/v1/{_endpoint}", _operation, ("POST",), normalize=normalize)(submit)
 
 
 @ops.route("/api/v1/jobs/<requestId>", "getJob")
