@@ -110,6 +110,7 @@ def create_app(config: dict[str, Any] | Settings | None = None, *, store: Store 
     @app.before_request
     def _before() -> None:
         g.started = time.perf_counter()
+        g.journal_mark = rt.journal.mark()
         # The request's namespace (a partition) is the header's; its records are tagged with
         # the header, else (set after auth) with its API key.
         header = request.environ.get(NAMESPACE_ENVIRON) or None
@@ -160,7 +161,7 @@ def create_app(config: dict[str, Any] | Settings | None = None, *, store: Store 
             "_response_body": _raw_response(response),
             # Retry-After and friends: what a client was told to do (contract suites read it)
             "_response_headers": list(response.headers.items()),
-        })
+        }, since=g.get("journal_mark"))
         return response
 
     rt.journal.expand = _expand_entry
@@ -207,9 +208,13 @@ _SECRET_HEADERS = {"cookie"}
 
 def _in_turn(wsgi_app: Any, rt: Runtime) -> Any:
     """The request's emulator code, answer included, runs in its turn (``Runtime.turn``); its
-    body has been read before, and the server sends the answer after."""
+    body has been read before, and the server sends the answer after. The control plane's
+    reads (journal pages, the dashboard, media) change nothing and may take long: they run
+    beside the turns, so an open dashboard never holds up the traffic it shows."""
 
     def app(environ: dict[str, Any], start_response: Any) -> Any:
+        if environ["REQUEST_METHOD"] in ("GET", "HEAD") and environ["PATH_INFO"].startswith("/_emulator/"):
+            return wsgi_app(environ, start_response)
         with rt.turn():
             return wsgi_app(environ, start_response)
 

@@ -93,6 +93,9 @@ def parse_iso(text: str) -> float:
     return dt.timestamp()
 
 
+BATCH = 32  # callbacks the background scheduler runs in one turn
+
+
 class Scheduler:
     """Timed callbacks ordered by due time. ``run_due`` runs everything due now, in order;
     callbacks may schedule more. In real-clock mode a daemon thread calls ``run_due`` when the
@@ -123,10 +126,10 @@ class Scheduler:
         with self._lock:
             return self._heap[0][0] if self._heap else None
 
-    def run_due(self) -> int:
-        """Run every callback due at the current time; return how many ran."""
+    def run_due(self, limit: int | None = None) -> int:
+        """Run every callback due at the current time (at most ``limit``); return how many ran."""
         ran = 0
-        while True:
+        while limit is None or ran < limit:
             # Pop under the lock, run outside it: callbacks take other locks (the engine's)
             # and schedule more work, and holding ours meanwhile would invite deadlock.
             with self._lock:
@@ -138,6 +141,7 @@ class Scheduler:
             except Exception:  # noqa: BLE001 - one job's failure must not stop every other job's clock
                 logging.getLogger("emulator").exception("scheduled work failed")
             ran += 1
+        return ran
 
     def clear(self) -> None:
         with self._lock:
@@ -159,8 +163,12 @@ class Scheduler:
 
     def _loop(self) -> None:
         while not self._stopped:
-            with self._turn():
-                self.run_due()
+            # a few callbacks a turn: a backlog (a restart after a long stop) never holds up
+            # the requests arriving meanwhile
+            while True:
+                with self._turn():
+                    if self.run_due(limit=BATCH) < BATCH:
+                        break
             # the next due time is read under the condition's lock that call_at notifies
             # under: an item added meanwhile is either seen here or wakes the wait
             with self._wake:

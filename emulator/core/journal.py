@@ -34,6 +34,9 @@ class RequestJournal:
         self.limit = limit
         self.store = store if hasattr(store, "journal_append") else None
         self._pending: list[dict[str, Any]] = []
+        # clears so far, and the count at each namespace's last clear (None: everyone's)
+        self._clears = 0
+        self._cleared_at: dict[str | None, int] = {}
         self._closed = threading.Event()
         self._flushing = threading.Lock()
         if self.store is not None:
@@ -62,7 +65,16 @@ class RequestJournal:
         self._closed.set()
         self.flush()
 
-    def record(self, entry: dict[str, Any]) -> dict[str, Any]:
+    def mark(self) -> int:
+        """Taken as a request begins, given back to ``record``."""
+        return self._clears
+
+    def record(self, entry: dict[str, Any], since: int | None = None) -> dict[str, Any]:
+        """Keep ``entry``, unless its request began (``since``, a ``mark``) before its namespace
+        was cleared: a request still in flight during a reset belongs to what was reset."""
+        if since is not None and max(self._cleared_at.get(None, 0),
+                                     self._cleared_at.get(entry.get("namespace"), 0)) > since:
+            return entry
         if self.store is not None:
             with self._lock:
                 self._pending.append(entry)
@@ -123,6 +135,9 @@ class RequestJournal:
 
     def clear(self, namespace: str | None = None) -> None:
         """Forget every entry (of ``namespace`` only, if given)."""
+        with self._lock:
+            self._clears += 1
+            self._cleared_at[namespace] = self._clears
         if self.store is not None:
             self.flush()
             self.store.journal_clear(namespace)

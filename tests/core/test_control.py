@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 import requests
 import yaml
 from lipsync_emulator import schemas
+from lipsync_emulator.app import create_app
+from lipsync_emulator.core.runtime import EXTENSION
+from lipsync_emulator.providers.syncso import longpoll
 
 KEY = {"x-api-key": "k"}
 BODY = {"model": "lipsync-2", "input": [{"type": "video", "url": "https://e/v.mp4"},
@@ -134,3 +139,48 @@ def test_output_media_supports_ranges(emulator):
     assert resp.status_code == 206
     assert resp.content[4:8] == b"ftyp"
     assert requests.get(f"{emulator.url}/_emulator/media/x.txt", timeout=5).status_code == 404
+
+
+def test_control_plane_reads_run_beside_a_request_in_its_turn():
+    """One request at a time runs in its turn; the control plane's reads (the dashboard's
+    polling, journal pages) do not wait for it, and a change does."""
+    app = create_app({"clock": "virtual"})
+    rt = app.extensions[EXTENSION]
+    answered: dict[str, int] = {}
+    done = {name: threading.Event() for name in ("read", "change")}
+
+    def send(name: str, method: str, path: str) -> None:
+        answered[name] = app.test_client().open(path, method=method).status_code
+        done[name].set()
+
+    with rt.turn():  # another request's turn, held
+        threading.Thread(target=send, args=("read", "GET", "/_emulator/requests"), daemon=True).start()
+        threading.Thread(target=send, args=("change", "POST", "/_emulator/reset"), daemon=True).start()
+        assert done["read"].wait(30) and answered["read"] == 200
+        assert not done["change"].is_set()
+    assert done["change"].wait(30) and answered["change"] == 200
+
+
+def test_a_request_in_flight_during_a_reset_is_not_journaled_after_it():
+    """A long poll waiting when the emulator is reset ends then (its generation is gone); its
+    entry belongs to what was reset, not to the journal the next test reads."""
+    app = create_app({"clock": "virtual", "syncso": {"long_poll_wall_seconds": 30}})
+    rt = app.extensions[EXTENSION]
+    key = {"x-api-key": "sk_test"}
+    body = {"model": "lipsync-2", "input": [{"type": "video", "url": "https://e.x/v.mp4"},
+                                            {"type": "audio", "url": "https://e.x/a.wav"}]}
+    job = app.test_client().post("/v2/generate", json=body, headers=key).get_json()["id"]
+    answered: list[int] = []
+
+    def poll() -> None:
+        answered.append(app.test_client().get(f"/v2/generate/{job}", query_string={"wait": "true", "timeout": "10"},
+                                              headers=key).status_code)
+
+    poller = threading.Thread(target=poll, daemon=True)
+    poller.start()
+    with rt.changed:
+        assert rt.changed.wait_for(lambda: longpoll.waiting(rt) > 0, timeout=30)
+    assert app.test_client().post("/_emulator/reset").status_code == 200
+    poller.join(30)
+    assert answered == [404]
+    assert app.test_client().get("/_emulator/requests").get_json() == []

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+import threading
+
 import pytest
-from lipsync_emulator.core.clock import Scheduler, VirtualClock, iso, parse_iso
+from lipsync_emulator.core.clock import BATCH, RealClock, Scheduler, VirtualClock, iso, parse_iso
 from lipsync_emulator.core.jobs import JobEngine, Lifecycle, Outcome
 from lipsync_emulator.core.store import MemoryStore
 
@@ -183,3 +186,33 @@ def test_the_background_scheduler_is_woken_only_by_a_new_earliest_item():
     sched.call_at(50.0, lambda: None)
     assert wakes == ["notify", "notify"]
     assert [when for when, _, _ in sorted(sched._heap)] == [50.0, 100.0, 150.0, 200.0]
+
+
+def test_the_background_scheduler_works_through_a_backlog_a_few_callbacks_a_turn():
+    """A backlog (a restart after a long stop) is run in short turns, so requests arriving
+    meanwhile are answered between them rather than after the whole backlog."""
+    clock = RealClock()
+    scheduler = Scheduler(clock)
+    per_turn: list[int] = []
+    ran = [0]
+    done = threading.Event()
+
+    @contextlib.contextmanager
+    def turn():
+        before = ran[0]
+        yield
+        per_turn.append(ran[0] - before)
+        if sum(per_turn) == 5 * BATCH:
+            done.set()
+
+    def work() -> None:
+        ran[0] += 1
+
+    for _ in range(5 * BATCH):
+        scheduler.call_at(clock.now() - 1, work)
+    scheduler.start_background(turn)
+    try:
+        assert done.wait(30)
+    finally:
+        scheduler.stop()
+    assert max(per_turn) == BATCH and len(per_turn) >= 5

@@ -43,7 +43,9 @@ def test_header_chooses_several_scenarios_and_the_journal_says_how(emulator, web
     resp = create(emulator, {**VALID, "webhookUrl": webhook_receiver.url},
                   headers={"X-Emulator-Scenario": "failed, webhook_drop"})
     assert resp.status_code == 201
-    [row] = journal(emulator)
+    rows = journal(emulator)
+    assert len(rows) == 1, rows
+    [row] = rows
     assert row["scenario"] == ["failed", "webhook_drop"]
     assert row["scenario_source"] == {"failed": "header", "webhook_drop": "header"}
     emulator.advance(60)
