@@ -223,9 +223,10 @@ class JobEngine:
             raise missing
         return job
 
-    def jobs(self, provider: str, kind: str, where: Callable[[Job], bool] | None = None) -> Iterator[Job]:
-        """Jobs newest first."""
-        return self.store.newest(self.collection(provider, kind), where)
+    def jobs(self, provider: str, kind: str, where: Callable[[Job], bool] | None = None,
+             account: str | None = None) -> Iterator[Job]:
+        """Jobs newest first (only ``account``'s, reading no other key's)."""
+        return self.store.newest(self.collection(provider, kind), where, account=account)
 
     def delete(self, job: Job) -> None:
         with self._lock, self._transaction():

@@ -226,7 +226,7 @@ def resource_packs(rt: Runtime, cfg: dict[str, Any], account: str, now: float) -
     if first is None:
         first = now
         rt.store.put("kling:packs_since", account, first)
-    used = sum(float(j.data.get("units") or 0) for j in rt.engine.jobs(NAME, KIND, lambda j: j.account == account))
+    used = sum(float(j.data.get("units") or 0) for j in rt.engine.jobs(NAME, KIND, account=account))
     since, out = ms(first), []
     for pack in cfg["resource_packs"]:
         effective = pack["effective_time"] if pack["effective_time"] is not None else since

@@ -185,7 +185,7 @@ def list_tasks(call: Call, surface: models.Surface) -> Response:
     page = query.get("pageNum", default=1, type=int)
     size = query.get("pageSize", default=30, type=int)
     skip = (page - 1) * size  # the schema keeps pageNum and pageSize at 1 or more
-    jobs = rt.engine.jobs(NAME, models.KIND, lambda j: j.account == call.account)
+    jobs = rt.engine.jobs(NAME, models.KIND, account=call.account)
     return ok([models.task(job) for job in islice(jobs, skip, skip + size)])
 
 

@@ -484,9 +484,8 @@ def external_task_id_unique(c: Create) -> Broken | None:
     external = c.body.get("external_task_id") or ""
     if not external:
         return None
-    clash = next(c.rt.engine.jobs(models.NAME, models.KIND,
-                                  lambda j: j.account == c.account and j.data.get("external_task_id") == external),
-                 None)
+    clash = next(c.rt.engine.jobs(models.NAME, models.KIND, lambda j: j.data.get("external_task_id") == external,
+                                  account=c.account), None)
     if clash is not None:
         return Broken(f"external_task_id '{external}' is already used by task {clash.id}; it must be unique per "
                       "account", "external_task_id")
@@ -515,8 +514,8 @@ def check_concurrency(rt: Runtime, cfg: dict[str, Any], account: str) -> None:
     limit = cfg.get("concurrency_limit")
     if limit is None:
         return
-    active = sum(1 for _ in rt.engine.jobs(models.NAME, models.KIND,
-                                           lambda j: j.account == account and j.status in models.ACTIVE))
+    active = sum(1 for _ in rt.engine.jobs(models.NAME, models.KIND, lambda j: j.status in models.ACTIVE,
+                                           account=account))
     if active >= int(limit):
         raise kling_error(1303, CONCURRENCY_MESSAGE, rule="kling.C32")
 
@@ -526,9 +525,8 @@ def find_task(rt: Runtime, cfg: dict[str, Any], account: str, task_id: str) -> J
     mechanism is inferred, §11.7). Unknown: C36 (1203 / HTTP 404 by default; inferred)."""
     job = rt.engine.get(models.NAME, models.KIND, task_id)
     if job is None or job.account != account:
-        job = next(rt.engine.jobs(models.NAME, models.KIND,
-                                  lambda j: j.account == account and j.data.get("external_task_id") == task_id),
-                   None)
+        job = next(rt.engine.jobs(models.NAME, models.KIND, lambda j: j.data.get("external_task_id") == task_id,
+                                  account=account), None)
     if job is None:
         code = 1201 if int(cfg["unknown_task"]) == 1201 else 1203
         raise kling_error(code, f"task_id '{task_id}' does not exist", field="task_id", rule="kling.C36")

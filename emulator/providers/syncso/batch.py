@@ -63,8 +63,7 @@ def check_concurrency(rt: Runtime, account: str, cfg: dict[str, Any]) -> None:
     limit = cfg.get("batch_concurrency")
     if limit is None:
         return
-    active = sum(1 for _ in rt.engine.jobs(models.NAME, KIND,
-                                           lambda j: j.account == account and not rt.engine.is_terminal(j)))
+    active = sum(1 for _ in rt.engine.jobs(models.NAME, KIND, lambda j: not rt.engine.is_terminal(j), account=account))
     if active >= int(limit):
         raise TooManyRequests("Batch concurrency limit reached. Please wait for an existing batch to complete "
                               "or upgrade your plan.", code="concurrency_limit_reached",
@@ -199,10 +198,10 @@ def listing(rt: Runtime, account: str, *, status: str | None, after: float | Non
             before: float | None) -> list[dict[str, Any]]:
     """Newest first [sdk]; ``created_after``/``created_before`` are exclusive (inferred)."""
     def wanted(job: Job) -> bool:
-        return (job.account == account and status in (None, job.status)
+        return (status in (None, job.status)
                 and (after is None or job.created_at > after) and (before is None or job.created_at < before))
 
-    return [response(j) for j in rt.engine.jobs(models.NAME, KIND, wanted)]
+    return [response(j) for j in rt.engine.jobs(models.NAME, KIND, wanted, account=account)]
 
 
 def metrics(job: Job) -> dict[str, int]:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Callable, Iterator
 from typing import Any
 
 from flask import Response
@@ -164,7 +163,8 @@ def _limits(rt: Runtime, account: str, payload: dict[str, Any]) -> None:
     # (listed only when a plan limit needs them: a scan of the key's jobs on every create is
     # O(its jobs))
     counted = plan["monthly"] is not None or plan["concurrency"] is not None
-    mine = list(_mine(rt, account, lambda j: not j.data.get("batch_id"))) if counted else []
+    mine = list(rt.engine.jobs(models.NAME, models.KIND, lambda j: not j.data.get("batch_id"),
+                               account=account)) if counted else []
     if plan["monthly"] is not None:
         month = [j for j in mine if j.created_at > now - 30 * 86400]
         if len(month) >= plan["monthly"]:
@@ -325,12 +325,6 @@ def _filter(call: Call) -> tuple[Any, Any]:
     return query, wanted
 
 
-def _mine(rt: Runtime, account: str, where: Callable[[Job], bool]) -> Iterator[Job]:
-    """``account``'s generations that ``where`` keeps, newest first: the store reads that
-    account's only, however many other keys have."""
-    return rt.store.newest(rt.engine.collection(models.NAME, models.KIND), where, account=account)
-
-
 @ops.route("/v2/generations", "listGenerations")
 def list_generations(call: Call) -> Response:
     rt = runtime()
@@ -342,7 +336,7 @@ def list_generations(call: Call) -> Response:
 
     rows: list[dict[str, Any]] = []
     skipping = cursor is not None
-    for job in _mine(rt, call.account, wanted):
+    for job in rt.engine.jobs(models.NAME, models.KIND, wanted, account=call.account):
         if skipping:
             skipping = job.id != cursor
             continue
@@ -357,7 +351,8 @@ def count_generations(call: Call) -> Response:
     """``{"count": n}`` with the list's filters [doc: updates S5]; ``currentUserOnly`` changes
     nothing for an API key, whose generations are all its own (inferred)."""
     _, wanted = _filter(call)
-    return json_response({"count": sum(1 for _ in _mine(runtime(), call.account, wanted))})
+    return json_response({"count": sum(1 for _ in runtime().engine.jobs(models.NAME, models.KIND, wanted,
+                                                                        account=call.account))})
 
 
 @ops.route("/v2/generations/<id>/download", "downloadGeneration")

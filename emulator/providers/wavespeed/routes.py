@@ -251,7 +251,7 @@ def _listing(call: Call, filters: dict[str, Any]) -> Response:
                 and (after is None or job.created_at >= after)
                 and (before is None or job.created_at <= before))
 
-    rows = list(rt.engine.jobs(models.NAME, models.KIND, wanted))
+    rows = list(rt.engine.jobs(models.NAME, models.KIND, wanted, account=call.account))
     items = [models.prediction(j, cfg) for j in rows[(page - 1) * size: page * size]]
     return json_response(envelope({"page": page, "total": len(rows), "items": items}))
 
